@@ -1,0 +1,226 @@
+// The model configuration shared by every mixdepth package. It lives here, at the bottom of
+// the dependency chain (flops-accounting <- router <- mod-block <- transformer <- sampler),
+// because FLOPs are plain arithmetic on it and every tensor package needs the same shape.
+// Section references are to ../../shared/docs/mod-spec.md (Raposo et al., 2024).
+
+/** Architecture family. Both are pre-norm decoder-only transformers. */
+export type ArchitectureFamily = "gpt2" | "llama";
+
+/** Which blocks are routed (MoD): none, every other (odd indices: 1, 3, 5, ...), all, or an explicit list. */
+export type RoutedBlocks = "none" | "every-other" | "all" | readonly number[];
+
+/** How a routed block decides, causally, whether a token is processed at sampling time (section 3). */
+export type CausalRouting = "threshold" | "predictor";
+
+export interface RoutingConfig {
+  /** Which blocks are MoD blocks. Default "every-other" (the paper's best; section 2). */
+  blocks?: RoutedBlocks;
+  /** Fraction of each sequence a routed block processes, in (0, 1]. Default 0.125 (section 2). */
+  capacity?: number;
+  /** Router kind from the router registry. Default "learned". "stochastic" is the paper's control. */
+  router?: string;
+  /** Free-form options passed to the router factory (must be JSON). */
+  routerOptions?: Record<string, unknown>;
+  /** Auxiliary BCE loss on router scores (section 3). Default enabled with weight 0.01. null disables. */
+  auxLoss?: { weight: number } | null;
+  /** Auxiliary predictor MLP d -> hidden -> 1 on the stop-gradient block input (section 3). Default enabled, hidden d/2, weight 1. null disables. */
+  predictor?: { hidden?: number; weight?: number } | null;
+  /** Causal decision used at sampling time / causal evaluation. Default "predictor" if enabled, else "threshold". */
+  causal?: CausalRouting;
+}
+
+export interface ModelConfig {
+  /** Vocabulary size V. */
+  vocabSize: number;
+  /** Residual width d. */
+  dModel: number;
+  /** Attention heads; must divide dModel. */
+  nHeads: number;
+  /** Number of transformer blocks L. */
+  nLayers: number;
+  /** Context length S (maximum sequence length the model is built for). */
+  contextLength: number;
+  /** Architecture family. Default "gpt2". */
+  family?: ArchitectureFamily;
+  /** MLP hidden size h. Default 4d for gpt2 (GELU MLP); for llama (SwiGLU) 8d/3 rounded up to a multiple of 8, which keeps the parameter count of a 4d plain MLP. */
+  mlpHidden?: number;
+  /** Tie the output head to the token embedding. Default true (at small scale it saves V*d parameters at no loss). */
+  tieEmbeddings?: boolean;
+  /** Epsilon of every LayerNorm / RMSNorm. Default 1e-5. */
+  normEps?: number;
+  /** Rotary base (llama family only). Default 10000. */
+  ropeBase?: number;
+  /** Mixture-of-Depths routing. Omit or set blocks "none" for a dense model. */
+  routing?: RoutingConfig;
+}
+
+export interface ResolvedRouting {
+  blocks: readonly number[];
+  capacity: number;
+  router: string;
+  routerOptions: Record<string, unknown>;
+  auxLoss: { weight: number } | null;
+  predictor: { hidden: number; weight: number } | null;
+  causal: CausalRouting;
+}
+
+/** Every field present and validated. Produced only by {@link resolveModelConfig}. */
+export interface ResolvedModelConfig {
+  vocabSize: number;
+  dModel: number;
+  nHeads: number;
+  headDim: number;
+  nLayers: number;
+  contextLength: number;
+  family: ArchitectureFamily;
+  mlpHidden: number;
+  /** "gelu" for gpt2 (2 matrices), "swiglu" for llama (3 matrices). */
+  mlpKind: "gelu" | "swiglu";
+  tieEmbeddings: boolean;
+  normEps: number;
+  ropeBase: number;
+  routing: ResolvedRouting;
+  /** Per block: routed or dense, and its capacity k for a sequence of contextLength tokens. */
+  layers: readonly { index: number; routed: boolean; capacity: number }[];
+}
+
+/** Thrown for invalid configurations; `field` is the dotted path, `value` the bad value. */
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    reason: string,
+  ) {
+    super(`${field}: ${reason} (got ${formatValue(value)})`);
+    this.name = "ConfigError";
+  }
+}
+
+function formatValue(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+function positiveInt(field: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
+    throw new ConfigError(field, v, "must be a positive integer");
+  }
+  return v;
+}
+
+function finiteNonNegative(field: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    throw new ConfigError(field, v, "must be a finite number >= 0");
+  }
+  return v;
+}
+
+/**
+ * Number of tokens a routed block processes in a sequence of `seqLen` tokens:
+ * `k = round(capacity * seqLen)`, at least 1 and at most seqLen. Used identically by the
+ * model, the FLOPs accounting and the trainer, so their numbers agree exactly.
+ */
+export function routedTokens(capacity: number, seqLen: number): number {
+  return Math.min(seqLen, Math.max(1, Math.round(capacity * seqLen)));
+}
+
+function resolveRoutedBlocks(blocks: unknown, nLayers: number): number[] {
+  if (blocks === "none") return [];
+  if (blocks === "all") return Array.from({ length: nLayers }, (_, i) => i);
+  if (blocks === "every-other") return Array.from({ length: nLayers }, (_, i) => i).filter((i) => i % 2 === 1);
+  if (Array.isArray(blocks)) {
+    const seen = new Set<number>();
+    blocks.forEach((b, j) => {
+      if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b >= nLayers) {
+        throw new ConfigError(`routing.blocks[${j}]`, b, `must be an integer block index in [0, ${nLayers - 1}]`);
+      }
+      if (seen.has(b)) throw new ConfigError(`routing.blocks[${j}]`, b, "is listed twice");
+      seen.add(b);
+    });
+    return [...seen].sort((a, b) => a - b);
+  }
+  throw new ConfigError("routing.blocks", blocks, 'must be "none", "every-other", "all" or a list of block indices');
+}
+
+/** Validates a config and fills every default. Throws {@link ConfigError} naming the field. */
+export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
+  if (config === null || typeof config !== "object") throw new ConfigError("config", config, "must be an object");
+  const vocabSize = positiveInt("vocabSize", config.vocabSize);
+  const dModel = positiveInt("dModel", config.dModel);
+  const nHeads = positiveInt("nHeads", config.nHeads);
+  if (dModel % nHeads !== 0) throw new ConfigError("nHeads", nHeads, `must divide dModel=${dModel}`);
+  const headDim = dModel / nHeads;
+  const nLayers = positiveInt("nLayers", config.nLayers);
+  const contextLength = positiveInt("contextLength", config.contextLength);
+  const family = config.family ?? "gpt2";
+  if (family !== "gpt2" && family !== "llama") throw new ConfigError("family", family, 'must be "gpt2" or "llama"');
+  if (family === "llama" && headDim % 2 !== 0) {
+    throw new ConfigError("nHeads", nHeads, `gives an odd head size ${headDim}; rotary embeddings need an even one`);
+  }
+  const mlpHidden =
+    config.mlpHidden === undefined
+      ? family === "gpt2"
+        ? 4 * dModel
+        : Math.ceil((8 * dModel) / 3 / 8) * 8
+      : positiveInt("mlpHidden", config.mlpHidden);
+  const tieEmbeddings = config.tieEmbeddings ?? true;
+  if (typeof tieEmbeddings !== "boolean") throw new ConfigError("tieEmbeddings", tieEmbeddings, "must be a boolean");
+  const normEps = config.normEps ?? 1e-5;
+  if (typeof normEps !== "number" || !(normEps > 0)) throw new ConfigError("normEps", normEps, "must be a number > 0");
+  const ropeBase = config.ropeBase ?? 10000;
+  if (typeof ropeBase !== "number" || !(ropeBase > 1)) throw new ConfigError("ropeBase", ropeBase, "must be a number > 1");
+
+  const r = config.routing ?? { blocks: "none" };
+  const blocks = resolveRoutedBlocks(r.blocks ?? "every-other", nLayers);
+  const capacity = r.capacity ?? 0.125;
+  if (typeof capacity !== "number" || !(capacity > 0 && capacity <= 1)) {
+    throw new ConfigError("routing.capacity", capacity, "must be in (0, 1]");
+  }
+  const router = r.router ?? "learned";
+  if (typeof router !== "string" || router.length === 0) throw new ConfigError("routing.router", router, "must be a router kind name");
+  const routerOptions = r.routerOptions ?? {};
+  if (routerOptions === null || typeof routerOptions !== "object" || Array.isArray(routerOptions)) {
+    throw new ConfigError("routing.routerOptions", routerOptions, "must be an object");
+  }
+  const auxLoss =
+    r.auxLoss === null ? null : { weight: finiteNonNegative("routing.auxLoss.weight", r.auxLoss?.weight ?? 0.01) };
+  const predictor =
+    r.predictor === null
+      ? null
+      : {
+          hidden: r.predictor?.hidden === undefined ? Math.max(1, Math.floor(dModel / 2)) : positiveInt("routing.predictor.hidden", r.predictor.hidden),
+          weight: finiteNonNegative("routing.predictor.weight", r.predictor?.weight ?? 1),
+        };
+  const causal = r.causal ?? (predictor ? "predictor" : "threshold");
+  if (causal !== "threshold" && causal !== "predictor") {
+    throw new ConfigError("routing.causal", causal, 'must be "threshold" or "predictor"');
+  }
+  if (causal === "predictor" && !predictor) {
+    throw new ConfigError("routing.causal", causal, "needs routing.predictor (it is null)");
+  }
+  const routed = new Set(blocks);
+  const layers = Array.from({ length: nLayers }, (_, index) => ({
+    index,
+    routed: routed.has(index),
+    capacity: routed.has(index) ? capacity : 1,
+  }));
+  return {
+    vocabSize,
+    dModel,
+    nHeads,
+    headDim,
+    nLayers,
+    contextLength,
+    family,
+    mlpHidden,
+    mlpKind: family === "gpt2" ? "gelu" : "swiglu",
+    tieEmbeddings,
+    normEps,
+    ropeBase,
+    routing: { blocks, capacity, router, routerOptions: { ...routerOptions }, auxLoss, predictor, causal },
+    layers,
+  };
+}

@@ -1,0 +1,61 @@
+// The router contract (mod-spec section 2 and 3). A router turns a block input into scores
+// r [B, S] that multiply the block's residual branch, and picks the k tokens per sequence
+// the block processes. It also owns the causal decision used at sampling time.
+import type * as tf from "@tensorflow/tfjs-core";
+import type { CausalRouting } from "@mixdepth/flops-accounting";
+
+/** What a router factory receives. Derived from the resolved model config. */
+export interface RouterContext {
+  /** Residual width d of the block input. */
+  dModel: number;
+  /** Index of the block this router serves (every routed block has its own router). */
+  layerIndex: number;
+  /** Auxiliary BCE loss on the router scores (section 3), or null. */
+  auxLoss: { weight: number } | null;
+  /** Auxiliary predictor MLP with stop-gradient input (section 3), or null. */
+  predictor: { hidden: number; weight: number } | null;
+  /** Router-kind specific options from the model config (JSON). */
+  options: Record<string, unknown>;
+  /** Seed for weight initialisation and any randomness the router uses. */
+  seed: number;
+}
+
+/** Result of training-time (expert-choice, top-k over the sequence) routing. */
+export interface RouteResult {
+  /** r_i, [B, S] float32. Multiplies the block's residual branch; gradient flows through it. */
+  scores: tf.Tensor2D;
+  /** [B, k] int32 token positions, ascending within each row (causal order kept). */
+  indices: tf.Tensor2D;
+  /** Auxiliary losses, already multiplied by their weights, keyed by name (e.g. "aux_bce"). */
+  auxLosses: Record<string, tf.Scalar>;
+}
+
+/** Result of causal routing: every decision uses only token i's own block input. */
+export interface CausalRouteResult {
+  /** r_i, [B, S] float32, as in {@link RouteResult}. */
+  scores: tf.Tensor2D;
+  /** [B, S] bool: whether the block processes token i. */
+  selected: tf.Tensor2D;
+  /** [B, S] float32 probability behind the decision (sigmoid of score or predictor logit). */
+  probability: tf.Tensor2D;
+}
+
+export interface RouterJSON {
+  kind: string;
+  options: Record<string, unknown>;
+}
+
+export interface Router {
+  readonly kind: string;
+  /** Training-time routing: top-k of each sequence, k given. Callers own the returned tensors. */
+  route(x: tf.Tensor3D, k: number, options?: { training?: boolean }): RouteResult;
+  /** Sampling-time routing decision, causal per token. Callers own the returned tensors. */
+  routeCausal(x: tf.Tensor3D, mode: CausalRouting): CausalRouteResult;
+  /** Trainable weights by name, relative to this router (e.g. "w", "predictor.w1"). */
+  weights(): Map<string, tf.Variable>;
+  /** Enough to rebuild this router with the registry. */
+  toJSON(): RouterJSON;
+  dispose(): void;
+}
+
+export type RouterFactory = (context: RouterContext) => Router;

@@ -1,0 +1,9 @@
+import type { Options } from "tsup";
+export interface BuildOptions {
+  entry?: string[];
+  external?: (string | RegExp)[];
+}
+/** ESM library build with declarations; tfjs and @mixdepth packages stay external. */
+export function libraryBuild(options?: BuildOptions): Options | Options[];
+/** Node CLI build (no declarations); private @mixdepth/backend is bundled in. */
+export function nodeAppBuild(options?: BuildOptions): Options | Options[];

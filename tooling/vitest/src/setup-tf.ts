@@ -1,0 +1,10 @@
+// Test setup: registers tfjs (ops + gradients) and selects the default test backend.
+// MIXDEPTH_TEST_BACKEND=cpu|wasm (default cpu); suites that must agree across backends
+// loop over `testBackends()` from "@mixdepth/vitest-config/tf" themselves.
+import "@tensorflow/tfjs";
+import { beforeAll } from "vitest";
+import { useBackend } from "./tf.js";
+
+beforeAll(async () => {
+  await useBackend((process.env.MIXDEPTH_TEST_BACKEND as "cpu" | "wasm" | undefined) ?? "cpu");
+});

@@ -1,0 +1,2 @@
+import { defineMixdepthConfig } from "./src/config.js";
+export default defineMixdepthConfig({ tfjs: true });
