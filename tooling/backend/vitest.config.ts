@@ -1,2 +1,3 @@
-import { defineMixdepthConfig } from "@mixdepth/vitest-config";
-export default defineMixdepthConfig({ tfjs: false });
+// Not the shared config: @mixdepth/vitest-config depends on this package.
+import { defineConfig } from "vitest/config";
+export default defineConfig({ test: { include: ["src/**/*.test.ts"], pool: "forks", maxWorkers: 2, testTimeout: 60_000 } });

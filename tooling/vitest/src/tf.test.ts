@@ -14,10 +14,11 @@ describe.each(testBackends())("helpers on %s", (backend) => {
     await useBackend(backend);
     const x = tf.tensor1d([0.3, -1.2, 2.0, 0.7]);
     const good = (a: tf.Tensor) => tf.sum(tf.mul(a, a)) as tf.Scalar;
-    const bad = tf.customGrad((a: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
+    // Deliberately wrong: d(sum a^2)/da is 2a, this says 3a.
+    const bad = tf.customGrad(((a: tf.Tensor, save: tf.GradSaveFunc) => {
       save([a]);
       return { value: tf.sum(tf.mul(a, a)) as tf.Scalar, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.mul(3, saved[0]!)) };
-    }) as (a: tf.Tensor) => tf.Scalar;
+    }) as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor) => tf.Scalar;
     await expectNoLeaks(() => {
       expect(gradCheck(good, [x])).toBeLessThan(1e-2);
       expect(gradCheck(bad, [x])).toBeGreaterThan(0.1);
