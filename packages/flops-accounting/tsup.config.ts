@@ -1,2 +1,2 @@
 import { libraryBuild } from "@mixdepth/build-config";
-export default libraryBuild();
+export default libraryBuild({ entry: ["src/index.ts", "src/readme-table.ts"] });

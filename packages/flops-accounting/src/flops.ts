@@ -1,0 +1,195 @@
+// FLOPs of dense and Mixture-of-Depths transformers (mod-spec sections 5 and 7).
+//
+// Conventions, stated once and used everywhere:
+// - A multiply-add is 2 FLOPs. Only matrix-multiply FLOPs are counted: the projections,
+//   attention scores and weighted sum, MLP, router, predictor and output head. Norms,
+//   softmax, activations, residual adds, top-k, gather/scatter and the embedding lookup are
+//   O(S*d) or free and not counted. This makes the count equal, exactly, to the sum over the
+//   matMul kernels the model executes (tested in @mixdepth/transformer).
+// - Attention counts the full T x T score matrix by default ("full"), because the model
+//   computes the whole masked matrix. "causal-half" counts T(T+1)/2 entries instead.
+// - A routed block processes k = routedTokens(capacity, S) tokens: projections and MLP scale
+//   with k, attention with k^2; its router (and predictor) run on all S tokens.
+// - Backward is 2x forward, so a training step costs 3x the forward pass.
+import { resolveModelConfig, routedTokens, type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
+
+export type AttentionCounting = "full" | "causal-half";
+
+export interface FlopsOptions {
+  /** Sequence length S of the forward pass. Default: the config's contextLength. */
+  seqLen?: number;
+  /** How attention score/value FLOPs are counted. Default "full". */
+  attention?: AttentionCounting;
+}
+
+export interface BlockFlops {
+  index: number;
+  routed: boolean;
+  /** Tokens the block's attention and MLP process: S (dense) or k (routed). */
+  tokens: number;
+  qkv: number;
+  attentionScores: number;
+  attentionValues: number;
+  attentionOutput: number;
+  mlp: number;
+  router: number;
+  predictor: number;
+  total: number;
+}
+
+export interface ForwardFlops {
+  seqLen: number;
+  attention: AttentionCounting;
+  /** Embedding lookups are free. */
+  embedding: 0;
+  blocks: BlockFlops[];
+  head: number;
+  /** Sum of blocks and head, per sequence. */
+  total: number;
+  perToken: number;
+}
+
+/** Accepts a raw or resolved config. */
+export function asResolved(config: ModelConfig | ResolvedModelConfig): ResolvedModelConfig {
+  return "layers" in config && "mlpKind" in config ? (config as ResolvedModelConfig) : resolveModelConfig(config as ModelConfig);
+}
+
+function checkSeqLen(c: ResolvedModelConfig, seqLen: unknown): number {
+  if (typeof seqLen !== "number" || !Number.isInteger(seqLen) || seqLen <= 0 || seqLen > c.contextLength) {
+    throw new RangeError(`seqLen: must be an integer in [1, ${c.contextLength}] (got ${JSON.stringify(seqLen)})`);
+  }
+  return seqLen;
+}
+
+function attentionPairs(t: number, counting: AttentionCounting): number {
+  return counting === "full" ? t * t : (t * (t + 1)) / 2;
+}
+
+/** Matmul FLOPs of a block's residual branch (attention + MLP) on `t` tokens attending over `keys` keys. */
+function branchFlops(c: ResolvedModelConfig, t: number, pairs: number) {
+  const d = c.dModel;
+  const qkv = 2 * t * d * 3 * d;
+  const attentionScores = 2 * pairs * d; // all heads: H * pairs * headDim
+  const attentionValues = 2 * pairs * d;
+  const attentionOutput = 2 * t * d * d;
+  const mlp = 2 * t * d * c.mlpHidden * (c.mlpKind === "swiglu" ? 3 : 2);
+  return { qkv, attentionScores, attentionValues, attentionOutput, mlp };
+}
+
+/** Router and predictor FLOPs on `s` tokens for a routed block. */
+function routingFlops(c: ResolvedModelConfig, s: number) {
+  const learned = c.routing.router !== "stochastic";
+  const router = learned ? 2 * s * c.dModel : 0;
+  const p = c.routing.predictor;
+  const predictor = p ? 2 * s * (c.dModel * p.hidden + p.hidden) : 0;
+  return { router, predictor };
+}
+
+/** Forward-pass FLOPs of one sequence, per block and in total. */
+export function forwardFlops(config: ModelConfig | ResolvedModelConfig, options: FlopsOptions = {}): ForwardFlops {
+  const c = asResolved(config);
+  const S = checkSeqLen(c, options.seqLen ?? c.contextLength);
+  const counting = options.attention ?? "full";
+  const blocks = c.layers.map((layer): BlockFlops => {
+    const t = layer.routed ? routedTokens(layer.capacity, S) : S;
+    const b = branchFlops(c, t, attentionPairs(t, counting));
+    const r = layer.routed ? routingFlops(c, S) : { router: 0, predictor: 0 };
+    const total = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp + r.router + r.predictor;
+    return { index: layer.index, routed: layer.routed, tokens: t, ...b, ...r, total };
+  });
+  const head = 2 * S * c.dModel * c.vocabSize;
+  const total = blocks.reduce((acc, b) => acc + b.total, 0) + head;
+  return { seqLen: S, attention: counting, embedding: 0, blocks, head, total, perToken: total / S };
+}
+
+/** Backward pass costs this many forward passes (gradients w.r.t. activations and weights). */
+export const BACKWARD_FACTOR = 2;
+
+export interface TrainingFlops {
+  forward: number;
+  backward: number;
+  /** forward + backward, per sequence. */
+  total: number;
+  perToken: number;
+  backwardFactor: number;
+}
+
+/** Training FLOPs of one sequence (forward + backward = 3x forward). */
+export function trainingFlops(config: ModelConfig | ResolvedModelConfig, options: FlopsOptions = {}): TrainingFlops {
+  const f = forwardFlops(config, options);
+  const backward = BACKWARD_FACTOR * f.total;
+  return { forward: f.total, backward, total: f.total + backward, perToken: (f.total + backward) / f.seqLen, backwardFactor: BACKWARD_FACTOR };
+}
+
+/** The same architecture with routing switched off: the dense baseline of an MoD config. */
+export function denseCounterpart(config: ModelConfig | ResolvedModelConfig): ResolvedModelConfig {
+  const c = asResolved(config);
+  return {
+    ...c,
+    routing: { ...c.routing, blocks: [] },
+    layers: c.layers.map((l) => ({ index: l.index, routed: false, capacity: 1 })),
+  };
+}
+
+export interface ModVsDense {
+  mod: number;
+  dense: number;
+  /** mod / dense forward FLOPs per sequence. */
+  ratio: number;
+}
+
+/** Forward FLOPs of an MoD config against its dense counterpart of the same shape. */
+export function modVsDense(config: ModelConfig | ResolvedModelConfig, options: FlopsOptions = {}): ModVsDense {
+  const mod = forwardFlops(config, options).total;
+  const dense = forwardFlops(denseCounterpart(config), options).total;
+  return { mod, dense, ratio: mod / dense };
+}
+
+export interface SamplingOptions {
+  /** Number of tokens already in context (cached) before this one. */
+  position: number;
+  /** Expected fraction of tokens a routed block processes at sampling time. Default: the capacity. */
+  routedFraction?: number;
+}
+
+export interface SamplingFlops {
+  position: number;
+  routedFraction: number;
+  /** Expected FLOPs to produce one token with a KV cache. */
+  perToken: number;
+  blocks: { index: number; routed: boolean; expected: number }[];
+  head: number;
+}
+
+/**
+ * Expected FLOPs of one decode step with a KV cache at context position `position`.
+ * A dense block processes the token and attends over position+1 keys. A routed block runs
+ * its router (and predictor) on the token, then, with probability p = routedFraction,
+ * processes it attending over about p*position cached keys plus itself.
+ */
+export function samplingFlopsPerToken(config: ModelConfig | ResolvedModelConfig, options: SamplingOptions): SamplingFlops {
+  const c = asResolved(config);
+  const { position } = options;
+  if (!Number.isInteger(position) || position < 0) {
+    throw new RangeError(`position: must be an integer >= 0 (got ${JSON.stringify(position)})`);
+  }
+  const p = options.routedFraction ?? c.routing.capacity;
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`routedFraction: must be in [0, 1] (got ${JSON.stringify(p)})`);
+  const blocks = c.layers.map((l) => {
+    if (!l.routed) {
+      const b = branchFlops(c, 1, position + 1);
+      return { index: l.index, routed: false, expected: b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp };
+    }
+    const r = routingFlops(c, 1);
+    const b = branchFlops(c, 1, p * position + 1);
+    const branch = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp;
+    return { index: l.index, routed: true, expected: r.router + r.predictor + p * branch };
+  });
+  const head = 2 * c.dModel * c.vocabSize;
+  return { position, routedFraction: p, perToken: blocks.reduce((a, b) => a + b.expected, 0) + head, blocks, head };
+}
+
+/** FLOPs of a prompt prefill of `promptLength` tokens: a forward pass over them (causal routing assumed at capacity). */
+export function prefillFlops(config: ModelConfig | ResolvedModelConfig, promptLength: number, options: Omit<FlopsOptions, "seqLen"> = {}): number {
+  return forwardFlops(config, { ...options, seqLen: promptLength }).total;
+}

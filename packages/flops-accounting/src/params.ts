@@ -1,0 +1,59 @@
+// Parameter counts, matching the weight layout of @mixdepth/transformer exactly
+// (see its README for names and shapes). Needed by the 6N approximation.
+import { type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
+import { asResolved, trainingFlops, type FlopsOptions } from "./flops.js";
+
+export interface ParamCounts {
+  tokenEmbedding: number;
+  positionEmbedding: number;
+  /** Per block: attention, MLP, norms, router + predictor. */
+  blocks: { index: number; attention: number; mlp: number; norms: number; routing: number; total: number }[];
+  finalNorm: number;
+  /** 0 when tied to the token embedding. */
+  head: number;
+  embedding: number;
+  nonEmbedding: number;
+  total: number;
+}
+
+export function paramCounts(config: ModelConfig | ResolvedModelConfig): ParamCounts {
+  const c = asResolved(config);
+  const d = c.dModel;
+  const h = c.mlpHidden;
+  const gpt2 = c.family === "gpt2";
+  const norm = gpt2 ? 2 * d : d; // LayerNorm gain + bias, RMSNorm gain
+  const attention = gpt2 ? d * 3 * d + 3 * d + d * d + d : 4 * d * d;
+  const mlp = gpt2 ? d * h + h + h * d + d : 3 * d * h;
+  const p = c.routing.predictor;
+  const routing = (c.routing.router === "stochastic" ? 0 : d) + (p ? d * p.hidden + p.hidden + p.hidden + 1 : 0);
+  const blocks = c.layers.map((l) => {
+    const r = l.routed ? routing : 0;
+    return { index: l.index, attention, mlp, norms: 2 * norm, routing: r, total: attention + mlp + 2 * norm + r };
+  });
+  const tokenEmbedding = c.vocabSize * d;
+  const positionEmbedding = gpt2 ? c.contextLength * d : 0;
+  const head = c.tieEmbeddings ? 0 : d * c.vocabSize;
+  const embedding = tokenEmbedding + positionEmbedding;
+  const nonEmbedding = blocks.reduce((a, b) => a + b.total, 0) + norm + head;
+  return { tokenEmbedding, positionEmbedding, blocks, finalNorm: norm, head, embedding, nonEmbedding, total: embedding + nonEmbedding };
+}
+
+export interface Approximation {
+  /** 6 * N_nonembedding FLOPs per training token (Kaplan et al. 2020, without the attention term). */
+  sixN: number;
+  /** Exact training FLOPs per token from {@link trainingFlops}. */
+  exact: number;
+  /** (sixN - exact) / exact. */
+  relativeDifference: number;
+}
+
+/**
+ * The 6N rule beside the exact count, per training token. For MoD the rule overstates the
+ * cost: routed blocks see only k of S tokens, which 6N (parameters only) cannot express.
+ */
+export function sixNApproximation(config: ModelConfig | ResolvedModelConfig, options: FlopsOptions = {}): Approximation {
+  const n = paramCounts(config).nonEmbedding;
+  const sixN = 6 * n;
+  const exact = trainingFlops(config, options).perToken;
+  return { sixN, exact, relativeDifference: (sixN - exact) / exact };
+}

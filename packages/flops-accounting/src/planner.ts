@@ -1,0 +1,100 @@
+// isoFLOP planning (mod-spec section 5): every config of a comparison gets the same training
+// FLOPs budget; cheaper-per-step configs (MoD) get more steps.
+import { ConfigError, type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
+import { asResolved, trainingFlops, type AttentionCounting } from "./flops.js";
+
+export interface StepSetting {
+  batchSize: number;
+  seqLen: number;
+  /** Gradient accumulation micro-batches per step. Default 1. */
+  gradAccum?: number;
+  attention?: AttentionCounting;
+}
+
+export interface Plan {
+  flopsPerStep: number;
+  steps: number;
+  tokens: number;
+  flopsUsed: number;
+}
+
+function check(setting: StepSetting): Required<Omit<StepSetting, "attention">> & { attention: AttentionCounting } {
+  const pos = (field: string, v: unknown) => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new ConfigError(field, v, "must be a positive integer");
+    return v;
+  };
+  return {
+    batchSize: pos("batchSize", setting.batchSize),
+    seqLen: pos("seqLen", setting.seqLen),
+    gradAccum: pos("gradAccum", setting.gradAccum ?? 1),
+    attention: setting.attention ?? "full",
+  };
+}
+
+/** Training FLOPs of one optimizer step. */
+export function flopsPerStep(config: ModelConfig | ResolvedModelConfig, setting: StepSetting): number {
+  const s = check(setting);
+  return trainingFlops(config, { seqLen: s.seqLen, attention: s.attention }).total * s.batchSize * s.gradAccum;
+}
+
+/** How many steps a config gets within a training-FLOPs budget (rounded down). */
+export function planForBudget(config: ModelConfig | ResolvedModelConfig, budget: number, setting: StepSetting): Plan {
+  if (typeof budget !== "number" || !Number.isFinite(budget) || budget <= 0) throw new ConfigError("budget", budget, "must be a finite number > 0");
+  const s = check(setting);
+  const per = flopsPerStep(config, s);
+  const steps = Math.floor(budget / per);
+  return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: steps * per };
+}
+
+/** Training FLOPs of `steps` steps: the inverse of {@link planForBudget}. */
+export function planForSteps(config: ModelConfig | ResolvedModelConfig, steps: number, setting: StepSetting): Plan {
+  if (!Number.isInteger(steps) || steps < 0) throw new ConfigError("steps", steps, "must be an integer >= 0");
+  const s = check(setting);
+  const per = flopsPerStep(config, s);
+  return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: steps * per };
+}
+
+export interface SweepInput {
+  /** Training FLOPs budget each config gets. */
+  budget: number;
+  setting: StepSetting;
+  /** Shared fields (vocab, context length, family, ...). */
+  base: Omit<ModelConfig, "dModel" | "nLayers" | "nHeads" | "routing"> & Partial<Pick<ModelConfig, "routing">>;
+  sizes: { name: string; dModel: number; nLayers: number; nHeads: number }[];
+  /** MoD capacities to try (routed every other block). Default [0.125]. */
+  capacities?: number[];
+  /** Include the stochastic-routing control at each capacity. Default true. */
+  stochastic?: boolean;
+}
+
+export interface SweepEntry {
+  name: string;
+  variant: "dense" | "mod" | "stochastic";
+  config: ModelConfig;
+  plan: Plan;
+}
+
+/** The configs of an isoFLOP comparison (dense, learned MoD, stochastic MoD) with their step counts. */
+export function isoFlopSweep(input: SweepInput): SweepEntry[] {
+  const capacities = input.capacities ?? [0.125];
+  const out: SweepEntry[] = [];
+  for (const size of input.sizes) {
+    const shape = { ...input.base, dModel: size.dModel, nLayers: size.nLayers, nHeads: size.nHeads };
+    const add = (name: string, variant: SweepEntry["variant"], config: ModelConfig) => {
+      const resolved = asResolved(config);
+      out.push({ name, variant, config, plan: planForBudget(resolved, input.budget, input.setting) });
+    };
+    add(`${size.name}-dense`, "dense", { ...shape, routing: { ...input.base.routing, blocks: "none" } });
+    for (const cap of capacities) {
+      const pct = `${+(cap * 100).toFixed(1)}`;
+      add(`${size.name}-mod${pct}`, "mod", { ...shape, routing: { ...input.base.routing, blocks: "every-other", capacity: cap, router: "learned" } });
+      if (input.stochastic ?? true) {
+        add(`${size.name}-stochastic${pct}`, "stochastic", {
+          ...shape,
+          routing: { ...input.base.routing, blocks: "every-other", capacity: cap, router: "stochastic", auxLoss: null, predictor: null, causal: "threshold" },
+        });
+      }
+    }
+  }
+  return out;
+}
