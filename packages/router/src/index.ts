@@ -1,1 +1,11 @@
-export const PACKAGE_NAME = "@mixdepth/router";
+export { createRouter, listRouters, registerBuiltinRouters, registerRouter, unregisterRouter } from "./registry.js";
+export { LearnedRouter, createLearnedRouter } from "./learned-router.js";
+export type { LearnedRouterOptions } from "./learned-router.js";
+export { StochasticRouter, createStochasticRouter } from "./stochastic-router.js";
+export { routingAgreement } from "./agreement.js";
+export type { RoutingAgreement } from "./agreement.js";
+export { selectionMask, topkIndices, topkPositions } from "./topk.js";
+export { stopGradient } from "./stop-gradient.js";
+export { bceWithLogits } from "./bce.js";
+export { gaussian, mulberry32 } from "./rng.js";
+export type { CausalRouteResult, Router, RouteResult, RouterContext, RouterFactory, RouterJSON } from "./router.js";

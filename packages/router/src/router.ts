@@ -18,6 +18,8 @@ export interface RouterContext {
   options: Record<string, unknown>;
   /** Seed for weight initialisation and any randomness the router uses. */
   seed: number;
+  /** Capacity of the routed block (fraction of tokens), for routers whose causal decision needs it. */
+  capacity?: number;
 }
 
 /** Result of training-time (expert-choice, top-k over the sequence) routing. */

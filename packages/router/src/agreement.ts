@@ -1,0 +1,33 @@
+// How well a causal routing decision matches training-time top-k (mod-spec section 3):
+// confusion counts with "in the top-k" as the positive class.
+export interface RoutingAgreement {
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+  accuracy: number;
+  precision: number;
+  recall: number;
+}
+
+/**
+ * `selected`: causal decisions, [B*S] row-major (truthy = routed). `topk`: [B*k] positions
+ * per row. Returns counts and rates (precision/recall are NaN when undefined).
+ */
+export function routingAgreement(selected: ArrayLike<number | boolean>, topk: ArrayLike<number>, batch: number, seqLen: number): RoutingAgreement {
+  const k = topk.length / batch;
+  if (!Number.isInteger(k) || selected.length !== batch * seqLen) {
+    throw new RangeError(`routingAgreement: shapes disagree (selected ${selected.length}, topk ${topk.length}, B=${batch}, S=${seqLen})`);
+  }
+  const target = new Uint8Array(batch * seqLen);
+  for (let b = 0; b < batch; b++) for (let j = 0; j < k; j++) target[b * seqLen + (topk[b * k + j] as number)] = 1;
+  let tp = 0, fp = 0, fn = 0, tn = 0;
+  for (let i = 0; i < target.length; i++) {
+    const p = selected[i] ? 1 : 0;
+    if (p && target[i]) tp++;
+    else if (p) fp++;
+    else if (target[i]) fn++;
+    else tn++;
+  }
+  return { tp, fp, fn, tn, accuracy: (tp + tn) / target.length, precision: tp / (tp + fp), recall: tp / (tp + fn) };
+}

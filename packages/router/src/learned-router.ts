@@ -1,0 +1,124 @@
+// The learned expert-choice router (mod-spec sections 2 and 3).
+//   r = x . w                        w: [d, 1], no bias; r multiplies the block's branch
+//   routed = top-k of r per sequence, positions sorted ascending
+//   aux BCE:     BCE(logit r_i, target "i in top-k"), so sigmoid(r) > 0.5 routes causally
+//   predictor:   MLP d -> h -> 1 (ReLU) on stop-gradient(x), same BCE target; it never
+//                touches the language-model objective
+import * as tf from "@tensorflow/tfjs-core";
+import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
+import { bceWithLogits } from "./bce.js";
+import { gaussian, mulberry32 } from "./rng.js";
+import { stopGradient } from "./stop-gradient.js";
+import { selectionMask, topkPositions } from "./topk.js";
+
+export interface LearnedRouterOptions {
+  /** Std of the normal init of w. Default 1/sqrt(d). */
+  initStd?: number;
+}
+
+function readOptions(options: Record<string, unknown>): Required<LearnedRouterOptions> | { initStd?: undefined } {
+  const { initStd } = options;
+  if (initStd !== undefined && (typeof initStd !== "number" || !(initStd >= 0))) {
+    throw new Error(`routing.routerOptions.initStd: must be a number >= 0 (got ${JSON.stringify(initStd)})`);
+  }
+  return { initStd: initStd as number | undefined };
+}
+
+function normalVariable(rand: () => number, shape: number[], std: number): tf.Variable {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.variable(tf.tensor(gaussian(rand, n, std), shape), true);
+}
+
+export class LearnedRouter implements Router {
+  readonly kind: string = "learned";
+  private readonly w: tf.Variable; // [d, 1]
+  private readonly predictor: { w1: tf.Variable; b1: tf.Variable; w2: tf.Variable; b2: tf.Variable } | null;
+  private readonly auxWeight: number | null;
+  private readonly predictorWeight: number;
+
+  constructor(private readonly context: RouterContext) {
+    const d = context.dModel;
+    const opts = readOptions(context.options);
+    const rand = mulberry32(context.seed);
+    this.w = normalVariable(rand, [d, 1], opts.initStd ?? 1 / Math.sqrt(d));
+    this.auxWeight = context.auxLoss ? context.auxLoss.weight : null;
+    const p = context.predictor;
+    this.predictorWeight = p?.weight ?? 0;
+    this.predictor = p
+      ? {
+          w1: normalVariable(rand, [d, p.hidden], 1 / Math.sqrt(d)),
+          b1: tf.variable(tf.zeros([p.hidden]), true),
+          w2: normalVariable(rand, [p.hidden, 1], 1 / Math.sqrt(p.hidden)),
+          b2: tf.variable(tf.zeros([1]), true),
+        }
+      : null;
+  }
+
+  /** r = x . w, [B, S]. */
+  scores(x: tf.Tensor3D): tf.Tensor2D {
+    const [b, s, d] = x.shape;
+    return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [b * s, d]), this.w), [b, s]));
+  }
+
+  /** Predictor logits on stop-gradient(x), [B, S]. */
+  predictorLogits(x: tf.Tensor3D): tf.Tensor2D {
+    const p = this.predictor;
+    if (!p) throw new Error('routing.causal: "predictor" needs routing.predictor, which is disabled for this model');
+    const [b, s, d] = x.shape;
+    return tf.tidy(() => {
+      const h = tf.relu(tf.add(tf.matMul(tf.reshape(stopGradient(x), [b * s, d]), p.w1), p.b1));
+      return tf.reshape(tf.add(tf.matMul(h, p.w2), p.b2), [b, s]);
+    });
+  }
+
+  route(x: tf.Tensor3D, k: number): RouteResult {
+    const [batch, seqLen] = x.shape;
+    const scores = this.scores(x);
+    const chosen = topkPositions(scores.dataSync() as Float32Array, batch, seqLen, k);
+    const indices = tf.tensor2d(chosen, [batch, k], "int32");
+    const auxLosses: Record<string, tf.Scalar> = {};
+    if (this.auxWeight !== null || this.predictor) {
+      tf.tidy(() => {
+        const target = selectionMask(chosen, batch, seqLen, k);
+        if (this.auxWeight !== null) auxLosses.aux_bce = tf.keep(tf.mul(bceWithLogits(scores, target), this.auxWeight));
+        if (this.predictor) {
+          auxLosses.predictor_bce = tf.keep(tf.mul(bceWithLogits(this.predictorLogits(x), target), this.predictorWeight));
+        }
+      });
+    }
+    return { scores, indices, auxLosses };
+  }
+
+  routeCausal(x: tf.Tensor3D, mode: CausalRouting): CausalRouteResult {
+    const scores = this.scores(x);
+    return tf.tidy(() => {
+      const logits = mode === "predictor" ? this.predictorLogits(x) : mode === "threshold" ? scores : null;
+      if (!logits) throw new Error(`routing.causal: unknown mode ${JSON.stringify(mode)}`);
+      return { scores, selected: tf.greater(logits, 0) as tf.Tensor2D, probability: tf.sigmoid(logits) as tf.Tensor2D };
+    });
+  }
+
+  weights(): Map<string, tf.Variable> {
+    const m = new Map<string, tf.Variable>([["w", this.w]]);
+    if (this.predictor) {
+      m.set("predictor.w1", this.predictor.w1);
+      m.set("predictor.b1", this.predictor.b1);
+      m.set("predictor.w2", this.predictor.w2);
+      m.set("predictor.b2", this.predictor.b2);
+    }
+    return m;
+  }
+
+  toJSON(): RouterJSON {
+    return { kind: this.kind, options: { ...this.context.options } };
+  }
+
+  dispose(): void {
+    for (const v of this.weights().values()) v.dispose();
+  }
+}
+
+export function createLearnedRouter(context: RouterContext): Router {
+  return new LearnedRouter(context);
+}

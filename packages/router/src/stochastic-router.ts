@@ -1,0 +1,52 @@
+// The paper's control (mod-spec section 5): top-k over Gaussian random scores, fresh each
+// call, no learned weights on the selection. What multiplies the block output: r = 1 for
+// every token, so routed tokens get the plain block branch and nothing is learned about
+// which tokens to route. At sampling time each token is routed with probability = capacity.
+import * as tf from "@tensorflow/tfjs-core";
+import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
+import { gaussian, mulberry32 } from "./rng.js";
+import { topkPositions } from "./topk.js";
+
+export class StochasticRouter implements Router {
+  readonly kind = "stochastic";
+  private readonly rand: () => number;
+  private readonly capacity: number;
+
+  constructor(private readonly context: RouterContext) {
+    this.rand = mulberry32(context.seed ^ 0x5bd1e995);
+    this.capacity = context.capacity ?? 0.125;
+  }
+
+  route(x: tf.Tensor3D, k: number): RouteResult {
+    const [batch, seqLen] = x.shape;
+    const noise = gaussian(this.rand, batch * seqLen);
+    const indices = tf.tensor2d(topkPositions(noise, batch, seqLen, k), [batch, k], "int32");
+    return { scores: tf.ones([batch, seqLen]) as tf.Tensor2D, indices, auxLosses: {} };
+  }
+
+  routeCausal(x: tf.Tensor3D, _mode: CausalRouting): CausalRouteResult {
+    const [batch, seqLen] = x.shape;
+    const sel = new Uint8Array(batch * seqLen);
+    for (let i = 0; i < sel.length; i++) sel[i] = this.rand() < this.capacity ? 1 : 0;
+    return {
+      scores: tf.ones([batch, seqLen]) as tf.Tensor2D,
+      selected: tf.tensor2d(sel, [batch, seqLen], "bool"),
+      probability: tf.fill([batch, seqLen], this.capacity) as tf.Tensor2D,
+    };
+  }
+
+  weights(): Map<string, tf.Variable> {
+    return new Map();
+  }
+
+  toJSON(): RouterJSON {
+    return { kind: this.kind, options: { ...this.context.options } };
+  }
+
+  dispose(): void {}
+}
+
+export function createStochasticRouter(context: RouterContext): Router {
+  return new StochasticRouter(context);
+}
