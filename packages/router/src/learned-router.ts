@@ -10,7 +10,7 @@ import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON 
 import { bceWithLogits } from "./bce.js";
 import { gaussian, mulberry32 } from "./rng.js";
 import { stopGradient } from "./stop-gradient.js";
-import { selectionMask, topkPositions } from "./topk.js";
+import { assertK, selectionMask, topkPositions } from "./topk.js";
 
 export interface LearnedRouterOptions {
   /** Std of the normal init of w. Default 1/sqrt(d). */
@@ -25,9 +25,15 @@ function readOptions(options: Record<string, unknown>): Required<LearnedRouterOp
   return { initStd: initStd as number | undefined };
 }
 
+// Variables are made inside tf.tidy so the initial-value tensor is freed: tf.variable keeps
+// its own reference to the data, and the initial tensor would otherwise outlive dispose().
 function normalVariable(rand: () => number, shape: number[], std: number): tf.Variable {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.variable(tf.tensor(gaussian(rand, n, std), shape), true);
+  return tf.tidy(() => tf.variable(tf.tensor(gaussian(rand, n, std), shape), true));
+}
+
+function zerosVariable(shape: number[]): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.zeros(shape), true));
 }
 
 export class LearnedRouter implements Router {
@@ -48,9 +54,9 @@ export class LearnedRouter implements Router {
     this.predictor = p
       ? {
           w1: normalVariable(rand, [d, p.hidden], 1 / Math.sqrt(d)),
-          b1: tf.variable(tf.zeros([p.hidden]), true),
+          b1: zerosVariable([p.hidden]),
           w2: normalVariable(rand, [p.hidden, 1], 1 / Math.sqrt(p.hidden)),
-          b2: tf.variable(tf.zeros([1]), true),
+          b2: zerosVariable([1]),
         }
       : null;
   }
@@ -74,27 +80,31 @@ export class LearnedRouter implements Router {
 
   route(x: tf.Tensor3D, k: number): RouteResult {
     const [batch, seqLen] = x.shape;
+    assertK(k, seqLen); // before any tensor is made, so a bad k leaks nothing
     const scores = this.scores(x);
     const chosen = topkPositions(scores.dataSync() as Float32Array, batch, seqLen, k);
     const indices = tf.tensor2d(chosen, [batch, k], "int32");
-    const auxLosses: Record<string, tf.Scalar> = {};
-    if (this.auxWeight !== null || this.predictor) {
-      tf.tidy(() => {
-        const target = selectionMask(chosen, batch, seqLen, k);
-        if (this.auxWeight !== null) auxLosses.aux_bce = tf.keep(tf.mul(bceWithLogits(scores, target), this.auxWeight));
-        if (this.predictor) {
-          auxLosses.predictor_bce = tf.keep(tf.mul(bceWithLogits(this.predictorLogits(x), target), this.predictorWeight));
-        }
-      });
-    }
+    // Returned from tf.tidy (not tf.keep'd), so a caller's enclosing tidy still owns them.
+    const auxLosses = tf.tidy(() => {
+      const losses: Record<string, tf.Scalar> = {};
+      if (this.auxWeight === null && !this.predictor) return losses;
+      const target = selectionMask(chosen, batch, seqLen, k); // [B, S], 1 where routed
+      if (this.auxWeight !== null) losses.aux_bce = tf.mul(bceWithLogits(scores, target), this.auxWeight);
+      if (this.predictor) losses.predictor_bce = tf.mul(bceWithLogits(this.predictorLogits(x), target), this.predictorWeight);
+      return losses;
+    });
     return { scores, indices, auxLosses };
   }
 
   routeCausal(x: tf.Tensor3D, mode: CausalRouting): CausalRouteResult {
-    const scores = this.scores(x);
+    // Validate before making tensors, so a bad call leaks nothing.
+    if (mode !== "threshold" && mode !== "predictor") throw new Error(`routing.causal: unknown mode ${JSON.stringify(mode)}`);
+    if (mode === "predictor" && !this.predictor) {
+      throw new Error('routing.causal: "predictor" needs routing.predictor, which is disabled for this model');
+    }
     return tf.tidy(() => {
-      const logits = mode === "predictor" ? this.predictorLogits(x) : mode === "threshold" ? scores : null;
-      if (!logits) throw new Error(`routing.causal: unknown mode ${JSON.stringify(mode)}`);
+      const scores = this.scores(x); // [B, S]
+      const logits = mode === "predictor" ? this.predictorLogits(x) : scores; // [B, S]
       return { scores, selected: tf.greater(logits, 0) as tf.Tensor2D, probability: tf.sigmoid(logits) as tf.Tensor2D };
     });
   }

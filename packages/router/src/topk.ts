@@ -4,9 +4,14 @@
 // (tf.topk's tie order differs between backends). Indices are data and carry no gradient.
 import * as tf from "@tensorflow/tfjs-core";
 
+/** Throws unless 1 <= k <= seqLen (an integer). */
+export function assertK(k: number, seqLen: number): void {
+  if (!Number.isInteger(k) || k < 1 || k > seqLen) throw new RangeError(`k: must be an integer in [1, ${seqLen}] (got ${k})`);
+}
+
 /** Per-row top-k positions of `scores` [B, S], each row sorted ascending. */
 export function topkPositions(scores: Float32Array | number[], batch: number, seqLen: number, k: number): Int32Array {
-  if (!Number.isInteger(k) || k < 1 || k > seqLen) throw new RangeError(`k: must be an integer in [1, ${seqLen}] (got ${k})`);
+  assertK(k, seqLen);
   const out = new Int32Array(batch * k);
   const order = new Array<number>(seqLen);
   for (let b = 0; b < batch; b++) {
