@@ -28,4 +28,19 @@ describe("a custom router from outside the package", () => {
     a.dispose();
     b.dispose();
   });
+
+  it("builds, routes inside a tidy, and disposes without leaking", async () => {
+    const context: RouterContext = { dModel: 4, layerIndex: 0, auxLoss: null, predictor: null, options: {}, seed: 5 };
+    const x = tf.randomNormal([1, 5, 4], 0, 1, "float32", 2) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      const r = new BiasedRouter(context);
+      tf.tidy(() => {
+        r.route(x, 2);
+        r.routeCausal(x);
+      });
+      expect(() => r.route(x, 6)).toThrow(/k: must be an integer/);
+      r.dispose();
+    });
+    x.dispose();
+  });
 });

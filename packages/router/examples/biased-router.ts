@@ -22,8 +22,9 @@ export class BiasedRouter implements Router {
     const initBias = Number(context.options.initBias ?? 0);
     if (!Number.isFinite(initBias)) throw new Error(`routing.routerOptions.initBias: must be a number (got ${JSON.stringify(context.options.initBias)})`);
     const d = context.dModel;
-    this.w = tf.variable(tf.tensor2d(gaussian(mulberry32(context.seed), d, 1 / Math.sqrt(d)), [d, 1]));
-    this.b = tf.variable(tf.tensor1d([initBias]));
+    // Inside tf.tidy so the initial-value tensors are freed (the variables keep their data).
+    this.w = tf.tidy(() => tf.variable(tf.tensor2d(gaussian(mulberry32(context.seed), d, 1 / Math.sqrt(d)), [d, 1])));
+    this.b = tf.tidy(() => tf.variable(tf.tensor1d([initBias])));
   }
 
   private scores(x: tf.Tensor3D): tf.Tensor2D {
@@ -33,9 +34,13 @@ export class BiasedRouter implements Router {
 
   route(x: tf.Tensor3D, k: number): RouteResult {
     const [batch, seqLen] = x.shape;
-    const scores = this.scores(x);
-    const indices = tf.tensor2d(topkPositions(scores.dataSync() as Float32Array, batch, seqLen, k), [batch, k], "int32");
-    return { scores, indices, auxLosses: {} };
+    // One tidy: if topkPositions throws (bad k), the scores are freed too.
+    return tf.tidy(() => {
+      const scores = this.scores(x); // [B, S]
+      // exactly k per row, ties to the earlier position, positions sorted ascending
+      const indices = tf.tensor2d(topkPositions(scores.dataSync() as Float32Array, batch, seqLen, k), [batch, k], "int32");
+      return { scores, indices, auxLosses: {} };
+    });
   }
 
   routeCausal(x: tf.Tensor3D): CausalRouteResult {

@@ -122,6 +122,21 @@ describe.each(testBackends())("learned router edge cases on %s", (backend) => {
     });
   });
 
+  it("everything route() and routeCausal() return is freed by the caller's tidy", async () => {
+    const r = new LearnedRouter(ctx());
+    const x = tf.randomNormal([2, 5, 4], 0, 1, "float32", 8) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      tf.tidy(() => {
+        const out = r.route(x, 2);
+        expect(Object.keys(out.auxLosses).sort()).toEqual(["aux_bce", "predictor_bce"]);
+        r.routeCausal(x, "threshold");
+        r.routeCausal(x, "predictor");
+      });
+    });
+    tf.dispose(x);
+    r.dispose();
+  });
+
   it("bad calls throw without leaking", async () => {
     const r = new LearnedRouter(ctx({ predictor: null }));
     const x = tf.zeros([1, 4, 4]) as tf.Tensor3D;
