@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/flops-accounting";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
 import { gaussian, mulberry32 } from "./rng.js";
-import { topkPositions } from "./topk.js";
+import { assertK, topkPositions } from "./topk.js";
 
 export class StochasticRouter implements Router {
   readonly kind = "stochastic";
@@ -15,11 +15,17 @@ export class StochasticRouter implements Router {
 
   constructor(private readonly context: RouterContext) {
     this.rand = mulberry32(context.seed ^ 0x5bd1e995);
-    this.capacity = context.capacity ?? 0.125;
+    // Default 0.125: the paper's best capacity. Models pass the block's own capacity.
+    const capacity = context.capacity ?? 0.125;
+    if (typeof capacity !== "number" || !(capacity > 0 && capacity <= 1)) {
+      throw new RangeError(`routing.capacity: must be a number in (0, 1] (got ${JSON.stringify(capacity)})`);
+    }
+    this.capacity = capacity;
   }
 
   route(x: tf.Tensor3D, k: number): RouteResult {
     const [batch, seqLen] = x.shape;
+    assertK(k, seqLen); // before drawing, so a bad call does not advance the random stream
     const noise = gaussian(this.rand, batch * seqLen);
     const indices = tf.tensor2d(topkPositions(noise, batch, seqLen, k), [batch, k], "int32");
     return { scores: tf.ones([batch, seqLen]) as tf.Tensor2D, indices, auxLosses: {} };

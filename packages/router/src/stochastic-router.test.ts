@@ -1,0 +1,61 @@
+// The stochastic control (mod-spec section 5) on every test backend: top-k over seeded
+// Gaussian noise, r = 1, causal selection with probability = capacity.
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { expectNoLeaks, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
+import { StochasticRouter } from "./stochastic-router.js";
+import type { RouterContext } from "./router.js";
+
+const ctx = (over: Partial<RouterContext> = {}): RouterContext => ({
+  dModel: 4, layerIndex: 1, auxLoss: { weight: 0.01 }, predictor: { hidden: 2, weight: 1 }, options: {}, seed: 3, capacity: 0.25, ...over,
+});
+
+describe.each(testBackends())("stochastic router on %s", (backend) => {
+  beforeAll(() => useBackend(backend));
+
+  it("routes exactly k sorted positions per row, ignores x, has no weights and no aux losses", async () => {
+    const r = new StochasticRouter(ctx());
+    const x = tf.randomNormal([3, 16, 4], 0, 1, "float32", 1) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      const out = r.route(x, 4);
+      const idx = out.indices.arraySync();
+      for (const row of idx) {
+        expect(row).toHaveLength(4);
+        expect(new Set(row).size).toBe(4);
+        expect([...row].sort((a, b) => a - b)).toEqual(row);
+      }
+      expect(out.auxLosses).toEqual({});
+      expect(r.weights().size).toBe(0);
+      tf.dispose([out.scores, out.indices]);
+    });
+    tf.dispose(x);
+  });
+
+  it("causal routing: r = 1, probability = capacity, realized fraction near capacity, reproducible by seed", async () => {
+    const a = new StochasticRouter(ctx());
+    const b = new StochasticRouter(ctx());
+    const x = tf.zeros([4, 256, 4]) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      const ca = a.routeCausal(x, "threshold");
+      const cb = b.routeCausal(x, "predictor"); // the mode does not matter: no learned decision
+      expect(ca.selected.dtype).toBe("bool");
+      expect(Array.from(ca.selected.dataSync())).toEqual(Array.from(cb.selected.dataSync()));
+      const sel = ca.selected.dataSync();
+      const fraction = Array.from(sel, Number).reduce((n, v) => n + v, 0) / sel.length; // 1024 Bernoulli(0.25): sd 0.0135
+      expect(Math.abs(fraction - 0.25)).toBeLessThan(0.05);
+      expect(new Set(ca.scores.dataSync())).toEqual(new Set([1]));
+      expect(new Set(ca.probability.dataSync())).toEqual(new Set([Math.fround(0.25)]));
+      tf.dispose([ca.scores, ca.selected, ca.probability, cb.scores, cb.selected, cb.probability]);
+    });
+    tf.dispose(x);
+  });
+
+  it("rejects a bad capacity and a bad k, naming the field", () => {
+    expect(() => new StochasticRouter(ctx({ capacity: 0 }))).toThrow(/routing\.capacity: must be a number in \(0, 1\] \(got 0\)/);
+    expect(() => new StochasticRouter(ctx({ capacity: 1.5 }))).toThrow(/got 1\.5/);
+    const r = new StochasticRouter(ctx());
+    const x = tf.zeros([1, 4, 4]) as tf.Tensor3D;
+    expect(() => r.route(x, 5)).toThrow(/k: must be an integer in \[1, 4\] \(got 5\)/);
+    tf.dispose(x);
+  });
+});
