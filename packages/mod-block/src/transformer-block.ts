@@ -1,0 +1,149 @@
+// One pre-norm transformer block and its residual branch (mod-spec section 2, step 4).
+//   a = Attn(norm1(x), positions)        causal by original position
+//   m = MLP(norm2(x + a))
+//   branch f(x) = a + m                  the block computes x + f(x); MoD computes x + r * f(x~)
+// GPT-2 family: LayerNorm (gain, bias), biased QKV/output/MLP, GELU (tanh) MLP d -> h -> d.
+// Llama family: RMSNorm (gain), no biases, rotary on q and k, SwiGLU MLP (gate, up, down).
+import * as tf from "@tensorflow/tfjs-core";
+import type { ResolvedModelConfig } from "@mixdepth/flops-accounting";
+import { causalMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, silu } from "./layers.js";
+
+/** Keys and values of some tokens at one block, heads split: [B, H, T, headDim] each. */
+export interface KeyValues {
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+  /** Original positions of these tokens, [B, T] int32. */
+  positions: tf.Tensor2D;
+}
+
+export interface BranchOptions {
+  /** [B, T] bool: tokens that may be attended to (causal routing: skipped tokens are not keys). */
+  keyMask?: tf.Tensor2D;
+  /** Keys/values of earlier tokens at this block (a KV cache); all of them precede the new tokens. */
+  past?: KeyValues;
+}
+
+export interface BranchResult {
+  /** f(x) = a + m, [B, T, d]. */
+  out: tf.Tensor3D;
+  /** Keys and values of the new tokens only (rotary already applied), to append to a cache. */
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+}
+
+export class TransformerBlock {
+  private readonly params = new Map<string, tf.Variable>();
+
+  constructor(
+    readonly config: ResolvedModelConfig,
+    readonly index: number,
+    rand: () => number,
+  ) {
+    const { dModel: d, mlpHidden: h, nLayers } = config;
+    const std = 0.02;
+    const residualStd = 0.02 / Math.sqrt(2 * nLayers); // GPT-2: scale projections into the residual stream
+    const gpt2 = config.family === "gpt2";
+    const p = (name: string, v: tf.Variable) => this.params.set(name, v);
+    p("norm1.g", constParam([d], 1));
+    if (gpt2) p("norm1.b", constParam([d], 0));
+    p("attn.qkv.w", normalParam(rand, [d, 3 * d], std));
+    if (gpt2) p("attn.qkv.b", constParam([3 * d], 0));
+    p("attn.out.w", normalParam(rand, [d, d], residualStd));
+    if (gpt2) p("attn.out.b", constParam([d], 0));
+    p("norm2.g", constParam([d], 1));
+    if (gpt2) {
+      p("norm2.b", constParam([d], 0));
+      p("mlp.fc.w", normalParam(rand, [d, h], std));
+      p("mlp.fc.b", constParam([h], 0));
+      p("mlp.proj.w", normalParam(rand, [h, d], residualStd));
+      p("mlp.proj.b", constParam([d], 0));
+    } else {
+      p("mlp.gate.w", normalParam(rand, [d, h], std));
+      p("mlp.up.w", normalParam(rand, [d, h], std));
+      p("mlp.down.w", normalParam(rand, [h, d], residualStd));
+    }
+  }
+
+  /** Weights by name relative to the block (e.g. "attn.qkv.w"). */
+  weights(): Map<string, tf.Variable> {
+    return new Map(this.params);
+  }
+
+  private w(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`block ${this.index}: no weight "${name}"`);
+    return v;
+  }
+
+  private wOpt(name: string): tf.Variable | undefined {
+    return this.params.get(name);
+  }
+
+  private norm(x: tf.Tensor, which: "norm1" | "norm2"): tf.Tensor {
+    const eps = this.config.normEps;
+    return this.config.family === "gpt2"
+      ? layerNorm(x, this.w(`${which}.g`) as tf.Tensor1D, this.w(`${which}.b`) as tf.Tensor1D, eps)
+      : rmsNorm(x, this.w(`${which}.g`) as tf.Tensor1D, eps);
+  }
+
+  private mlp(x: tf.Tensor): tf.Tensor {
+    if (this.config.family === "gpt2") {
+      const hidden = gelu(linear(x, this.w("mlp.fc.w") as tf.Tensor2D, this.w("mlp.fc.b") as tf.Tensor1D));
+      return linear(hidden, this.w("mlp.proj.w") as tf.Tensor2D, this.w("mlp.proj.b") as tf.Tensor1D);
+    }
+    const gate = silu(linear(x, this.w("mlp.gate.w") as tf.Tensor2D));
+    const up = linear(x, this.w("mlp.up.w") as tf.Tensor2D);
+    return linear(tf.mul(gate, up), this.w("mlp.down.w") as tf.Tensor2D);
+  }
+
+  /** [B, T, d] -> [B, H, T, hd] */
+  private heads(x: tf.Tensor): tf.Tensor4D {
+    const [b, t] = x.shape as [number, number, number];
+    const { nHeads, headDim } = this.config;
+    return tf.transpose(tf.reshape(x, [b, t, nHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
+  }
+
+  /**
+   * The residual branch f = a + m on the given tokens. `x`: [B, T, d] (the routed tokens
+   * only, in position order); `positions`: [B, T] int32, their ORIGINAL positions (rotary
+   * and the causal mask use them). With `past`, new tokens also attend to those keys.
+   * Returns tensors the caller owns.
+   */
+  branch(x: tf.Tensor3D, positions: tf.Tensor2D, options: BranchOptions = {}): BranchResult {
+    return tf.tidy(() => {
+      const [b, t, d] = x.shape;
+      const { headDim, family, ropeBase } = this.config;
+      const h = this.norm(x, "norm1");
+      const qkv = linear(h, this.w("attn.qkv.w") as tf.Tensor2D, this.wOpt("attn.qkv.b") as tf.Tensor1D | undefined);
+      const [qf, kf, vf] = tf.split(qkv, 3, 2);
+      let q = this.heads(qf!);
+      let k = this.heads(kf!);
+      const v = this.heads(vf!);
+      if (family === "llama") {
+        q = rotary(q, positions, ropeBase);
+        k = rotary(k, positions, ropeBase);
+      }
+      const past = options.past;
+      const keys = past ? (tf.concat([past.k, k], 2) as tf.Tensor4D) : k;
+      const values = past ? (tf.concat([past.v, v], 2) as tf.Tensor4D) : v;
+      const keyPositions = past ? (tf.concat([past.positions, positions], 1) as tf.Tensor2D) : positions;
+      let keyMask = options.keyMask;
+      if (keyMask && past) keyMask = tf.concat([tf.ones(past.positions.shape, "bool"), keyMask], 1) as tf.Tensor2D;
+      const logits = tf.add(tf.mul(tf.matMul(q, keys, false, true), 1 / Math.sqrt(headDim)), causalMask(positions, keyPositions, keyMask));
+      const attended = tf.matMul(tf.softmax(logits, -1), values); // [B, H, T, hd]
+      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [b, t, d]);
+      const a = linear(merged, this.w("attn.out.w") as tf.Tensor2D, this.wOpt("attn.out.b") as tf.Tensor1D | undefined);
+      const m = this.mlp(this.norm(tf.add(x, a), "norm2"));
+      return { out: tf.add(a, m) as tf.Tensor3D, k, v };
+    });
+  }
+
+  /** A dense block: x + f(x). */
+  forward(x: tf.Tensor3D, positions: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => tf.add(x, this.branch(x, positions).out) as tf.Tensor3D);
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+  }
+}
