@@ -1,5 +1,9 @@
 // How well a causal routing decision matches training-time top-k (mod-spec section 3):
 // confusion counts with "in the top-k" as the positive class.
+import * as tf from "@tensorflow/tfjs-core";
+import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { Router } from "./router.js";
+
 export interface RoutingAgreement {
   tp: number;
   fp: number;
@@ -8,6 +12,10 @@ export interface RoutingAgreement {
   accuracy: number;
   precision: number;
   recall: number;
+  /** Fraction of tokens the causal decision routes: the realized capacity. */
+  routedFraction: number;
+  /** Fraction routed by top-k, k/S: the nominal capacity. */
+  targetFraction: number;
 }
 
 /**
@@ -20,7 +28,14 @@ export function routingAgreement(selected: ArrayLike<number | boolean>, topk: Ar
     throw new RangeError(`routingAgreement: shapes disagree (selected ${selected.length}, topk ${topk.length}, B=${batch}, S=${seqLen})`);
   }
   const target = new Uint8Array(batch * seqLen);
-  for (let b = 0; b < batch; b++) for (let j = 0; j < k; j++) target[b * seqLen + (topk[b * k + j] as number)] = 1;
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < k; j++) {
+      const pos = topk[b * k + j] as number;
+      // An out-of-range position would silently mark a token of the next row.
+      if (!Number.isInteger(pos) || pos < 0 || pos >= seqLen) throw new RangeError(`routingAgreement: topk[${b}][${j}] = ${pos} is not a position in [0, ${seqLen})`);
+      target[b * seqLen + pos] = 1;
+    }
+  }
   let tp = 0, fp = 0, fn = 0, tn = 0;
   for (let i = 0; i < target.length; i++) {
     const p = selected[i] ? 1 : 0;
@@ -29,5 +44,25 @@ export function routingAgreement(selected: ArrayLike<number | boolean>, topk: Ar
     else if (target[i]) fn++;
     else tn++;
   }
-  return { tp, fp, fn, tn, accuracy: (tp + tn) / target.length, precision: tp / (tp + fp), recall: tp / (tp + fn) };
+  const n = target.length;
+  return {
+    tp, fp, fn, tn,
+    accuracy: (tp + tn) / n, precision: tp / (tp + fp), recall: tp / (tp + fn),
+    routedFraction: (tp + fp) / n, targetFraction: (tp + fn) / n,
+  };
+}
+
+/**
+ * Evaluation helper (mod-spec section 3): routes `x` [B, S, d] both ways, top-k with this
+ * `k` and causally with `mode`, and compares the decisions. Reads the results back and
+ * disposes every tensor it made; `x` is left alone.
+ */
+export function measureCausalRouting(router: Router, x: tf.Tensor3D, k: number, mode: CausalRouting): RoutingAgreement {
+  const [batch, seqLen] = x.shape;
+  const { selected, topk } = tf.tidy(() => {
+    const routed = router.route(x, k);
+    const causal = router.routeCausal(x, mode);
+    return { selected: causal.selected.dataSync().slice(), topk: routed.indices.dataSync().slice() };
+  });
+  return routingAgreement(selected, topk, batch, seqLen);
 }

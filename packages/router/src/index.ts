@@ -2,7 +2,7 @@ export { createRouter, listRouters, registerBuiltinRouters, registerRouter, unre
 export { LearnedRouter, createLearnedRouter } from "./learned-router.js";
 export type { LearnedRouterOptions } from "./learned-router.js";
 export { StochasticRouter, createStochasticRouter } from "./stochastic-router.js";
-export { routingAgreement } from "./agreement.js";
+export { measureCausalRouting, routingAgreement } from "./agreement.js";
 export type { RoutingAgreement } from "./agreement.js";
 export { selectionMask, topkIndices, topkPositions } from "./topk.js";
 export { stopGradient } from "./stop-gradient.js";
