@@ -1,0 +1,76 @@
+// The registry: nothing registered on import, built-ins through the public calls,
+// override/unregister, and rebuilding a router from its JSON. (Each test file runs in its
+// own process, so this file sees the registry exactly as an importer does.)
+import { describe, expect, it } from "vitest";
+import { expectNoLeaks, maxAbsDiff } from "@mixdepth/vitest-config/tf";
+import * as api from "./index.js";
+import type { Router, RouterContext } from "./router.js";
+
+const { createRouter, listRouters, registerBuiltinRouters, registerRouter, unregisterRouter } = api;
+
+const ctx: RouterContext = { dModel: 4, layerIndex: 2, auxLoss: { weight: 0.01 }, predictor: { hidden: 2, weight: 1 }, options: { initStd: 0.3 }, seed: 9 };
+
+describe("router registry", () => {
+  it("registers nothing on import", () => {
+    expect(listRouters()).toEqual([]);
+    expect(() => createRouter("learned", ctx)).toThrow(/registered: none \(call registerBuiltinRouters\(\) first\)/);
+  });
+
+  it("registerBuiltinRouters is idempotent and keeps a user override", () => {
+    const mine = (c: RouterContext): Router => {
+      const inner = api.createStochasticRouter(c);
+      return {
+        kind: "learned",
+        route: (x, k) => inner.route(x, k),
+        routeCausal: (x, mode) => inner.routeCausal(x, mode),
+        weights: () => new Map(),
+        toJSON: () => ({ kind: "learned", options: {} }),
+        dispose: () => inner.dispose(),
+      };
+    };
+    registerRouter("learned", mine);
+    registerBuiltinRouters();
+    registerBuiltinRouters();
+    expect(listRouters()).toEqual(["learned", "stochastic"]);
+    const r = createRouter("learned", ctx);
+    expect(r.weights().size).toBe(0); // still the user's factory
+    r.dispose();
+    registerRouter("learned", api.createLearnedRouter, { override: true });
+    const l = createRouter("learned", ctx);
+    expect([...l.weights().keys()]).toContain("w");
+    l.dispose();
+  });
+
+  it("unregisterRouter removes a kind and says whether it was there", () => {
+    registerRouter("tmp", api.createLearnedRouter);
+    expect(unregisterRouter("tmp")).toBe(true);
+    expect(unregisterRouter("tmp")).toBe(false);
+    expect(listRouters()).not.toContain("tmp");
+  });
+
+  it("rejects a factory whose router reports another kind, without leaking its weights", async () => {
+    registerRouter("liar", api.createLearnedRouter); // builds kind "learned"
+    await expectNoLeaks(() => {
+      expect(() => createRouter("liar", ctx)).toThrow(/router factory for "liar" returned a router of kind "learned"/);
+    });
+    unregisterRouter("liar");
+  });
+
+  it("rebuilds a learned router from toJSON() with the same seed: same weights", async () => {
+    registerBuiltinRouters();
+    const a = createRouter("learned", ctx);
+    const json = JSON.parse(JSON.stringify(a.toJSON())) as api.RouterJSON;
+    expect(json).toEqual({ kind: "learned", options: { initStd: 0.3 } });
+    const b = createRouter(json.kind, { ...ctx, options: json.options });
+    await expectNoLeaks(() => {
+      for (const [name, v] of a.weights()) expect(maxAbsDiff(v, b.weights().get(name)!)).toBe(0);
+    });
+    a.dispose();
+    b.dispose();
+  });
+
+  it("validates learned router options, naming the field", () => {
+    registerBuiltinRouters();
+    expect(() => createRouter("learned", { ...ctx, options: { initStd: -1 } })).toThrow(/routing\.routerOptions\.initStd: must be a number >= 0 \(got -1\)/);
+  });
+});
