@@ -1,1 +1,6 @@
-export const PACKAGE_NAME = "@mixdepth/transformer";
+export { Transformer, createTransformer, fromWeights, EMBEDDING_INIT_STD } from "./transformer.js";
+export type { ForwardOptions, ForwardResult, LossResult, TransformerOptions } from "./transformer.js";
+export { crossEntropy } from "./loss.js";
+export { embeddingLookup } from "./embedding.js";
+export { kernelMatmulFlops } from "./kernel-flops.js";
+export type { KernelMatmulFlops } from "./kernel-flops.js";
