@@ -145,6 +145,10 @@ describe.each(testBackends())("learned router edge cases on %s", (backend) => {
       expect(() => r.route(x, 5)).toThrow(/got 5/);
       expect(() => r.routeCausal(x, "predictor")).toThrow(/needs routing\.predictor/);
       expect(() => r.routeCausal(x, "sometimes" as never)).toThrow(/unknown mode "sometimes"/);
+      const wide = tf.zeros([1, 4, 5]) as tf.Tensor3D;
+      expect(() => r.route(wide, 2)).toThrow(/router \(layer 1\): x must be \[B, S, 4\] \(got \[1, 4, 5\]\)/);
+      expect(() => r.routeCausal(wide, "threshold")).toThrow(/x must be \[B, S, 4\]/);
+      wide.dispose();
     });
     tf.dispose(x);
     r.dispose();

@@ -17,12 +17,12 @@ export interface LearnedRouterOptions {
   initStd?: number;
 }
 
-function readOptions(options: Record<string, unknown>): Required<LearnedRouterOptions> | { initStd?: undefined } {
+function readOptions(options: Record<string, unknown>): LearnedRouterOptions {
   const { initStd } = options;
   if (initStd !== undefined && (typeof initStd !== "number" || !(initStd >= 0))) {
     throw new Error(`routing.routerOptions.initStd: must be a number >= 0 (got ${JSON.stringify(initStd)})`);
   }
-  return { initStd: initStd as number | undefined };
+  return initStd === undefined ? {} : { initStd };
 }
 
 // Variables are made inside tf.tidy so the initial-value tensor is freed: tf.variable keeps
@@ -61,8 +61,15 @@ export class LearnedRouter implements Router {
       : null;
   }
 
+  private checkWidth(x: tf.Tensor3D): void {
+    if (x.rank !== 3 || x.shape[2] !== this.context.dModel) {
+      throw new Error(`router (layer ${this.context.layerIndex}): x must be [B, S, ${this.context.dModel}] (got [${x.shape.join(", ")}])`);
+    }
+  }
+
   /** r = x . w, [B, S]. */
   scores(x: tf.Tensor3D): tf.Tensor2D {
+    this.checkWidth(x);
     const [b, s, d] = x.shape;
     return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [b * s, d]), this.w), [b, s]));
   }
@@ -71,6 +78,7 @@ export class LearnedRouter implements Router {
   predictorLogits(x: tf.Tensor3D): tf.Tensor2D {
     const p = this.predictor;
     if (!p) throw new Error('routing.causal: "predictor" needs routing.predictor, which is disabled for this model');
+    this.checkWidth(x);
     const [b, s, d] = x.shape;
     return tf.tidy(() => {
       const h = tf.relu(tf.add(tf.matMul(tf.reshape(stopGradient(x), [b * s, d]), p.w1), p.b1));
