@@ -1,0 +1,61 @@
+// Same weights, same tokens: cpu and wasm give the same logits (and loss gradients).
+import * as tf from "@tensorflow/tfjs";
+import { describe, expect, it } from "vitest";
+import { expectNoLeaks, maxAbsDiff, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
+import type { ModelConfig } from "@mixdepth/flops-accounting";
+import { createTransformer } from "./index.js";
+
+const config = (family: "gpt2" | "llama"): ModelConfig => ({
+  vocabSize: 17,
+  dModel: 16,
+  nHeads: 2,
+  nLayers: 4,
+  contextLength: 12,
+  family,
+  routing: { blocks: "every-other", capacity: 0.25 },
+});
+
+describe.skipIf(!testBackends().includes("wasm") || !testBackends().includes("cpu"))("cpu vs wasm", () => {
+  it.each(["gpt2", "llama"] as const)("%s: logits (topk and causal) and gradients agree within 1e-4", async (family) => {
+    const tokens = Array.from({ length: 3 * 12 }, (_, i) => (i * 5 + 3) % 17);
+    const run = async (backend: "cpu" | "wasm", weights?: Map<string, Float32Array>) => {
+      await useBackend(backend);
+      return expectNoLeaks(() => {
+        const model = createTransformer(config(family), { seed: 5 });
+        if (weights) {
+          const given = new Map([...model.getWeights()].map(([n, v]) => [n, tf.tensor(weights.get(n) as Float32Array, v.shape)]));
+          model.setWeights(given);
+          tf.dispose([...given.values()]);
+        } else {
+          // Scale up so differences are not hidden by tiny weights.
+          for (const v of model.trainableVariables()) if (v.shape.length === 2) tf.tidy(() => v.assign(tf.mul(v, 8)));
+        }
+        const x = tf.tensor2d(tokens, [3, 12], "int32");
+        const y = tf.tensor2d(tokens.map((t) => (t + 1) % 17), [3, 12], "int32");
+        const topk = model.forward(x);
+        const causal = model.forward(x, { routing: "causal" });
+        const { value, grads } = tf.variableGrads(() => model.loss(x, y).total, model.trainableVariables());
+        const w = model.getWeights();
+        const result = {
+          weights: new Map([...w].map(([n, v]) => [n, v.dataSync().slice() as Float32Array])),
+          topk: topk.logits.dataSync().slice(),
+          causal: causal.logits.dataSync().slice(),
+          loss: value.dataSync()[0] as number,
+          grads: new Map([...w].map(([n, v]) => [n, (grads[v.name] as tf.Tensor).dataSync().slice()])),
+          traces: JSON.stringify(topk.traces.map((t) => t.processed)),
+        };
+        tf.dispose([x, y, topk.logits, causal.logits, value, ...Object.values(grads), ...Object.values(topk.auxLosses)]);
+        model.dispose();
+        return result;
+      });
+    };
+    const cpu = await run("cpu");
+    const wasm = await run("wasm", cpu.weights);
+    expect(wasm.traces).toBe(cpu.traces);
+    expect(maxAbsDiff(cpu.topk, wasm.topk)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(cpu.causal, wasm.causal)).toBeLessThan(1e-4);
+    expect(Math.abs(cpu.loss - wasm.loss)).toBeLessThan(1e-4);
+    for (const [n, g] of cpu.grads) expect(maxAbsDiff(g, wasm.grads.get(n) as Float32Array), n).toBeLessThan(1e-4);
+    await useBackend("cpu");
+  });
+});

@@ -1,0 +1,43 @@
+// The FLOPs accounting must equal, exactly, the matmul FLOPs the model executes (mod-spec
+// section 7). The kernel trace of tf.profile() on cpu lists every kernel with its shapes.
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
+import { denseCounterpart, forwardFlops, type ModelConfig } from "@mixdepth/flops-accounting";
+import { createTransformer, kernelMatmulFlops } from "./index.js";
+
+const base = { vocabSize: 13, dModel: 16, nHeads: 4, nLayers: 4, contextLength: 16 } as const;
+const configs: [string, ModelConfig][] = [
+  ["gpt2 dense", { ...base, family: "gpt2" }],
+  ["gpt2 MoD (every other, 0.25, aux + predictor)", { ...base, family: "gpt2", routing: { blocks: "every-other", capacity: 0.25 } }],
+  ["llama dense, untied head", { ...base, family: "llama", tieEmbeddings: false }],
+  ["llama MoD (all, 0.5, no predictor)", { ...base, family: "llama", routing: { blocks: "all", capacity: 0.5, predictor: null } }],
+  ["gpt2 MoD stochastic router", { ...base, family: "gpt2", routing: { blocks: [0, 3], capacity: 0.125, router: "stochastic", predictor: null, auxLoss: null } }],
+];
+
+describe("kernel-trace matmul FLOPs on cpu", () => {
+  beforeAll(() => useBackend("cpu"));
+
+  it.each(configs)("%s: equals forwardFlops exactly (full and short sequences)", async (_name, config) => {
+    const model = createTransformer(config, { seed: 1 });
+    for (const [batch, seqLen] of [
+      [2, 16],
+      [1, 11],
+    ] as const) {
+      const x = tf.tensor2d(Array.from({ length: batch * seqLen }, (_, i) => (i * 7) % 13), [batch, seqLen], "int32");
+      await expectNoLeaks(async () => {
+        const profile = await tf.profile(() => {
+          const out = model.forward(x, { trace: false });
+          tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
+        });
+        const executed = kernelMatmulFlops(profile.kernels);
+        const expected = forwardFlops(config, { seqLen });
+        expect(executed.kernels).toBeGreaterThan(0);
+        expect(executed.total).toBe(batch * expected.total);
+        if (config.routing) expect(executed.total).toBeLessThan(batch * forwardFlops(denseCounterpart(config), { seqLen }).total);
+      });
+      x.dispose();
+    }
+    model.dispose();
+  });
+});
