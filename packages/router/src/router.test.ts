@@ -163,20 +163,35 @@ describe.each(testBackends())("learned router on %s", (backend) => {
 });
 
 describe("routers agree across backends", () => {
-  it("same scores and indices on cpu and wasm", async () => {
-    const results: { s: Float32Array; i: Int32Array }[] = [];
+  it("same scores, indices, aux losses and causal decisions on cpu and wasm", async () => {
+    type Run = { s: Float32Array; i: Int32Array; aux: number[]; p: Float32Array; sel: Uint8Array };
+    const results: Run[] = [];
     for (const b of testBackends()) {
       await useBackend(b);
       const r = new LearnedRouter(ctx());
       const x = tf.tensor3d(Array.from({ length: 2 * 7 * 4 }, (_, i) => Math.sin(i * 1.7)), [2, 7, 4]);
-      const out = r.route(x, 3);
-      results.push({ s: out.scores.dataSync() as Float32Array, i: out.indices.dataSync() as Int32Array });
-      tf.dispose([x, out.scores, out.indices, ...Object.values(out.auxLosses)]);
+      await expectNoLeaks(() => {
+        const out = r.route(x, 3);
+        const causal = r.routeCausal(x, "predictor");
+        results.push({
+          s: out.scores.dataSync() as Float32Array,
+          i: out.indices.dataSync() as Int32Array,
+          aux: ["aux_bce", "predictor_bce"].map((k) => out.auxLosses[k]!.dataSync()[0] as number),
+          p: causal.probability.dataSync() as Float32Array,
+          sel: causal.selected.dataSync() as Uint8Array,
+        });
+        tf.dispose([out.scores, out.indices, ...Object.values(out.auxLosses), causal.scores, causal.selected, causal.probability]);
+      });
+      tf.dispose(x);
       r.dispose();
     }
     for (const r of results.slice(1)) {
-      expect(maxAbsDiff(r.s, results[0]!.s)).toBeLessThan(1e-5);
-      expect(Array.from(r.i)).toEqual(Array.from(results[0]!.i));
+      const first = results[0]!;
+      expect(maxAbsDiff(r.s, first.s)).toBeLessThan(1e-5);
+      expect(Array.from(r.i)).toEqual(Array.from(first.i));
+      expect(maxAbsDiff(r.aux, first.aux)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(r.p, first.p)).toBeLessThan(1e-5);
+      expect(Array.from(r.sel)).toEqual(Array.from(first.sel));
     }
   });
 });
