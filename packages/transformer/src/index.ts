@@ -4,3 +4,4 @@ export { crossEntropy } from "./loss.js";
 export { embeddingLookup } from "./embedding.js";
 export { kernelMatmulFlops } from "./kernel-flops.js";
 export type { KernelMatmulFlops } from "./kernel-flops.js";
+export { fastMatMul } from "./fast-matmul.js";

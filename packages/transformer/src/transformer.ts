@@ -8,6 +8,7 @@ import { ModBlock, layerNorm, rmsNorm, type RoutingMode, type RoutingTrace } fro
 import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/flops-accounting";
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
+import { fastMatMul } from "./fast-matmul.js";
 
 /** Init std of embeddings (and of every block matrix, see mod-block). */
 export const EMBEDDING_INIT_STD = 0.02;
@@ -145,8 +146,8 @@ export class Transformer {
       }
       const h = tf.reshape(this.finalNorm(x), [b * s, d]) as tf.Tensor2D;
       const head = c.tieEmbeddings
-        ? tf.matMul(h, this.w("tok_emb") as unknown as tf.Tensor2D, false, true)
-        : tf.matMul(h, this.w("head.w") as unknown as tf.Tensor2D);
+        ? fastMatMul(h, this.w("tok_emb") as unknown as tf.Tensor2D, false, true)
+        : fastMatMul(h, this.w("head.w") as unknown as tf.Tensor2D);
       return { logits: tf.reshape(head, [b, s, c.vocabSize]) as tf.Tensor3D, aux };
     });
     return { logits, auxLosses: aux, traces };
