@@ -1,0 +1,65 @@
+// Writes a seeded, UNTRAINED (random-init) checkpoint pair for the demo:
+//   public/checkpoints/<name>/model.safetensors + config.json
+// It exists so the page has a model to run before `mixdepth train` can produce a trained one;
+// the config says "trained": false and the page labels it "untrained".
+// Usage (after `pnpm --filter @mixdepth/transformer build`):
+//   node apps/demo/scripts/make-untrained-checkpoint.js [outDir]
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs";
+import { createTransformer } from "@mixdepth/transformer";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outRoot = process.argv[2] ?? join(here, "..", "public", "checkpoints");
+
+/** Small enough to keep both files well under 1 MB; shapes as the trainer's byte-level models. */
+const base = { vocabSize: 256, dModel: 48, nHeads: 4, nLayers: 4, contextLength: 128, family: "gpt2" };
+const configs = {
+  mod: { ...base, routing: { blocks: "every-other", capacity: 0.125 } },
+  dense: { ...base, routing: { blocks: "none" } },
+};
+
+/** safetensors: u64 LE header length, JSON header, raw little-endian F32 data. */
+function encodeSafetensors(named) {
+  const header = {};
+  const chunks = [];
+  let offset = 0;
+  for (const [name, t] of named) {
+    const data = new Float32Array(t.dataSync());
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + data.byteLength] };
+    chunks.push(new Uint8Array(data.buffer));
+    offset += data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - ((8 + json.length) % 8)) % 8); // align the data start to 8 bytes
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+await tf.setBackend("cpu");
+for (const [name, config] of Object.entries(configs)) {
+  const model = createTransformer(config, { seed: 1234 });
+  const dir = join(outRoot, name);
+  mkdirSync(dir, { recursive: true });
+  const bytes = encodeSafetensors(model.getWeights());
+  writeFileSync(join(dir, "model.safetensors"), bytes);
+  const json = {
+    model: config,
+    tokenizer: { type: "byte" },
+    trained: false,
+    description: "Random-init weights written by apps/demo/scripts/make-untrained-checkpoint.js (seed 1234): the routing is real, the text is noise.",
+  };
+  writeFileSync(join(dir, "config.json"), JSON.stringify(json, null, 2) + "\n");
+  console.log(`${dir}: ${(bytes.byteLength / 1024).toFixed(0)} KiB, ${model.getWeights().size} weights`);
+  model.dispose();
+}
+writeFileSync(join(outRoot, "index.json"), JSON.stringify({ mod: "checkpoints/mod", dense: "checkpoints/dense" }, null, 2) + "\n");

@@ -1,0 +1,99 @@
+// Checkpoints as the trainer writes them: a directory with `model.safetensors` (weights by
+// name) and `config.json` (architecture, routing, tokenizer). This module finds the pair in
+// what the user picked or dropped, reads the config, and builds the model.
+import * as tf from "@tensorflow/tfjs-core";
+import { fromWeights, type Transformer } from "@mixdepth/transformer";
+import { resolveModelConfig, type ModelConfig } from "@mixdepth/flops-accounting";
+import { tokenizerFromJson, type Tokenizer } from "./tokenizer.js";
+import { decodeWeights } from "./weights.js";
+
+export interface CheckpointConfig {
+  model: ModelConfig;
+  tokenizer: Tokenizer;
+  /** False when the config says the weights are untrained (random init). */
+  trained: boolean;
+  /** Free text from the config (`description`), shown beside the model. */
+  description: string;
+}
+
+export interface LoadedCheckpoint extends CheckpointConfig {
+  name: string;
+  transformer: Transformer;
+  /** Bytes of model.safetensors. */
+  bytes: number;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === "object" && !Array.isArray(x);
+}
+
+/**
+ * Reads config.json. The model config is the `model` (or `config`) field, or the whole
+ * object when it has `vocabSize`; the tokenizer is the `tokenizer` field (byte-level when
+ * absent). Throws with the field name on anything it cannot use.
+ */
+export function parseCheckpointConfig(json: unknown): CheckpointConfig {
+  if (!isObject(json)) throw new Error("config.json: expected a JSON object");
+  const model = isObject(json.model) ? json.model : isObject(json.config) ? json.config : "vocabSize" in json ? json : null;
+  if (!model) throw new Error('config.json: no model config (expected a "model" object or top-level "vocabSize")');
+  const resolved = resolveModelConfig(model as unknown as ModelConfig); // throws ConfigError naming the field
+  const tokenizer = tokenizerFromJson(json.tokenizer ?? model.tokenizer, resolved.vocabSize);
+  if (tokenizer.vocabSize > resolved.vocabSize) {
+    throw new Error(`config.json: tokenizer has ${tokenizer.vocabSize} tokens, the model's vocabSize is ${resolved.vocabSize}`);
+  }
+  const trained = json.trained !== false && json.untrained !== true;
+  const description = typeof json.description === "string" ? json.description : "";
+  return { model: model as unknown as ModelConfig, tokenizer, trained, description };
+}
+
+export interface CheckpointFiles<F> {
+  weights: F;
+  config: F;
+}
+
+/** Finds the (.safetensors, .json) pair among picked or dropped files; the error says what is missing. */
+export function pickCheckpointFiles<F extends { name: string }>(files: readonly F[]): CheckpointFiles<F> {
+  const weights = files.filter((f) => f.name.endsWith(".safetensors"));
+  const configs = files.filter((f) => f.name.endsWith(".json"));
+  const names = files.map((f) => f.name).join(", ") || "nothing";
+  if (weights.length !== 1 || configs.length !== 1) {
+    throw new Error(`a checkpoint is one .safetensors file and one .json config; got ${names}`);
+  }
+  return { weights: weights[0] as F, config: configs[0] as F };
+}
+
+/** Builds the model from a config and safetensors bytes. Caller owns `transformer` (dispose()). */
+export function buildCheckpoint(name: string, configText: string, weights: Uint8Array): LoadedCheckpoint {
+  let json: unknown;
+  try {
+    json = JSON.parse(configText);
+  } catch (err) {
+    throw new Error(`config.json is not valid JSON: ${(err as Error).message}`);
+  }
+  const config = parseCheckpointConfig(json);
+  const tensors = decodeWeights(weights);
+  try {
+    const transformer = fromWeights(config.model, tensors);
+    return { ...config, name, transformer, bytes: weights.byteLength };
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
+}
+
+/** Fetches a checkpoint directory (config.json + model.safetensors) relative to the page. */
+export async function fetchCheckpoint(name: string, dir: string): Promise<LoadedCheckpoint> {
+  const [config, weights] = await Promise.all([fetchOk(`${dir}/config.json`), fetchOk(`${dir}/model.safetensors`)]);
+  return buildCheckpoint(name, await config.text(), new Uint8Array(await weights.arrayBuffer()));
+}
+
+/** Reads a user's checkpoint files. */
+export async function readCheckpointFiles(name: string, files: readonly File[]): Promise<LoadedCheckpoint> {
+  const pair = pickCheckpointFiles(files);
+  return buildCheckpoint(name, await pair.config.text(), new Uint8Array(await pair.weights.arrayBuffer()));
+}
+
+async function fetchOk(url: string): Promise<Response> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r;
+}

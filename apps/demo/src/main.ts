@@ -1,0 +1,258 @@
+// The demo page: pick a backend, load the bundled (or a user's) checkpoint, route the prompt
+// teacher-forced (top-k and causal side by side), then generate token by token and draw
+// which blocks processed each token. body[data-state] tells tests where the page is:
+// loading -> ready -> generating -> done (or error).
+import "./style.css";
+import * as tf from "@tensorflow/tfjs";
+import { parseBackendRequest, selectBackend } from "./backend.js";
+import { fetchCheckpoint, readCheckpointFiles, type LoadedCheckpoint } from "./checkpoint.js";
+import { analyticDense, renderCompare, type CompareRun } from "./compare-panel.js";
+import { mapBlocks, teacherForced, type GenerationResult, type StepReport } from "./generate.js";
+import { naiveGenerate } from "./naive-decoder.js";
+import { RoutingMap, el, type MapCell, type RoutedFraction } from "./routing-map.js";
+import { DEFAULT_SETTINGS, SETTING_RULES, parseSettings, type SamplingSettings } from "./sampling.js";
+
+type Slot = "mod" | "dense";
+type PageState = "loading" | "ready" | "generating" | "done" | "error";
+
+const $ = <T extends HTMLElement>(sel: string): T => {
+  const e = document.querySelector<T>(sel);
+  if (!e) throw new Error(`page is missing ${sel}`);
+  return e;
+};
+
+const models: Record<Slot, LoadedCheckpoint | null> = { mod: null, dense: null };
+let abort: AbortController | null = null;
+
+function setState(s: PageState): void {
+  document.body.dataset.state = s;
+  const busy = s === "generating" || s === "loading";
+  $<HTMLButtonElement>("#generate").disabled = busy || !models.mod;
+  $<HTMLButtonElement>("#stop").disabled = s !== "generating";
+}
+
+function showError(where: HTMLElement, err: unknown): void {
+  where.textContent = err instanceof Error ? err.message : String(err);
+}
+
+function describeModel(m: LoadedCheckpoint): string {
+  const c = m.transformer.config;
+  const routed = c.routing.blocks.length
+    ? `MoD blocks ${c.routing.blocks.join(", ")} at capacity ${(100 * c.routing.capacity).toFixed(1)} % (${c.routing.causal} at sampling time)`
+    : "dense (no routed blocks)";
+  const size = `${(m.bytes / 1024).toFixed(0)} KiB`;
+  return `${m.name}: ${c.family}, ${c.nLayers} blocks, d=${c.dModel}, ${c.nHeads} heads, context ${c.contextLength}, ${m.tokenizer.kind} tokenizer; ${routed}; ${size}.`;
+}
+
+function setModel(slot: Slot, m: LoadedCheckpoint | null): void {
+  models[slot]?.transformer.dispose();
+  models[slot] = m;
+  const box = $(`#ckpt-${slot}`);
+  const status = box.querySelector<HTMLElement>(".ckpt-status") as HTMLElement;
+  status.replaceChildren();
+  box.dataset.loaded = String(m !== null);
+  if (!m) {
+    status.textContent = "None loaded.";
+    return;
+  }
+  if (!m.trained) {
+    const badge = el("strong", "badge untrained", "untrained");
+    badge.title = "random-init weights: the routing is real, the text is noise";
+    status.append(badge, " ");
+  }
+  status.append(describeModel(m));
+  if (m.description) status.append(el("span", "hint", ` ${m.description}`));
+}
+
+async function loadBundled(): Promise<void> {
+  const r = await fetch("checkpoints/index.json");
+  if (!r.ok) throw new Error(`checkpoints/index.json: HTTP ${r.status}`);
+  const index = (await r.json()) as Partial<Record<Slot, string>>;
+  for (const slot of ["mod", "dense"] as const) {
+    const dir = index[slot];
+    if (dir) setModel(slot, await fetchCheckpoint(`bundled ${slot}`, dir));
+  }
+}
+
+function wireCheckpointInput(slot: Slot): void {
+  const box = $(`#ckpt-${slot}`);
+  const input = box.querySelector<HTMLInputElement>("input[type=file]") as HTMLInputElement;
+  const drop = box.querySelector<HTMLElement>(".drop") as HTMLElement;
+  const status = box.querySelector<HTMLElement>(".ckpt-status") as HTMLElement;
+  const load = async (files: File[]) => {
+    if (!files.length) return;
+    status.textContent = `Reading ${files.map((f) => f.name).join(", ")}…`;
+    try {
+      setModel(slot, await readCheckpointFiles(files.map((f) => f.name).join(" + "), files));
+    } catch (err) {
+      status.textContent = "";
+      status.append(el("span", "error", `Could not load: ${err instanceof Error ? err.message : String(err)}`));
+    }
+    setState(document.body.dataset.state === "loading" ? "ready" : (document.body.dataset.state as PageState));
+  };
+  input.addEventListener("change", () => void load([...(input.files ?? [])]));
+  drop.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    void load([...(e.dataTransfer?.files ?? [])]);
+  });
+}
+
+function fillSettings(s: SamplingSettings): void {
+  for (const key of Object.keys(SETTING_RULES) as (keyof SamplingSettings)[]) $<HTMLInputElement>(`#${key}`).value = String(s[key]);
+}
+
+function readSettings(): SamplingSettings {
+  const values = {} as Record<keyof SamplingSettings, string>;
+  for (const key of Object.keys(SETTING_RULES) as (keyof SamplingSettings)[]) values[key] = $<HTMLInputElement>(`#${key}`).value;
+  return parseSettings(values);
+}
+
+/** Lets the browser paint between decode steps. */
+const nextFrame = () => new Promise<void>((r) => setTimeout(r, 0));
+
+function columnsFor(ids: readonly number[], cells: MapCell[][], label: (id: number) => string) {
+  return ids.map((id, i) => ({ label: label(id), position: i, cells: cells[i] as MapCell[] }));
+}
+
+async function generate(): Promise<void> {
+  const formError = $("#form-error");
+  formError.textContent = "";
+  const mod = models.mod;
+  if (!mod) return;
+  let settings: SamplingSettings;
+  const prompt = $<HTMLTextAreaElement>("#prompt").value;
+  let ids: number[];
+  try {
+    settings = readSettings();
+    ids = mod.tokenizer.encode(prompt);
+    if (!ids.length) throw new Error("prompt: type at least one character");
+    const ctx = mod.transformer.config.contextLength;
+    if (ids.length > ctx) throw new Error(`prompt: ${ids.length} tokens is longer than the model's context of ${ctx}`);
+  } catch (err) {
+    showError(formError, err);
+    return;
+  }
+  setState("generating");
+  abort = new AbortController();
+  const model = mod.transformer;
+  const blocks = mapBlocks(model);
+  const label = (id: number) => mod.tokenizer.label(id);
+
+  // Prompt, teacher-forced: top-k and causal side by side.
+  const promptMaps = $("#prompt-maps");
+  promptMaps.replaceChildren();
+  for (const routing of ["topk", "causal"] as const) {
+    const map = new RoutingMap({
+      title: routing === "topk" ? "Top-k (training time)" : `Causal (sampling time, ${model.config.routing.causal})`,
+      blocks,
+      fractionSource: "counted from the map",
+    });
+    map.root.dataset.map = `prompt-${routing}`;
+    for (const col of columnsFor(ids, teacherForced(model, ids, routing), label)) map.addColumn(col);
+    map.setFractions();
+    promptMaps.append(map.root);
+  }
+
+  // Generation, streaming.
+  const genMap = new RoutingMap({
+    title: "Generated tokens (causal routing, as decoded)",
+    caption: "Each column is a generated token; a filled cell means the block processed it, an empty one that the token skipped the block on the residual stream.",
+    blocks,
+    fractionSource: "reported by the decoder",
+  });
+  genMap.root.dataset.map = "generated";
+  $("#gen-map").replaceChildren(genMap.root);
+  const promptText = $(".prompt-text");
+  const genText = $(".gen-text");
+  promptText.textContent = prompt;
+  genText.textContent = "";
+  const progress = $("#progress");
+  const generated: number[] = [];
+  const modMs: number[] = [];
+  const onStep = async (s: StepReport) => {
+    generated.push(s.token);
+    modMs.push(s.ms);
+    genText.textContent = mod.tokenizer.decode(generated);
+    genMap.addColumn({ label: label(s.token), position: s.position, cells: s.cells });
+    progress.textContent = `${generated.length} / ${settings.maxTokens} tokens, last step ${s.ms.toFixed(1)} ms`;
+    await nextFrame();
+  };
+  let result: GenerationResult;
+  try {
+    result = await naiveGenerate(model, ids, settings, onStep, abort.signal);
+  } catch (err) {
+    setState("error");
+    showError(formError, err);
+    console.error(err);
+    return;
+  }
+  const shown = genMap.setFractions(result.fractions);
+  const genSection = $("#gen-map");
+  genSection.dataset.generated = String(result.tokens.length);
+  genSection.dataset.decoderFractions = JSON.stringify(result.fractions.map((f) => ({ block: f.block, realized: f.realized })));
+  genSection.dataset.fractionSource = result.source;
+  $("#decoder-note").textContent = `Decoder: ${result.source}.`;
+
+  // Dense vs MoD.
+  const meanFraction = (fs: readonly RoutedFraction[]) => (fs.length ? fs.reduce((a, f) => a + f.realized, 0) / fs.length : 1);
+  const modRun: CompareRun = {
+    label: `MoD (${mod.name})`,
+    config: model.config,
+    ms: modMs,
+    routedFraction: meanFraction(shown),
+    startPosition: ids.length,
+    measured: true,
+  };
+  let denseRun = analyticDense(model.config, ids.length);
+  const dense = models.dense;
+  if (dense && !abort.signal.aborted) {
+    progress.textContent = "Timing the dense model on the same prompt and settings…";
+    await nextFrame();
+    const denseMs: number[] = [];
+    const denseIds = dense.tokenizer.encode(prompt);
+    await naiveGenerate(dense.transformer, denseIds, { ...settings, maxTokens: generated.length }, (s) => void denseMs.push(s.ms), abort.signal);
+    denseRun = { label: `dense (${dense.name})`, config: dense.transformer.config, ms: denseMs, routedFraction: 1, startPosition: denseIds.length, measured: true };
+  }
+  renderCompare($("#compare"), modRun, denseRun);
+  progress.textContent = `${generated.length} tokens generated; ${tf.memory().numTensors} tensors live.`;
+  setState("done");
+  abort = null;
+}
+
+async function start(): Promise<void> {
+  fillSettings(DEFAULT_SETTINGS);
+  wireCheckpointInput("mod");
+  wireCheckpointInput("dense");
+  $<HTMLFormElement>("#generate-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    void generate();
+  });
+  $<HTMLButtonElement>("#stop").addEventListener("click", () => abort?.abort());
+  const backendOut = $("#backend");
+  try {
+    const choice = await selectBackend(parseBackendRequest(new URLSearchParams(location.search).get("backend")));
+    backendOut.textContent = choice.line;
+    backendOut.dataset.backend = choice.name;
+  } catch (err) {
+    backendOut.textContent = err instanceof Error ? err.message : String(err);
+    setState("error");
+    console.error(err);
+    return;
+  }
+  try {
+    await loadBundled();
+  } catch (err) {
+    const status = $("#ckpt-mod .ckpt-status");
+    status.replaceChildren(el("span", "error", `Bundled checkpoint failed to load: ${err instanceof Error ? err.message : String(err)}`));
+    console.error(err);
+  }
+  setState("ready");
+}
+
+void start();
