@@ -107,6 +107,8 @@ export function renderCompare(host: HTMLElement, mod: CompareRun, dense: Compare
     { ms: dense.ms, cls: "dense" },
   ]);
   chart.append(svg, el("figcaption", undefined, `Decode time per token (ms): ${mod.label} (solid) and ${dense.label} (dashed).`));
+  host.dataset.modMs = JSON.stringify(mod.ms.map((x) => +x.toFixed(3)));
+  host.dataset.denseMs = JSON.stringify(dense.ms.map((x) => +x.toFixed(3)));
   host.replaceChildren(table, ratio, chart);
 }
 
