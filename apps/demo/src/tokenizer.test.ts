@@ -22,6 +22,9 @@ describe("tokenizers", () => {
     expect(tokenizerFromJson(undefined, 256).kind).toBe("byte");
     expect(tokenizerFromJson({ type: "byte" }, 300).vocabSize).toBe(300);
     expect(tokenizerFromJson({ vocab: ["x", "y"] }, 2).kind).toBe("table");
+    const identity = Array.from({ length: 256 }, (_, i) => i);
+    expect(tokenizerFromJson({ type: "byte", vocabSize: 256, encoding: "utf-8", idToByte: identity }, 256).kind).toBe("byte");
+    expect(() => tokenizerFromJson({ type: "byte", idToByte: [1, 0, ...identity.slice(2)] }, 256)).toThrow(/identity/);
     expect(() => tokenizerFromJson({ type: "bpe" }, 256)).toThrow(/unknown type "bpe"/);
     expect(() => tokenizerFromJson(undefined, 100)).toThrow(/vocabSize >= 256/);
   });

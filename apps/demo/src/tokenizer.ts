@@ -66,7 +66,7 @@ export function tableTokenizer(table: readonly string[]): Tokenizer {
 
 /**
  * Reads the tokenizer description of a checkpoint config (`tokenizer` field). Accepted:
- * missing or `{ type|kind: "byte" }` (byte-level), or `{ vocab|tokens|idToToken: string[] }`.
+ * missing or `{ type|kind: "byte" }` (byte-level; the trainer's `idToByte` must be the identity), or `{ vocab|tokens|idToToken: string[] }`.
  */
 export function tokenizerFromJson(json: unknown, vocabSize: number): Tokenizer {
   if (json === undefined || json === null) return byteTokenizer(vocabSize);
@@ -75,6 +75,11 @@ export function tokenizerFromJson(json: unknown, vocabSize: number): Tokenizer {
   const kind = t.type ?? t.kind;
   const table = t.vocab ?? t.tokens ?? t.idToToken;
   if (Array.isArray(table) && table.every((s) => typeof s === "string")) return tableTokenizer(table as string[]);
-  if (kind === undefined || kind === "byte" || kind === "bytes" || kind === "byte-level") return byteTokenizer(vocabSize);
+  if (kind === undefined || kind === "byte" || kind === "bytes" || kind === "byte-level") {
+    // The trainer stores its id -> byte map explicitly; the demo reads the identity map only.
+    const map = t.idToByte;
+    if (Array.isArray(map) && map.some((b, i) => b !== i)) throw new Error("config.json tokenizer: idToByte is not the identity map; the demo reads identity byte maps only");
+    return byteTokenizer(vocabSize);
+  }
   throw new Error(`config.json tokenizer: unknown type ${JSON.stringify(kind)} (the demo reads "byte" or an id -> string table)`);
 }
