@@ -89,7 +89,8 @@ export class ConfigError extends Error {
   constructor(
     readonly field: string,
     readonly value: unknown,
-    reason: string,
+    /** What is wrong, without the field and the value (for rethrowing under a longer field path). */
+    readonly reason: string,
   ) {
     super(`${field}: ${reason} (got ${formatValue(value)})`);
     this.name = "ConfigError";
@@ -97,6 +98,8 @@ export class ConfigError extends Error {
 }
 
 function formatValue(v: unknown): string {
+  // JSON would print NaN and Infinity as null.
+  if (typeof v === "number" || typeof v === "bigint" || v === undefined) return String(v);
   try {
     return JSON.stringify(v) ?? String(v);
   } catch {

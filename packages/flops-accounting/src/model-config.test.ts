@@ -1,0 +1,139 @@
+// The shared model config: validation names the field and quotes the value; defaults are the
+// documented ones; routedTokens is the one k every package uses.
+import { describe, expect, it } from "vitest";
+import { ConfigError, resolveModelConfig, routedTokens, type ModelConfig } from "./model-config.js";
+
+const A: ModelConfig = { vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
+const M: ModelConfig = { vocabSize: 10, dModel: 8, nHeads: 2, nLayers: 4, contextLength: 8, routing: {} };
+
+describe("resolveModelConfig rejects impossible configs, naming field and value", () => {
+  it.each<[string, unknown, string, unknown]>([
+    // [case, config, field, value]
+    ["capacity 0", { ...M, routing: { capacity: 0 } }, "routing.capacity", 0],
+    ["capacity above 1", { ...M, routing: { capacity: 1.5 } }, "routing.capacity", 1.5],
+    ["negative capacity", { ...M, routing: { capacity: -0.125 } }, "routing.capacity", -0.125],
+    ["NaN capacity", { ...M, routing: { capacity: NaN } }, "routing.capacity", NaN],
+    ["capacity as a string", { ...M, routing: { capacity: "0.5" } }, "routing.capacity", "0.5"],
+    ["heads not dividing width", { ...A, nHeads: 3 }, "nHeads", 3],
+    ["zero heads", { ...A, nHeads: 0 }, "nHeads", 0],
+    ["llama with an odd head size", { ...A, dModel: 6, nHeads: 2, family: "llama" }, "nHeads", 2],
+    ["block index past the end", { ...A, routing: { blocks: [0, 4] } }, "routing.blocks[1]", 4],
+    ["negative block index", { ...M, routing: { blocks: [-1] } }, "routing.blocks[0]", -1],
+    ["fractional block index", { ...M, routing: { blocks: [1, 1.5] } }, "routing.blocks[1]", 1.5],
+    ["block listed twice", { ...M, routing: { blocks: [3, 1, 3] } }, "routing.blocks[2]", 3],
+    ["unknown blocks keyword", { ...M, routing: { blocks: "odd" } }, "routing.blocks", "odd"],
+    ["fractional vocab", { ...A, vocabSize: 2.5 }, "vocabSize", 2.5],
+    ["vocab as a string", { ...A, vocabSize: "10" }, "vocabSize", "10"],
+    ["zero width", { ...A, dModel: 0 }, "dModel", 0],
+    ["negative depth", { ...A, nLayers: -1 }, "nLayers", -1],
+    ["missing context length", { ...A, contextLength: undefined }, "contextLength", undefined],
+    ["zero MLP hidden", { ...A, mlpHidden: 0 }, "mlpHidden", 0],
+    ["unknown family", { ...A, family: "bert" }, "family", "bert"],
+    ["tieEmbeddings not boolean", { ...A, tieEmbeddings: "yes" }, "tieEmbeddings", "yes"],
+    ["normEps 0", { ...A, normEps: 0 }, "normEps", 0],
+    ["ropeBase 1", { ...A, ropeBase: 1 }, "ropeBase", 1],
+    ["empty router kind", { ...M, routing: { router: "" } }, "routing.router", ""],
+    ["routerOptions array", { ...M, routing: { routerOptions: [1] } }, "routing.routerOptions", [1]],
+    ["negative aux weight", { ...M, routing: { auxLoss: { weight: -1 } } }, "routing.auxLoss.weight", -1],
+    ["zero predictor hidden", { ...M, routing: { predictor: { hidden: 0 } } }, "routing.predictor.hidden", 0],
+    ["infinite predictor weight", { ...M, routing: { predictor: { weight: Infinity } } }, "routing.predictor.weight", Infinity],
+    ["unknown causal mode", { ...M, routing: { causal: "sometimes" } }, "routing.causal", "sometimes"],
+    ["predictor causal without predictor", { ...M, routing: { predictor: null, causal: "predictor" } }, "routing.causal", "predictor"],
+    ["null config", null, "config", null],
+  ])("%s", (_case, config, field, value) => {
+    let err: unknown;
+    try {
+      resolveModelConfig(config as ModelConfig);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const ce = err as ConfigError;
+    expect(ce.name).toBe("ConfigError");
+    expect(ce.field).toBe(field);
+    expect(ce.value).toEqual(value);
+    expect(ce.message.startsWith(`${field}: ${ce.reason} (got `)).toBe(true);
+  });
+
+  it("messages read well, NaN and Infinity included", () => {
+    expect(() => resolveModelConfig({ ...M, routing: { capacity: 1.5 } })).toThrow("routing.capacity: must be in (0, 1] (got 1.5)");
+    expect(() => resolveModelConfig({ ...M, routing: { capacity: NaN } })).toThrow("routing.capacity: must be in (0, 1] (got NaN)");
+    expect(() => resolveModelConfig({ ...A, nHeads: 3 })).toThrow("nHeads: must divide dModel=4 (got 3)");
+    expect(() => resolveModelConfig({ ...A, routing: { blocks: [0, 4] } })).toThrow(
+      "routing.blocks[1]: must be an integer block index in [0, 0] (got 4)",
+    );
+    expect(() => resolveModelConfig({ ...A, family: "bert" as "gpt2" })).toThrow('family: must be "gpt2" or "llama" (got "bert")');
+  });
+});
+
+describe("resolveModelConfig defaults", () => {
+  it("no routing means dense", () => {
+    const r = resolveModelConfig(A);
+    expect(r.routing.blocks).toEqual([]);
+    expect(r.layers).toEqual([{ index: 0, routed: false, capacity: 1 }]);
+    expect(r.family).toBe("gpt2");
+    expect(r.mlpKind).toBe("gelu");
+    expect(r.headDim).toBe(2);
+    expect(r.tieEmbeddings).toBe(true);
+    expect(r.normEps).toBe(1e-5);
+    expect(r.ropeBase).toBe(10000);
+  });
+
+  it("an empty routing object is the paper's best: every other block at 12.5 %", () => {
+    const r = resolveModelConfig(M);
+    expect(r.routing.blocks).toEqual([1, 3]);
+    expect(r.routing.capacity).toBe(0.125);
+    expect(r.routing.router).toBe("learned");
+    expect(r.routing.auxLoss).toEqual({ weight: 0.01 });
+    expect(r.routing.predictor).toEqual({ hidden: 4, weight: 1 }); // d/2
+    expect(r.routing.causal).toBe("predictor");
+    expect(r.layers.map((l) => [l.routed, l.capacity])).toEqual([
+      [false, 1],
+      [true, 0.125],
+      [false, 1],
+      [true, 0.125],
+    ]);
+  });
+
+  it("without a predictor the causal decision is the threshold", () => {
+    expect(resolveModelConfig({ ...M, routing: { predictor: null } }).routing.causal).toBe("threshold");
+  });
+
+  it('"all", explicit lists (sorted) and "none"', () => {
+    expect(resolveModelConfig({ ...M, routing: { blocks: "all" } }).routing.blocks).toEqual([0, 1, 2, 3]);
+    expect(resolveModelConfig({ ...M, routing: { blocks: [3, 0] } }).routing.blocks).toEqual([0, 3]);
+    expect(resolveModelConfig({ ...M, routing: { blocks: "none" } }).layers.every((l) => !l.routed)).toBe(true);
+  });
+
+  it("MLP hidden: 4d for gpt2, 8d/3 rounded up to a multiple of 8 for llama", () => {
+    expect(resolveModelConfig({ ...M, dModel: 256, nHeads: 8 }).mlpHidden).toBe(1024);
+    // 8*256/3 = 682.67 -> /8 = 85.33 -> ceil 86 -> 688
+    const llama = resolveModelConfig({ ...M, dModel: 256, nHeads: 8, family: "llama" });
+    expect(llama.mlpHidden).toBe(688);
+    expect(llama.mlpKind).toBe("swiglu");
+  });
+
+  it("copies routerOptions and leaves the input alone", () => {
+    const opts = { temperature: 1 };
+    const input: ModelConfig = { ...M, routing: { routerOptions: opts } };
+    const before = JSON.stringify(input);
+    const r = resolveModelConfig(input);
+    expect(r.routing.routerOptions).toEqual(opts);
+    expect(r.routing.routerOptions).not.toBe(opts);
+    expect(JSON.stringify(input)).toBe(before);
+  });
+});
+
+describe("routedTokens", () => {
+  it.each([
+    [0.125, 256, 32], // 0.125*256 = 32
+    [0.125, 64, 8],
+    [0.125, 3, 1], // round(0.375) = 0, clamped to 1
+    [0.5, 3, 2], // round(1.5) = 2
+    [0.99, 3, 3], // round(2.97) = 3
+    [1, 5, 5],
+    [0.2, 1, 1],
+  ])("capacity %d of %d tokens is %d", (capacity, seqLen, k) => {
+    expect(routedTokens(capacity, seqLen)).toBe(k);
+  });
+});
