@@ -1,9 +1,7 @@
 // Hand-computed FLOPs and parameter counts; each number's derivation is in the comment.
 import { describe, expect, it } from "vitest";
-import { ConfigError, resolveModelConfig, type ModelConfig } from "./model-config.js";
-import { forwardFlops, modVsDense, prefillFlops, samplingFlopsPerToken, trainingFlops } from "./flops.js";
-import { paramCounts, sixNApproximation } from "./params.js";
-import { isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
+import { ConfigError, type ModelConfig } from "./model-config.js";
+import { denseCounterpart, forwardFlops, modVsDense, prefillFlops, samplingFlopsPerToken, trainingFlops } from "./flops.js";
 
 // A: dense gpt2, V=10, d=4, H=2, L=1, S=3, h=16.
 const A: ModelConfig = { vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
@@ -16,6 +14,12 @@ const B: ModelConfig = {
 const C: ModelConfig = {
   vocabSize: 8, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 4, family: "llama",
   routing: { blocks: "all", capacity: 0.5, predictor: null },
+};
+// D: gpt2, untied head, V=10, d=4, H=2, L=2, S=4, h=16, block 1 routed at 0.5 by the
+// stochastic control (default predictor settings, which the stochastic router ignores).
+const D: ModelConfig = {
+  vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 2, contextLength: 4, tieEmbeddings: false,
+  routing: { blocks: [1], capacity: 0.5, router: "stochastic" },
 };
 
 describe("forwardFlops", () => {
@@ -63,6 +67,36 @@ describe("forwardFlops", () => {
     expect(f.total).toBe(7552);
   });
 
+  it("stochastic control with an untied head (D)", () => {
+    const f = forwardFlops(D);
+    // dense block 0, S=4: qkv 2*4*4*12=384, scores 2*16*4=128, values 128, out 2*4*4*4=128, mlp 2*4*4*16*2=1024
+    expect(f.blocks[0]!.total).toBe(1792);
+    // routed block 1, k=round(0.5*4)=2: qkv 2*2*4*12=192, scores 2*4*4=32, values 32, out 2*2*4*4=64,
+    // mlp 2*2*4*16*2=512; router 0 and predictor 0 (the stochastic router has no weights)
+    expect(f.blocks[1]).toMatchObject({ tokens: 2, qkv: 192, attentionScores: 32, attentionValues: 32, attentionOutput: 64, mlp: 512, router: 0, predictor: 0, total: 832 });
+    expect(f.head).toBe(320); // 2*S*d*V = 2*4*4*10, untied head is still one matmul
+    expect(f.total).toBe(2944); // 1792 + 832 + 320
+    expect(f.perToken).toBe(736);
+    const r = modVsDense(D);
+    expect(r.dense).toBe(3904); // 2*1792 + 320
+    expect(r.ratio).toBe(2944 / 3904);
+  });
+
+  it("the learned router and predictor on all S tokens (D with a learned router)", () => {
+    const b = forwardFlops({ ...D, routing: { ...D.routing, router: "learned" } }).blocks[1]!;
+    expect(b.router).toBe(32); // 2*S*d = 2*4*4
+    expect(b.predictor).toBe(80); // 2*S*(d*h_p + h_p*1) = 2*4*(4*2 + 2), h_p = d/2 = 2
+    expect(b.total).toBe(832 + 32 + 80);
+  });
+
+  it("denseCounterpart keeps the shape and drops routing", () => {
+    const d = denseCounterpart(B);
+    expect(d.layers.every((l) => !l.routed)).toBe(true);
+    expect(d.routing.blocks).toEqual([]);
+    expect(forwardFlops(d).total).toBe(3_791_650_816);
+    expect(forwardFlops({ ...B, routing: { blocks: "none" } }).total).toBe(3_791_650_816);
+  });
+
   it("counts causal-half attention as T(T+1)/2 pairs", () => {
     const b = forwardFlops(A, { attention: "causal-half" }).blocks[0]!;
     expect(b.attentionScores).toBe(48); // 2 * 6 pairs * 4
@@ -70,7 +104,10 @@ describe("forwardFlops", () => {
 
   it("a shorter sequence scales k with it", () => {
     expect(forwardFlops(B, { seqLen: 64 }).blocks[1]!.tokens).toBe(8);
-    expect(() => forwardFlops(B, { seqLen: 257 })).toThrow(/seqLen: must be an integer in \[1, 256\] \(got 257\)/);
+    expect(() => forwardFlops(B, { seqLen: 257 })).toThrow(ConfigError);
+    expect(() => forwardFlops(B, { seqLen: 257 })).toThrow("seqLen: must be an integer in [1, 256] (contextLength) (got 257)");
+    expect(() => forwardFlops(B, { seqLen: 0 })).toThrow("seqLen: must be an integer in [1, 256] (contextLength) (got 0)");
+    expect(() => forwardFlops(A, { attention: "half" as "full" })).toThrow('attention: must be "full" or "causal-half" (got "half")');
   });
 
   it("stochastic routing has no router FLOPs", () => {
@@ -83,8 +120,12 @@ describe("forwardFlops", () => {
 describe("training and sampling", () => {
   it("training is 3x forward", () => {
     const t = trainingFlops(A);
+    expect(t.forward).toBe(1536);
+    expect(t.backward).toBe(3072); // 2 x forward
     expect(t.total).toBe(3 * 1536);
-    expect(t.perToken).toBe(1536);
+    expect(t.perToken).toBe(1536); // 4608 / 3 tokens
+    // B: 3 * 2,186,018,816 = 6,558,056,448 per sequence, / 256 = 25,617,408 per token
+    expect(trainingFlops(B)).toMatchObject({ total: 6_558_056_448, perToken: 25_617_408 });
   });
 
   it("sampling per token with a KV cache (A at position 2)", () => {
@@ -99,87 +140,33 @@ describe("training and sampling", () => {
     expect(s.perToken).toBe(2 * (16 + 864) + 128);
   });
 
+  it("sampling in the 12.5% every-other MoD (B at position 100)", () => {
+    // dense block, 1 token, 101 keys: qkv 2*256*768 = 393,216; scores 2*101*256 = 51,712; values 51,712;
+    // out 2*256*256 = 131,072; mlp 2*256*1024*2 = 1,048,576 -> 1,676,288
+    // routed block, p = 0.125: 0.125*100 + 1 = 13.5 keys; scores = values = 2*13.5*256 = 6,912;
+    // branch 393,216 + 2*6,912 + 131,072 + 1,048,576 = 1,586,688; router 2*256 = 512;
+    // predictor 2*(256*128 + 128) = 65,792 -> 512 + 65,792 + 0.125*1,586,688 = 264,640
+    // head 2*256*256 = 131,072; total 4*1,676,288 + 4*264,640 + 131,072 = 7,894,784
+    const s = samplingFlopsPerToken(B, { position: 100 });
+    expect(s.causal).toBe("predictor");
+    expect(s.routedFraction).toBe(0.125);
+    expect(s.blocks.map((b) => b.expected)).toEqual([1_676_288, 264_640, 1_676_288, 264_640, 1_676_288, 264_640, 1_676_288, 264_640]);
+    expect(s.perToken).toBe(7_894_784);
+    // the threshold decision runs no predictor: 7,894,784 - 4*65,792
+    expect(samplingFlopsPerToken(B, { position: 100, causal: "threshold" }).perToken).toBe(7_631_616);
+    // the dense model of the same shape: 8*1,676,288 + 131,072
+    expect(samplingFlopsPerToken(denseCounterpart(B), { position: 100 }).perToken).toBe(13_541_376);
+  });
+
+  it("sampling rejects impossible inputs naming the field", () => {
+    expect(() => samplingFlopsPerToken(A, { position: -1 })).toThrow("position: must be an integer >= 0 (got -1)");
+    expect(() => samplingFlopsPerToken(B, { position: 1, routedFraction: 1.2 })).toThrow("routedFraction: must be a number in [0, 1] (got 1.2)");
+    expect(() => samplingFlopsPerToken(C, { position: 1, causal: "predictor" })).toThrow("causal: needs routing.predictor (it is null) (got \"predictor\")");
+  });
+
   it("prefill is a forward pass over the prompt", () => {
     expect(prefillFlops(A, 3)).toBe(1536);
+    expect(prefillFlops(B, 64)).toBe(forwardFlops(B, { seqLen: 64 }).total);
   });
 });
 
-describe("parameters", () => {
-  it("gpt2 layout (A)", () => {
-    const p = paramCounts(A);
-    // attention 4*12+12 + 16+4 = 80; mlp 4*16+16+16*4+4 = 148; two LayerNorms 2*(4+4) = 16
-    expect(p.blocks[0]!.total).toBe(244);
-    expect(p.nonEmbedding).toBe(252); // + final LayerNorm 8, head tied
-    expect(p.embedding).toBe(52); // tokens 10*4 + positions 3*4
-    expect(p.total).toBe(304);
-  });
-
-  it("llama layout with routers (C)", () => {
-    const p = paramCounts(C);
-    // attention 4*64 = 256; swiglu 3*8*24 = 576; two RMSNorms 16; router w 8
-    expect(p.blocks.map((b) => b.total)).toEqual([856, 856]);
-    expect(p.total).toBe(1712 + 8 + 64);
-  });
-
-  it("6N beside the exact count", () => {
-    const a = sixNApproximation(A);
-    expect(a.sixN).toBe(6 * 252);
-    expect(a.exact).toBe(1536);
-    expect(a.relativeDifference).toBeCloseTo((1512 - 1536) / 1536, 12);
-  });
-});
-
-describe("isoFLOP planner", () => {
-  it("gives each config floor(budget / flops per step) steps", () => {
-    const plan = planForBudget(A, 10 * 4608 * 2 + 5, { batchSize: 2, seqLen: 3 });
-    expect(plan.flopsPerStep).toBe(2 * 4608);
-    expect(plan.steps).toBe(10);
-    expect(plan.tokens).toBe(60);
-    expect(planForSteps(A, 10, { batchSize: 2, seqLen: 3 }).flopsUsed).toBe(plan.flopsUsed);
-  });
-
-  it("sweeps dense, MoD and stochastic at one budget; MoD gets more steps", () => {
-    const sweep = isoFlopSweep({
-      budget: 1e12,
-      setting: { batchSize: 8, seqLen: 256 },
-      base: { vocabSize: 256, contextLength: 256 },
-      sizes: [{ name: "d256", dModel: 256, nLayers: 8, nHeads: 8 }],
-    });
-    expect(sweep.map((e) => e.name)).toEqual(["d256-dense", "d256-mod12.5", "d256-stochastic12.5"]);
-    const [dense, mod, stoch] = sweep;
-    expect(mod!.plan.steps).toBeGreaterThan(dense!.plan.steps);
-    expect(stoch!.plan.steps).toBeGreaterThanOrEqual(mod!.plan.steps);
-    for (const e of sweep) expect(e.plan.flopsUsed).toBeLessThanOrEqual(1e12);
-  });
-
-  it("rejects a bad budget naming the field", () => {
-    expect(() => planForBudget(A, -1, { batchSize: 1, seqLen: 3 })).toThrow(ConfigError);
-    expect(() => planForBudget(A, 100, { batchSize: 0, seqLen: 3 })).toThrow(/batchSize: must be a positive integer \(got 0\)/);
-  });
-});
-
-describe("resolveModelConfig", () => {
-  it.each([
-    [{ ...A, routing: { capacity: 0 } }, /routing\.capacity: must be in \(0, 1\] \(got 0\)/],
-    [{ ...A, routing: { capacity: 1.5 } }, /routing\.capacity: must be in \(0, 1\] \(got 1\.5\)/],
-    [{ ...A, nHeads: 3 }, /nHeads: must divide dModel=4 \(got 3\)/],
-    [{ ...A, routing: { blocks: [0, 4] } }, /routing\.blocks\[1\]: must be an integer block index in \[0, 0\] \(got 4\)/],
-    [{ ...A, vocabSize: 2.5 }, /vocabSize: must be a positive integer \(got 2\.5\)/],
-    [{ ...A, family: "bert" }, /family: must be "gpt2" or "llama" \(got "bert"\)/],
-    [{ ...A, routing: { predictor: null, causal: "predictor" } }, /routing\.causal: needs routing\.predictor/],
-  ])("rejects %j", (cfg, msg) => {
-    expect(() => resolveModelConfig(cfg as ModelConfig)).toThrow(msg);
-  });
-
-  it("fills documented defaults", () => {
-    const r = resolveModelConfig(B);
-    expect(r.family).toBe("gpt2");
-    expect(r.mlpHidden).toBe(1024);
-    expect(r.routing.blocks).toEqual([1, 3, 5, 7]);
-    expect(r.routing.predictor).toEqual({ hidden: 128, weight: 1 });
-    expect(r.routing.auxLoss).toEqual({ weight: 0.01 });
-    expect(r.routing.causal).toBe("predictor");
-    expect(resolveModelConfig(C).mlpHidden).toBe(24); // ceil(8*8/3 / 8) * 8
-    expect(resolveModelConfig(A).routing.blocks).toEqual([]);
-  });
-});

@@ -10,8 +10,11 @@
 //   computes the whole masked matrix. "causal-half" counts T(T+1)/2 entries instead.
 // - A routed block processes k = routedTokens(capacity, S) tokens: projections and MLP scale
 //   with k, attention with k^2; its router (and predictor) run on all S tokens.
+// - The "stochastic" router kind (the paper's control) has no weights: no router and no
+//   predictor FLOPs, whatever routing.predictor says (the stochastic router ignores it).
+//   Every other kind is counted like "learned": x @ w [d,1], plus the predictor if enabled.
 // - Backward is 2x forward, so a training step costs 3x the forward pass.
-import { resolveModelConfig, routedTokens, type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
+import { ConfigError, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
 
 export type AttentionCounting = "full" | "causal-half";
 
@@ -56,7 +59,7 @@ export function asResolved(config: ModelConfig | ResolvedModelConfig): ResolvedM
 
 function checkSeqLen(c: ResolvedModelConfig, seqLen: unknown): number {
   if (typeof seqLen !== "number" || !Number.isInteger(seqLen) || seqLen <= 0 || seqLen > c.contextLength) {
-    throw new RangeError(`seqLen: must be an integer in [1, ${c.contextLength}] (got ${JSON.stringify(seqLen)})`);
+    throw new ConfigError("seqLen", seqLen, `must be an integer in [1, ${c.contextLength}] (contextLength)`);
   }
   return seqLen;
 }
@@ -76,12 +79,18 @@ function branchFlops(c: ResolvedModelConfig, t: number, pairs: number) {
   return { qkv, attentionScores, attentionValues, attentionOutput, mlp };
 }
 
+/** Whether the config's router kind has weights (router w and, if enabled, the predictor). */
+export function hasRouterWeights(c: ResolvedModelConfig): boolean {
+  return c.routing.router !== "stochastic";
+}
+
 /** Router and predictor FLOPs on `s` tokens for a routed block. */
-function routingFlops(c: ResolvedModelConfig, s: number) {
-  const learned = c.routing.router !== "stochastic";
-  const router = learned ? 2 * s * c.dModel : 0;
+function routingFlops(c: ResolvedModelConfig, s: number, withPredictor = true) {
+  const weighted = hasRouterWeights(c);
+  const router = weighted ? 2 * s * c.dModel : 0; // x @ w: [s, d] x [d, 1]
   const p = c.routing.predictor;
-  const predictor = p ? 2 * s * (c.dModel * p.hidden + p.hidden) : 0;
+  // [s, d] x [d, h_p] then [s, h_p] x [h_p, 1]
+  const predictor = weighted && p && withPredictor ? 2 * s * (c.dModel * p.hidden + p.hidden) : 0;
   return { router, predictor };
 }
 
@@ -90,6 +99,7 @@ export function forwardFlops(config: ModelConfig | ResolvedModelConfig, options:
   const c = asResolved(config);
   const S = checkSeqLen(c, options.seqLen ?? c.contextLength);
   const counting = options.attention ?? "full";
+  if (counting !== "full" && counting !== "causal-half") throw new ConfigError("attention", counting, 'must be "full" or "causal-half"');
   const blocks = c.layers.map((layer): BlockFlops => {
     const t = layer.routed ? routedTokens(layer.capacity, S) : S;
     const b = branchFlops(c, t, attentionPairs(t, counting));
@@ -146,15 +156,21 @@ export function modVsDense(config: ModelConfig | ResolvedModelConfig, options: F
 }
 
 export interface SamplingOptions {
-  /** Number of tokens already in context (cached) before this one. */
+  /** Number of tokens already in context (cached) before this one: t. */
   position: number;
-  /** Expected fraction of tokens a routed block processes at sampling time. Default: the capacity. */
+  /** Expected fraction of tokens a routed block processes at sampling time: p. Default: the capacity. */
   routedFraction?: number;
+  /**
+   * The causal decision used while sampling. Default: the config's routing.causal. The
+   * predictor MLP runs on the token only for "predictor"; the router score is always needed.
+   */
+  causal?: CausalRouting;
 }
 
 export interface SamplingFlops {
   position: number;
   routedFraction: number;
+  causal: CausalRouting;
   /** Expected FLOPs to produce one token with a KV cache. */
   perToken: number;
   blocks: { index: number; routed: boolean; expected: number }[];
@@ -162,31 +178,37 @@ export interface SamplingFlops {
 }
 
 /**
- * Expected FLOPs of one decode step with a KV cache at context position `position`.
- * A dense block processes the token and attends over position+1 keys. A routed block runs
- * its router (and predictor) on the token, then, with probability p = routedFraction,
- * processes it attending over about p*position cached keys plus itself.
+ * Expected FLOPs of one decode step with a KV cache at context position t = `position`.
+ * A dense block processes the token and attends over its t cached keys plus its own (t+1).
+ * A routed block runs its router (and, for causal "predictor", the predictor) on the token,
+ * then, with probability p = routedFraction, processes it attending over the about p*t
+ * routed tokens in its cache plus itself (p*t + 1 keys; mod-spec section 4).
  */
 export function samplingFlopsPerToken(config: ModelConfig | ResolvedModelConfig, options: SamplingOptions): SamplingFlops {
   const c = asResolved(config);
   const { position } = options;
   if (!Number.isInteger(position) || position < 0) {
-    throw new RangeError(`position: must be an integer >= 0 (got ${JSON.stringify(position)})`);
+    throw new ConfigError("position", position, "must be an integer >= 0");
   }
   const p = options.routedFraction ?? c.routing.capacity;
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`routedFraction: must be in [0, 1] (got ${JSON.stringify(p)})`);
+  if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new ConfigError("routedFraction", p, "must be a number in [0, 1]");
+  const causal = options.causal ?? c.routing.causal;
+  if (causal !== "threshold" && causal !== "predictor") throw new ConfigError("causal", causal, 'must be "threshold" or "predictor"');
+  if (causal === "predictor" && !c.routing.predictor && c.routing.blocks.length > 0 && hasRouterWeights(c)) {
+    throw new ConfigError("causal", causal, "needs routing.predictor (it is null)");
+  }
   const blocks = c.layers.map((l) => {
     if (!l.routed) {
       const b = branchFlops(c, 1, position + 1);
       return { index: l.index, routed: false, expected: b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp };
     }
-    const r = routingFlops(c, 1);
+    const r = routingFlops(c, 1, causal === "predictor");
     const b = branchFlops(c, 1, p * position + 1);
     const branch = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp;
     return { index: l.index, routed: true, expected: r.router + r.predictor + p * branch };
   });
   const head = 2 * c.dModel * c.vocabSize;
-  return { position, routedFraction: p, perToken: blocks.reduce((a, b) => a + b.expected, 0) + head, blocks, head };
+  return { position, routedFraction: p, causal, perToken: blocks.reduce((a, b) => a + b.expected, 0) + head, blocks, head };
 }
 
 /** FLOPs of a prompt prefill of `promptLength` tokens: a forward pass over them (causal routing assumed at capacity). */

@@ -1,7 +1,7 @@
 // Parameter counts, matching the weight layout of @mixdepth/transformer exactly
 // (see its README for names and shapes). Needed by the 6N approximation.
 import { type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
-import { asResolved, trainingFlops, type FlopsOptions } from "./flops.js";
+import { asResolved, hasRouterWeights, trainingFlops, type FlopsOptions } from "./flops.js";
 
 export interface ParamCounts {
   tokenEmbedding: number;
@@ -25,7 +25,8 @@ export function paramCounts(config: ModelConfig | ResolvedModelConfig): ParamCou
   const attention = gpt2 ? d * 3 * d + 3 * d + d * d + d : 4 * d * d;
   const mlp = gpt2 ? d * h + h + h * d + d : 3 * d * h;
   const p = c.routing.predictor;
-  const routing = (c.routing.router === "stochastic" ? 0 : d) + (p ? d * p.hidden + p.hidden + p.hidden + 1 : 0);
+  // router w [d,1]; predictor w1 [d,p] + b1 [p] + w2 [p,1] + b2 [1]. The stochastic router has neither.
+  const routing = hasRouterWeights(c) ? d + (p ? d * p.hidden + p.hidden + p.hidden + 1 : 0) : 0;
   const blocks = c.layers.map((l) => {
     const r = l.routed ? routing : 0;
     return { index: l.index, attention, mlp, norms: 2 * norm, routing: r, total: attention + mlp + 2 * norm + r };
@@ -39,21 +40,42 @@ export function paramCounts(config: ModelConfig | ResolvedModelConfig): ParamCou
 }
 
 export interface Approximation {
-  /** 6 * N_nonembedding FLOPs per training token (Kaplan et al. 2020, without the attention term). */
+  /** N: non-embedding parameters ({@link ParamCounts.nonEmbedding}). */
+  nonEmbeddingParams: number;
+  /** 6 * N FLOPs per training token (the usual rule; Kaplan et al. 2020 without the attention term). */
   sixN: number;
+  /** Kaplan et al. 2020: 6 * N + 6 * nLayers * S * d per training token (3x their forward 2N + 2 n_layer n_ctx d_attn). */
+  kaplan: number;
   /** Exact training FLOPs per token from {@link trainingFlops}. */
   exact: number;
+  /** sixN - exact. */
+  difference: number;
   /** (sixN - exact) / exact. */
   relativeDifference: number;
+  /** (kaplan - exact) / exact. */
+  kaplanRelativeDifference: number;
 }
 
 /**
- * The 6N rule beside the exact count, per training token. For MoD the rule overstates the
- * cost: routed blocks see only k of S tokens, which 6N (parameters only) cannot express.
+ * The 6N rule (and Kaplan's 6N + attention term) beside the exact count, per training token;
+ * multiply by the tokens seen for a run's total. For MoD the rules overstate the cost: routed
+ * blocks see only k of S tokens, which a count of parameters cannot express.
  */
 export function sixNApproximation(config: ModelConfig | ResolvedModelConfig, options: FlopsOptions = {}): Approximation {
-  const n = paramCounts(config).nonEmbedding;
+  const c = asResolved(config);
+  const n = paramCounts(c).nonEmbedding;
+  const t = trainingFlops(c, options);
+  const seqLen = options.seqLen ?? c.contextLength; // validated by trainingFlops
   const sixN = 6 * n;
-  const exact = trainingFlops(config, options).perToken;
-  return { sixN, exact, relativeDifference: (sixN - exact) / exact };
+  const kaplan = sixN + 6 * c.nLayers * seqLen * c.dModel;
+  const exact = t.perToken;
+  return {
+    nonEmbeddingParams: n,
+    sixN,
+    kaplan,
+    exact,
+    difference: sixN - exact,
+    relativeDifference: (sixN - exact) / exact,
+    kaplanRelativeDifference: (kaplan - exact) / exact,
+  };
 }

@@ -19,6 +19,7 @@ export interface Plan {
 }
 
 function check(setting: StepSetting): Required<Omit<StepSetting, "attention">> & { attention: AttentionCounting } {
+  if (setting === null || typeof setting !== "object") throw new ConfigError("setting", setting, "must be { batchSize, seqLen }");
   const pos = (field: string, v: unknown) => {
     if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new ConfigError(field, v, "must be a positive integer");
     return v;
@@ -42,13 +43,15 @@ export function planForBudget(config: ModelConfig | ResolvedModelConfig, budget:
   if (typeof budget !== "number" || !Number.isFinite(budget) || budget <= 0) throw new ConfigError("budget", budget, "must be a finite number > 0");
   const s = check(setting);
   const per = flopsPerStep(config, s);
-  const steps = Math.floor(budget / per);
+  let steps = Math.floor(budget / per);
+  // Above 2^53 the quotient and the product are rounded doubles: never report spending more than the budget.
+  if (steps > 0 && steps * per > budget) steps -= 1;
   return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: steps * per };
 }
 
 /** Training FLOPs of `steps` steps: the inverse of {@link planForBudget}. */
 export function planForSteps(config: ModelConfig | ResolvedModelConfig, steps: number, setting: StepSetting): Plan {
-  if (!Number.isInteger(steps) || steps < 0) throw new ConfigError("steps", steps, "must be an integer >= 0");
+  if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 0) throw new ConfigError("steps", steps, "must be an integer >= 0");
   const s = check(setting);
   const per = flopsPerStep(config, s);
   return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: steps * per };
@@ -78,10 +81,17 @@ export interface SweepEntry {
 export function isoFlopSweep(input: SweepInput): SweepEntry[] {
   const capacities = input.capacities ?? [0.125];
   const out: SweepEntry[] = [];
-  for (const size of input.sizes) {
+  input.sizes.forEach((size, i) => {
     const shape = { ...input.base, dModel: size.dModel, nLayers: size.nLayers, nHeads: size.nHeads };
     const add = (name: string, variant: SweepEntry["variant"], config: ModelConfig) => {
-      const resolved = asResolved(config);
+      let resolved;
+      try {
+        resolved = asResolved(config);
+      } catch (e) {
+        // Say which size of the sweep is impossible, not just which field.
+        if (e instanceof ConfigError) throw new ConfigError(`sizes[${i}] (${name}).${e.field}`, e.value, e.reason);
+        throw e;
+      }
       out.push({ name, variant, config, plan: planForBudget(resolved, input.budget, input.setting) });
     };
     add(`${size.name}-dense`, "dense", { ...shape, routing: { ...input.base.routing, blocks: "none" } });
@@ -95,6 +105,6 @@ export function isoFlopSweep(input: SweepInput): SweepEntry[] {
         });
       }
     }
-  }
+  });
   return out;
 }

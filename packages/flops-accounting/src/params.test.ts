@@ -1,0 +1,94 @@
+// Hand-computed parameter counts for the layout in the README (and @mixdepth/transformer's
+// weight table), and the 6N approximations beside the exact training FLOPs.
+import { describe, expect, it } from "vitest";
+import type { ModelConfig } from "./model-config.js";
+import { paramCounts, sixNApproximation } from "./params.js";
+
+// A: dense gpt2, V=10, d=4, H=2, L=1, S=3, h=16.
+const A: ModelConfig = { vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
+// B: d=256, L=8, H=8, S=256, V=256, capacity 0.125 every other block (learned router, predictor d/2).
+const B: ModelConfig = {
+  vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256,
+  routing: { blocks: "every-other", capacity: 0.125 },
+};
+// C: llama, V=8, d=8, H=2, L=2, S=4 (h = 24), all blocks routed at 0.5, no predictor.
+const C: ModelConfig = {
+  vocabSize: 8, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 4, family: "llama",
+  routing: { blocks: "all", capacity: 0.5, predictor: null },
+};
+// D: gpt2 untied, V=10, d=4, H=2, L=2, S=4, h=16, block 1 routed by the stochastic control.
+const D: ModelConfig = {
+  vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 2, contextLength: 4, tieEmbeddings: false,
+  routing: { blocks: [1], capacity: 0.5, router: "stochastic" },
+};
+
+describe("paramCounts", () => {
+  it("gpt2 layout (A)", () => {
+    const p = paramCounts(A);
+    // attention qkv 4*12 + 12, out 4*4 + 4 = 80; mlp 4*16 + 16 + 16*4 + 4 = 148; two LayerNorms 2*(4+4) = 16
+    expect(p.blocks[0]).toEqual({ index: 0, attention: 80, mlp: 148, norms: 16, routing: 0, total: 244 });
+    expect(p.finalNorm).toBe(8);
+    expect(p.head).toBe(0); // tied
+    expect(p.nonEmbedding).toBe(252); // 244 + 8
+    expect(p.tokenEmbedding).toBe(40); // 10*4
+    expect(p.positionEmbedding).toBe(12); // 3*4
+    expect(p.embedding).toBe(52);
+    expect(p.total).toBe(304);
+  });
+
+  it("llama layout with routers (C)", () => {
+    const p = paramCounts(C);
+    // attention 4*8*8 = 256 (no biases); swiglu 3*8*24 = 576; two RMSNorm gains 16; router w 8, no predictor
+    expect(p.blocks.map((b) => b.total)).toEqual([856, 856]);
+    expect(p.positionEmbedding).toBe(0); // rotary
+    expect(p.finalNorm).toBe(8);
+    expect(p.total).toBe(1712 + 8 + 64); // blocks + final norm + token embedding 8*8
+  });
+
+  it("untied head, stochastic router without weights (D)", () => {
+    const p = paramCounts(D);
+    expect(p.blocks.map((b) => b.routing)).toEqual([0, 0]); // the stochastic router ignores routing.predictor
+    expect(p.head).toBe(40); // d*V, no bias
+    expect(p.nonEmbedding).toBe(2 * 244 + 8 + 40); // 536
+    expect(p.embedding).toBe(40 + 16); // tokens 10*4, positions 4*4
+    expect(p.total).toBe(592);
+  });
+
+  it("learned router and predictor (D with a learned router)", () => {
+    const p = paramCounts({ ...D, routing: { ...D.routing, router: "learned" } });
+    // router w [4,1] = 4; predictor w1 [4,2] + b1 [2] + w2 [2,1] + b2 [1] = 13
+    expect(p.blocks[1]!.routing).toBe(17);
+    expect(p.blocks[0]!.routing).toBe(0); // dense block: no router
+  });
+
+  it("the 12.5% every-other MoD (B)", () => {
+    const p = paramCounts(B);
+    // block: attention 256*768 + 768 + 256*256 + 256 = 263,168; mlp 256*1024 + 1024 + 1024*256 + 256 = 525,568;
+    // norms 2*512 = 1,024 -> 789,760; routed blocks add 256 + (256*128 + 128 + 128 + 1) = 33,281
+    expect(p.blocks.map((b) => b.total)).toEqual([789_760, 823_041, 789_760, 823_041, 789_760, 823_041, 789_760, 823_041]);
+    expect(p.nonEmbedding).toBe(6_451_716); // 8*789,760 + 4*33,281 + 512
+    expect(p.embedding).toBe(131_072); // 256*256 + 256*256
+    expect(p.total).toBe(6_582_788);
+  });
+});
+
+describe("sixNApproximation", () => {
+  it("beside the exact count (A)", () => {
+    const a = sixNApproximation(A);
+    expect(a.nonEmbeddingParams).toBe(252);
+    expect(a.sixN).toBe(1512); // 6*252
+    expect(a.kaplan).toBe(1584); // 1512 + 6*L*S*d = 1512 + 6*1*3*4
+    expect(a.exact).toBe(1536); // 3 * 1536 / 3 tokens
+    expect(a.difference).toBe(-24);
+    expect(a.relativeDifference).toBe(-24 / 1536);
+    expect(a.kaplanRelativeDifference).toBe(48 / 1536);
+  });
+
+  it("overstates MoD (B)", () => {
+    const a = sixNApproximation(B);
+    expect(a.sixN).toBe(38_710_296); // 6*6,451,716
+    expect(a.kaplan).toBe(41_856_024); // + 6*8*256*256 = 3,145,728
+    expect(a.exact).toBe(25_617_408); // 3*2,186,018,816/256
+    expect(a.relativeDifference).toBeCloseTo(13_092_888 / 25_617_408, 12);
+  });
+});

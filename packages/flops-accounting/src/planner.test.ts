@@ -1,0 +1,94 @@
+// isoFLOP planning: steps = floor(budget / FLOPs per step), and the sweep the trainer runs.
+import { describe, expect, it } from "vitest";
+import { ConfigError, type ModelConfig } from "./model-config.js";
+import { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
+
+// A: dense gpt2, V=10, d=4, H=2, L=1, S=3, h=16: forward 1536 per sequence, training 4608.
+const A: ModelConfig = { vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
+// B: the 12.5% every-other MoD, d=256, L=8, S=256: training 6,558,056,448 per sequence.
+const B: ModelConfig = {
+  vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256,
+  routing: { blocks: "every-other", capacity: 0.125 },
+};
+
+describe("planForBudget / planForSteps", () => {
+  it("gives a config floor(budget / flops per step) steps (A)", () => {
+    const plan = planForBudget(A, 10 * 9216 + 5, { batchSize: 2, seqLen: 3 });
+    expect(plan.flopsPerStep).toBe(9216); // 2 sequences * 4608
+    expect(plan.steps).toBe(10);
+    expect(plan.tokens).toBe(60); // 10 * 2 * 3
+    expect(plan.flopsUsed).toBe(92_160);
+    expect(planForSteps(A, 10, { batchSize: 2, seqLen: 3 })).toEqual(plan);
+  });
+
+  it("the benchmark MoD at a 1e15 budget (B)", () => {
+    // per step 8 * 6,558,056,448 = 52,464,451,584; 1e15 / that = 19,060.53 -> 19,060 steps
+    const plan = planForBudget(B, 1e15, { batchSize: 8, seqLen: 256 });
+    expect(plan).toEqual({ flopsPerStep: 52_464_451_584, steps: 19_060, tokens: 39_034_880, flopsUsed: 999_972_447_191_040 });
+  });
+
+  it("gradient accumulation and shorter sequences", () => {
+    expect(flopsPerStep(A, { batchSize: 2, seqLen: 3, gradAccum: 4 })).toBe(8 * 4608);
+    // S=2: qkv 2*2*4*12 = 192, scores 2*4*4 = 32, values 32, out 64, mlp 2*2*4*16*2 = 512, head 2*2*4*10 = 160 -> 992; x3
+    expect(flopsPerStep(A, { batchSize: 1, seqLen: 2 })).toBe(2976);
+    expect(flopsPerStep(A, { batchSize: 1, seqLen: 3, attention: "causal-half" })).toBe(3 * (1536 - 48));
+  });
+
+  it("a budget below one step gives 0 steps", () => {
+    expect(planForBudget(A, 100, { batchSize: 1, seqLen: 3 })).toMatchObject({ steps: 0, tokens: 0, flopsUsed: 0 });
+  });
+
+  it.each<[string, () => unknown, string]>([
+    ["negative budget", () => planForBudget(A, -1, { batchSize: 1, seqLen: 3 }), "budget: must be a finite number > 0 (got -1)"],
+    ["infinite budget", () => planForBudget(A, Infinity, { batchSize: 1, seqLen: 3 }), "budget: must be a finite number > 0 (got Infinity)"],
+    ["zero batch", () => planForBudget(A, 100, { batchSize: 0, seqLen: 3 }), "batchSize: must be a positive integer (got 0)"],
+    ["sequence too long", () => planForBudget(A, 1e9, { batchSize: 1, seqLen: 4 }), "seqLen: must be an integer in [1, 3] (contextLength) (got 4)"],
+    ["fractional accumulation", () => flopsPerStep(A, { batchSize: 1, seqLen: 3, gradAccum: 0.5 }), "gradAccum: must be a positive integer (got 0.5)"],
+    ["negative steps", () => planForSteps(A, -2, { batchSize: 1, seqLen: 3 }), "steps: must be an integer >= 0 (got -2)"],
+  ])("rejects %s naming the field", (_case, call, message) => {
+    expect(call).toThrow(ConfigError);
+    expect(call).toThrow(message);
+  });
+});
+
+describe("isoFlopSweep", () => {
+  const input = {
+    budget: 1e13,
+    setting: { batchSize: 8, seqLen: 256 },
+    base: { vocabSize: 256, contextLength: 256 },
+    sizes: [
+      { name: "d128", dModel: 128, nLayers: 4, nHeads: 4 },
+      { name: "d256", dModel: 256, nLayers: 8, nHeads: 8 },
+    ],
+    capacities: [0.125, 0.5],
+  };
+
+  it("dense, learned MoD and stochastic MoD per size and capacity, each within the budget", () => {
+    const sweep = isoFlopSweep(input);
+    expect(sweep.map((e) => `${e.name}:${e.variant}`)).toEqual([
+      "d128-dense:dense", "d128-mod12.5:mod", "d128-stochastic12.5:stochastic", "d128-mod50:mod", "d128-stochastic50:stochastic",
+      "d256-dense:dense", "d256-mod12.5:mod", "d256-stochastic12.5:stochastic", "d256-mod50:mod", "d256-stochastic50:stochastic",
+    ]);
+    for (const e of sweep) {
+      expect(e.plan.flopsUsed).toBeLessThanOrEqual(1e13);
+      expect(e.plan.flopsUsed + e.plan.flopsPerStep).toBeGreaterThan(1e13); // one more step would not fit
+    }
+    const d256 = sweep.filter((e) => e.name.startsWith("d256"));
+    // B's 52,464,451,584 FLOPs per step: floor(1e13 / that) = 190
+    expect(d256.find((e) => e.name === "d256-mod12.5")!.plan.steps).toBe(190);
+    const [dense, mod, stoch] = d256;
+    expect(mod!.plan.steps).toBeGreaterThan(dense!.plan.steps);
+    expect(stoch!.plan.steps).toBeGreaterThan(mod!.plan.steps); // no router, no predictor
+    expect(stoch!.config.routing).toMatchObject({ router: "stochastic", predictor: null, auxLoss: null, causal: "threshold" });
+  });
+
+  it("only dense and learned MoD when stochastic is false", () => {
+    const sweep = isoFlopSweep({ ...input, sizes: input.sizes.slice(0, 1), capacities: [0.125], stochastic: false });
+    expect(sweep.map((e) => e.name)).toEqual(["d128-dense", "d128-mod12.5"]);
+  });
+
+  it("names the size of an impossible config", () => {
+    const bad = { ...input, sizes: [...input.sizes, { name: "odd", dModel: 100, nLayers: 2, nHeads: 3 }] };
+    expect(() => isoFlopSweep(bad)).toThrow("sizes[2] (odd-dense).nHeads: must divide dModel=100 (got 3)");
+  });
+});
