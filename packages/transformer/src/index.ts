@@ -5,3 +5,5 @@ export { embeddingLookup } from "./embedding.js";
 export { kernelMatmulFlops } from "./kernel-flops.js";
 export type { KernelMatmulFlops } from "./kernel-flops.js";
 export { fastMatMul } from "./fast-matmul.js";
+export { encodeSafetensors, decodeSafetensors, SafetensorsError } from "./safetensors.js";
+export type { DecodedSafetensors, SafetensorsDtype, SafetensorsTensor } from "./safetensors.js";
