@@ -4,6 +4,7 @@
 // loading -> ready -> generating -> done (or error).
 import "./style.css";
 import * as tf from "@tensorflow/tfjs";
+import { routedTokens } from "@mixdepth/flops-accounting";
 import { parseBackendRequest, selectBackend } from "./backend.js";
 import { fetchCheckpoint, readCheckpointFiles, type LoadedCheckpoint } from "./checkpoint.js";
 import { analyticDense, renderCompare, type CompareRun } from "./compare-panel.js";
@@ -29,6 +30,8 @@ function setState(s: PageState): void {
   const busy = s === "generating" || s === "loading";
   $<HTMLButtonElement>("#generate").disabled = busy || !models.mod;
   $<HTMLButtonElement>("#stop").disabled = s !== "generating";
+  // Swapping a model mid-generation would dispose weights the decoder is using.
+  for (const input of document.querySelectorAll<HTMLInputElement>(".checkpoint input[type=file]")) input.disabled = busy;
 }
 
 function showError(where: HTMLElement, err: unknown): void {
@@ -148,8 +151,13 @@ async function generate(): Promise<void> {
   const promptMaps = $("#prompt-maps");
   promptMaps.replaceChildren();
   for (const routing of ["topk", "causal"] as const) {
+    const k = routedTokens(model.config.routing.capacity, ids.length);
     const map = new RoutingMap({
       title: routing === "topk" ? "Top-k (training time)" : `Causal (sampling time, ${model.config.routing.causal})`,
+      caption:
+        routing === "topk"
+          ? `Each MoD block takes exactly k = ${k} of the ${ids.length} prompt tokens.`
+          : "Each MoD block decides per token from the tokens so far; the count can differ from k.",
       blocks,
       fractionSource: "counted from the map",
     });
