@@ -1,6 +1,6 @@
-// Regenerates the table of default configs in README.md from the built package.
+// Regenerates the README's generated parts (default-config table, ratio output) from the built package.
 import { readFileSync, writeFileSync } from "node:fs";
 import { withTable } from "../dist/readme-table.js";
 const path = new URL("../README.md", import.meta.url);
 writeFileSync(path, withTable(readFileSync(path, "utf8")));
-console.log("README.md table updated");
+console.log("README.md generated parts updated");

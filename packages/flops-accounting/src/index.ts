@@ -13,6 +13,7 @@ export {
   asResolved,
   denseCounterpart,
   forwardFlops,
+  hasRouterWeights,
   modVsDense,
   prefillFlops,
   samplingFlopsPerToken,
