@@ -68,7 +68,7 @@ function attentionPairs(t: number, counting: AttentionCounting): number {
   return counting === "full" ? t * t : (t * (t + 1)) / 2;
 }
 
-/** Matmul FLOPs of a block's residual branch (attention + MLP) on `t` tokens attending over `keys` keys. */
+/** Matmul FLOPs of a block's residual branch (attention + MLP) on `t` query tokens with `pairs` query-key pairs. */
 function branchFlops(c: ResolvedModelConfig, t: number, pairs: number) {
   const d = c.dModel;
   const qkv = 2 * t * d * 3 * d;
@@ -211,7 +211,10 @@ export function samplingFlopsPerToken(config: ModelConfig | ResolvedModelConfig,
   return { position, routedFraction: p, causal, perToken: blocks.reduce((a, b) => a + b.expected, 0) + head, blocks, head };
 }
 
-/** FLOPs of a prompt prefill of `promptLength` tokens: a forward pass over them (causal routing assumed at capacity). */
+/**
+ * FLOPs of a prompt prefill of `promptLength` tokens: a forward pass over them with top-k routing
+ * at the configured capacity (a causal prefill routes a data-dependent number of tokens; this is its expectation when the realized fraction equals the capacity).
+ */
 export function prefillFlops(config: ModelConfig | ResolvedModelConfig, promptLength: number, options: Omit<FlopsOptions, "seqLen"> = {}): number {
   return forwardFlops(config, { ...options, seqLen: promptLength }).total;
 }
