@@ -1,0 +1,40 @@
+// Byte-level tokenizer: id i is the UTF-8 byte i (vocab 256). Any text encodes, nothing is
+// out of vocabulary, and bits per byte equals bits per token. Its id map is written into the
+// checkpoint's config.json so the model can be used without the trainer.
+
+export interface TokenizerJSON {
+  type: "byte";
+  vocabSize: 256;
+  encoding: "utf-8";
+  /** idToByte[i] is the byte of token i (the identity map, stored explicitly). */
+  idToByte: number[];
+}
+
+export interface Tokenizer {
+  readonly vocabSize: number;
+  /** Stable id used in cache keys. */
+  readonly id: string;
+  encode(text: string): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+  /** Bytes of UTF-8 text per token, for bits-per-byte (1 for the byte tokenizer). */
+  bytesPerToken(): number;
+  toJSON(): TokenizerJSON;
+}
+
+export function byteTokenizer(): Tokenizer {
+  return {
+    vocabSize: 256,
+    id: "byte-v1",
+    encode: (text) => Int32Array.from(new TextEncoder().encode(text)),
+    decode: (ids) => new TextDecoder("utf-8").decode(Uint8Array.from(ids as ArrayLike<number>)),
+    bytesPerToken: () => 1,
+    toJSON: () => ({ type: "byte", vocabSize: 256, encoding: "utf-8", idToByte: Array.from({ length: 256 }, (_, i) => i) }),
+  };
+}
+
+/** Rebuilds a tokenizer from a checkpoint's config.json entry (throws on an unknown type). */
+export function tokenizerFromJSON(json: unknown): Tokenizer {
+  const j = json as Partial<TokenizerJSON> | null;
+  if (!j || j.type !== "byte" || j.vocabSize !== 256) throw new Error(`unsupported tokenizer in checkpoint: ${JSON.stringify(json)?.slice(0, 120)}`);
+  return byteTokenizer();
+}
