@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // The mixdepth command line. Each command picks its tfjs backend through the shared loader
 // and prints one line saying which backend runs and why the others were skipped.
+// Exit codes: 0 done (also after Ctrl-C with a checkpoint), 1 runtime error (e.g. a bad
+// checkpoint), 2 invalid configuration or usage (nothing written), 3 loss or gradient not finite.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { BACKEND_CHOICES, BackendError, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
+import { ConfigInvalid, loadConfig, parseSet, PRESETS, readConfigFile, type ValidConfig } from "./config.js";
 
 function backendOption(): Option {
   return new Option("--backend <name>", "tfjs backend: auto tries tensorflow (native), then wasm, then cpu")
     .choices(BACKEND_CHOICES as unknown as string[])
-    .default(process.env.MIXDEPTH_BACKEND ?? "auto", "$MIXDEPTH_BACKEND or auto")
+    .default(process.env.MIXDEPTH_BACKEND || "auto", "$MIXDEPTH_BACKEND or auto")
     .argParser((v: string) => {
       try {
         return parseBackendChoice(v);
@@ -15,6 +18,75 @@ function backendOption(): Option {
         throw new InvalidArgumentError((e as Error).message);
       }
     });
+}
+
+interface ConfigFlags {
+  config?: string;
+  preset?: string;
+  set?: string[];
+  steps?: string;
+  batchSize?: string;
+  seqLen?: string;
+  lr?: string;
+  seed?: string;
+  data?: string;
+  out?: string;
+  backend: BackendChoice;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function addConfigOptions(cmd: Command): Command {
+  return cmd
+    .option("-c, --config <file>", "JSON or YAML config file (merged over the preset)")
+    .option("-p, --preset <name>", `preset: ${Object.keys(PRESETS).join(", ")}`)
+    .option("--set <path=value>", "override any config field, e.g. --set training.lr=1e-3 (repeatable)", collect)
+    .option("--steps <n>", "training.steps")
+    .option("--batch-size <n>", "training.batchSize")
+    .option("--seq-len <n>", "training.seqLen")
+    .option("--lr <x>", "training.lr (peak learning rate)")
+    .option("--seed <n>", "training.seed")
+    .option("--data <path>", 'data.source: "brown" (default) or a UTF-8 text file or folder')
+    .option("-o, --out <dir>", "output.dir: the run folder")
+    .addOption(backendOption());
+}
+
+/** Flags as a config fragment; numbers are parsed here and checked by the schema. */
+function flagOverrides(f: ConfigFlags, cmd: Command): unknown[] {
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number.isNaN(Number(v)) ? v : Number(v));
+  const training = Object.fromEntries(
+    Object.entries({ steps: num(f.steps), batchSize: num(f.batchSize), seqLen: num(f.seqLen), lr: num(f.lr), seed: num(f.seed) }).filter(([, v]) => v !== undefined),
+  );
+  const o: Record<string, unknown> = {};
+  if (Object.keys(training).length) o.training = training;
+  if (f.data !== undefined) o.data = { source: f.data };
+  if (f.out !== undefined) o.output = { dir: f.out };
+  if (cmd.getOptionValueSource("backend") !== "default") o.backend = f.backend;
+  return [...(f.set ?? []).map(parseSet), o];
+}
+
+async function startBackend(choice: BackendChoice): Promise<string> {
+  let line = "";
+  const loaded = await loadBackend(choice, { log: (l) => ((line = l), console.log(l)) });
+  return line || `backend: ${loaded.name}`;
+}
+
+/** SIGINT: the first one asks the loop to stop after the current step; a second one exits. */
+function installStop(): { requested: boolean; remove: () => void } {
+  const stop = {
+    requested: false,
+    remove: () => process.off("SIGINT", onInt),
+  };
+  function onInt() {
+    if (stop.requested) {
+      console.error("\nsecond Ctrl-C: exiting now (the last checkpoint is intact)");
+      process.exit(130);
+    }
+    stop.requested = true;
+    console.error("\nCtrl-C: stopping after the current step and writing a checkpoint (Ctrl-C again to quit now)");
+  }
+  process.on("SIGINT", onInt);
+  return stop;
 }
 
 export function buildProgram(): Command {
@@ -34,6 +106,79 @@ export function buildProgram(): Command {
       console.log(`tfjs ${tf.version.tfjs}; node ${process.versions.node}; backend ${loaded.name}`);
     });
 
+  addConfigOptions(
+    program
+      .command("train")
+      .description("train a model (default: the quick preset, a small MoD model on the Brown corpus)")
+      .option("--resume [runDir]", "continue the run in runDir (default: --out) exactly where its last checkpoint stopped"),
+  ).action(async (flags: ConfigFlags & { resume?: string | boolean }, cmd: Command) => {
+    const resumeDir = typeof flags.resume === "string" ? flags.resume : undefined;
+    let valid: ValidConfig;
+    if (resumeDir) {
+      // The run's own config is the base; flags still apply (and must keep the fingerprint).
+      const base = readConfigFile(`${resumeDir}/run.json`);
+      valid = loadConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags, cmd), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) });
+    } else {
+      valid = loadConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+    }
+    const backendLine = await startBackend(valid.config.backend);
+    const { train } = await import("./train.js");
+    const stop = installStop();
+    try {
+      const r = await train({ valid, runDir: valid.config.output.dir, resume: flags.resume !== undefined && flags.resume !== false, backendLine, stop });
+      console.log(r.status === "interrupted" ? `interrupted at step ${r.step}; resume with: mixdepth train --resume ${valid.config.output.dir}` : `done: ${r.step} steps, ${r.msPerStep.toFixed(0)} ms/step`);
+      if (r.checkpointDir) console.log(`checkpoint: ${r.checkpointDir}`);
+      if (r.reportPath) console.log(`report: ${r.reportPath}`);
+    } finally {
+      stop.remove();
+    }
+  });
+
+  program
+    .command("eval")
+    .description("evaluate a checkpoint: val loss and bits/byte (top-k and causal routing), routing accuracy per routed block, FLOPs, tokens/s")
+    .argument("<checkpoint>", "a checkpoint folder or a run folder (its latest checkpoint)")
+    .option("--data <path>", 'validation data: "brown" or a text file/folder (default: the run\'s own data)')
+    .option("--batches <n>", "evaluation batches", "8")
+    .option("--batch-size <n>", "sequences per batch", "8")
+    .option("--seq-len <n>", "tokens per sequence (default: the model's context length)")
+    .option("--json", "print the result as JSON")
+    .addOption(backendOption())
+    .action(async (path: string, flags: { data?: string; batches: string; batchSize: string; seqLen?: string; json?: boolean; backend: BackendChoice }) => {
+      const { evalCommand } = await import("./commands.js");
+      const posInt = (name: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new ConfigInvalid(`${name}: must be a positive integer (got ${JSON.stringify(v)})`);
+        return n;
+      };
+      const opts = { batches: posInt("--batches", flags.batches) as number, batchSize: posInt("--batch-size", flags.batchSize) as number, seqLen: posInt("--seq-len", flags.seqLen), data: flags.data, json: Boolean(flags.json) };
+      const backendLine = await startBackend(flags.backend);
+      await evalCommand(path, opts, backendLine);
+    });
+
+  addConfigOptions(
+    program
+      .command("compare")
+      .description("isoFLOP comparison: dense vs MoD (12.5% every other block) vs stochastic routing at the same training-FLOPs budget, one report")
+      .option("--budget <flops>", "training FLOPs per model (default: training.steps of the dense model)"),
+  ).action(async (flags: ConfigFlags & { budget?: string }, cmd: Command) => {
+    const valid = loadConfig({ preset: flags.preset ?? "compare", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+    let budget: number | undefined;
+    if (flags.budget !== undefined) {
+      budget = Number(flags.budget);
+      if (!Number.isFinite(budget) || budget <= 0) throw new ConfigInvalid(`--budget: must be a number of FLOPs > 0 (got ${JSON.stringify(flags.budget)})`);
+    }
+    const backendLine = await startBackend(valid.config.backend);
+    const { compareCommand } = await import("./commands.js");
+    const stop = installStop();
+    try {
+      await compareCommand(valid, budget, backendLine, stop);
+    } finally {
+      stop.remove();
+    }
+  });
+
   return program;
 }
 
@@ -46,14 +191,28 @@ export async function main(argv: string[]): Promise<number> {
     const code = (err as { code?: string; exitCode?: number }).code;
     if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return 0;
     if (typeof code === "string" && code.startsWith("commander.")) return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigInvalid) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
     if (err instanceof BackendError) {
       console.error(`error: ${err.message}`);
+      return 1;
+    }
+    const name = (err as Error).name;
+    if (name === "NonFiniteError") {
+      console.error(`error: ${(err as Error).message}`);
+      return 3;
+    }
+    if (name === "CheckpointError" || name === "SafetensorsError") {
+      console.error(`error: ${(err as Error).message}`);
       return 1;
     }
     console.error(`error: ${(err as Error).stack ?? String(err)}`);
     return 1;
   }
 }
+
 
 const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isEntry || process.argv[1]?.endsWith("/cli.js")) {

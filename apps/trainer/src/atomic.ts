@@ -1,0 +1,34 @@
+// Crash-safe file writes: write a temporary file, fsync it, rename it over the target, fsync
+// the folder. A crash at any point leaves either the old file or the new one, never a mix.
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `data` to `path` durably (fsync) without a rename: for files inside a temp folder. */
+export function writeDurable(path: string, data: Uint8Array | string): void {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const fd = openSync(path, "w");
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Atomically replaces `path` with `data` (temp file + fsync + rename + fsync of the folder). */
+export function writeAtomic(path: string, data: Uint8Array | string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  writeDurable(tmp, data);
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+}

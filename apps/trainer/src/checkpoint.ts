@@ -1,0 +1,222 @@
+// Checkpoints. A run folder holds checkpoints/step-NNNNNN/ folders and checkpoints/latest.json
+// naming the newest complete one. Each checkpoint folder has:
+//   model.safetensors        weights by name (what @mixdepth/transformer's getWeights returns)
+//   config.json              { model: ModelConfig, tokenizer, ... }: enough to rebuild the model
+//                            with fromWeights(config.model, weights), no trainer needed
+//   trainer-state.safetensors optimizer moments m.<name>, v.<name>
+//   trainer-state.json       step, RNG state, data position, hashes and sizes of the two
+//                            safetensors files, and a fingerprint of the run's config
+// Saving writes a temp folder (every file fsynced), renames it into place, then atomically
+// rewrites latest.json. A crash at any point leaves latest.json naming the previous,
+// complete checkpoint.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafetensorsTensor } from "@mixdepth/transformer";
+import type { ModelConfig } from "@mixdepth/flops-accounting";
+import { fsyncDir, writeAtomic, writeDurable } from "./atomic.js";
+import type { TokenizerJSON } from "./tokenizer.js";
+
+export const CHECKPOINT_FORMAT = "mixdepth-checkpoint/1";
+
+/** Thrown for unreadable, truncated or mismatched checkpoints (the CLI exits with code 1). */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CheckpointError";
+  }
+}
+
+export interface CheckpointConfigJSON {
+  format: typeof CHECKPOINT_FORMAT;
+  model: ModelConfig;
+  tokenizer: TokenizerJSON;
+  trained: boolean;
+  description: string;
+  step: number;
+}
+
+export interface TrainerStateJSON {
+  format: typeof CHECKPOINT_FORMAT;
+  step: number;
+  /** Batch sampler RNG state (the data position: windows are drawn from it). */
+  rngState: number;
+  /** Optimizer steps taken (bias-correction t). */
+  optimizerStep: number;
+  tokensSeen: number;
+  trainingFlops: number;
+  /** Fingerprint of everything that must not change across a resume. */
+  fingerprint: string;
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+export interface CheckpointData {
+  step: number;
+  weights: Map<string, Float32Array>;
+  shapes: Map<string, number[]>;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+  state: Omit<TrainerStateJSON, "format" | "files">;
+  config: Omit<CheckpointConfigJSON, "format">;
+}
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+function toTensors(values: Map<string, Float32Array>, shapes: Map<string, number[]>, prefix = ""): Map<string, SafetensorsTensor> {
+  const out = new Map<string, SafetensorsTensor>();
+  for (const [name, data] of values) out.set(prefix + name, { dtype: "F32", shape: shapes.get(name) ?? [data.length], data });
+  return out;
+}
+
+export const stepDirName = (step: number) => `step-${String(step).padStart(6, "0")}`;
+
+/**
+ * Writes a checkpoint under `runDir/checkpoints/` and points latest.json at it. Keeps the
+ * previous checkpoint too (a second line of defence) and deletes older ones. Returns its folder.
+ */
+export function saveCheckpoint(runDir: string, data: CheckpointData): string {
+  const root = join(runDir, "checkpoints");
+  mkdirSync(root, { recursive: true });
+  const name = stepDirName(data.step);
+  const final = join(root, name);
+  const tmp = join(root, `.${name}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  const model = encodeSafetensors(toTensors(data.weights, data.shapes), { format: "pt", producer: "mixdepth-trainer", step: String(data.step) });
+  const opt = encodeSafetensors(new Map([...toTensors(data.m, data.shapes, "m."), ...toTensors(data.v, data.shapes, "v.")]), { step: String(data.step) });
+  const config: CheckpointConfigJSON = { format: CHECKPOINT_FORMAT, ...data.config };
+  const state: TrainerStateJSON = {
+    format: CHECKPOINT_FORMAT,
+    ...data.state,
+    files: {
+      "model.safetensors": { bytes: model.length, sha256: sha256(model) },
+      "trainer-state.safetensors": { bytes: opt.length, sha256: sha256(opt) },
+    },
+  };
+  writeDurable(join(tmp, "model.safetensors"), model);
+  writeDurable(join(tmp, "trainer-state.safetensors"), opt);
+  writeDurable(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+  // Written last: its presence and hashes vouch for the files above.
+  writeDurable(join(tmp, "trainer-state.json"), JSON.stringify(state, null, 2) + "\n");
+  fsyncDir(tmp);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  fsyncDir(root);
+  writeAtomic(join(root, "latest.json"), JSON.stringify({ checkpoint: name, step: data.step }) + "\n");
+  // Keep the newest two complete checkpoints; drop older ones and stale temp folders.
+  const keep = new Set([name]);
+  const older = readdirSync(root)
+    .filter((f) => /^step-\d+$/.test(f) && f !== name)
+    .sort()
+    .reverse();
+  if (older[0]) keep.add(older[0]);
+  for (const f of readdirSync(root)) {
+    if ((/^step-\d+$/.test(f) && !keep.has(f)) || (f.startsWith(".step-") && f.includes(".tmp-"))) rmSync(join(root, f), { recursive: true, force: true });
+  }
+  return final;
+}
+
+/**
+ * The checkpoint folder for `path`: a checkpoint folder itself (has model.safetensors), or a
+ * run folder (its checkpoints/latest.json). Throws CheckpointError saying what is missing.
+ */
+export function resolveCheckpointDir(path: string): string {
+  const p = resolve(path);
+  if (!existsSync(p)) throw new CheckpointError(`checkpoint: ${path} does not exist`);
+  if (existsSync(join(p, "model.safetensors"))) return p;
+  const latest = join(p, "checkpoints", "latest.json");
+  if (!existsSync(latest)) throw new CheckpointError(`checkpoint: ${path} has neither model.safetensors nor checkpoints/latest.json (not a run or checkpoint folder)`);
+  let name: string;
+  try {
+    name = (JSON.parse(readFileSync(latest, "utf8")) as { checkpoint: string }).checkpoint;
+  } catch (e) {
+    throw new CheckpointError(`checkpoint: ${latest} is not valid JSON (${(e as Error).message})`);
+  }
+  const dir = join(p, "checkpoints", name);
+  if (!existsSync(dir)) throw new CheckpointError(`checkpoint: ${latest} names ${name}, which is missing`);
+  return dir;
+}
+
+function readJson<T>(path: string): T {
+  if (!existsSync(path)) throw new CheckpointError(`checkpoint: ${path} is missing`);
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch (e) {
+    throw new CheckpointError(`checkpoint: ${path} is not valid JSON (truncated?): ${(e as Error).message}`);
+  }
+}
+
+function readTensors(path: string, expect?: { bytes: number; sha256: string }): Map<string, SafetensorsTensor> {
+  if (!existsSync(path)) throw new CheckpointError(`checkpoint: ${path} is missing`);
+  const bytes = readFileSync(path);
+  if (expect && bytes.length !== expect.bytes) {
+    throw new CheckpointError(`checkpoint: ${path} has ${bytes.length} bytes, trainer-state.json recorded ${expect.bytes} (truncated or replaced)`);
+  }
+  if (expect && sha256(bytes) !== expect.sha256) throw new CheckpointError(`checkpoint: ${path} does not match the sha256 in trainer-state.json (corrupted or replaced)`);
+  try {
+    return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)).tensors;
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new CheckpointError(`checkpoint: ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Model weights and config.json only (for eval/sample): no trainer state needed. */
+export function loadModelCheckpoint(path: string): { dir: string; config: CheckpointConfigJSON; weights: Map<string, SafetensorsTensor> } {
+  const dir = resolveCheckpointDir(path);
+  const config = readJson<CheckpointConfigJSON>(join(dir, "config.json"));
+  if (config.format !== CHECKPOINT_FORMAT || typeof config.model !== "object") {
+    throw new CheckpointError(`checkpoint: ${join(dir, "config.json")} is not a ${CHECKPOINT_FORMAT} config (format ${JSON.stringify(config.format)})`);
+  }
+  const stateFile = join(dir, "trainer-state.json");
+  const files = existsSync(stateFile) ? readJson<TrainerStateJSON>(stateFile).files : undefined;
+  return { dir, config, weights: readTensors(join(dir, "model.safetensors"), files?.["model.safetensors"]) };
+}
+
+/**
+ * Everything needed to resume. Checks sizes and hashes, and that the weights have exactly
+ * `expectedShapes` and the run's `fingerprint`; each mismatch is a CheckpointError naming it.
+ */
+export function loadCheckpoint(path: string, expectedShapes: Map<string, number[]>, fingerprint: string): CheckpointData & { dir: string } {
+  const dir = resolveCheckpointDir(path);
+  const state = readJson<TrainerStateJSON>(join(dir, "trainer-state.json"));
+  if (state.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`checkpoint: ${dir}: unknown format ${JSON.stringify(state.format)}`);
+  if (state.fingerprint !== fingerprint) {
+    throw new CheckpointError(`checkpoint: ${dir} was written by a run with a different model/training/data config; resume needs the same config`);
+  }
+  const { config, weights: modelTensors } = loadModelCheckpoint(dir);
+  const optTensors = readTensors(join(dir, "trainer-state.safetensors"), state.files["trainer-state.safetensors"]);
+  const weights = new Map<string, Float32Array>();
+  const m = new Map<string, Float32Array>();
+  const v = new Map<string, Float32Array>();
+  for (const [name, shape] of expectedShapes) {
+    const check = (t: SafetensorsTensor | undefined, what: string): Float32Array => {
+      if (!t) throw new CheckpointError(`checkpoint: ${dir}: ${what} "${name}" is missing`);
+      if (t.dtype !== "F32" || t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
+        throw new CheckpointError(`checkpoint: ${dir}: ${what} "${name}" is ${t.dtype} [${t.shape.join(", ")}], the model expects F32 [${shape.join(", ")}]`);
+      }
+      return t.data as Float32Array;
+    };
+    weights.set(name, check(modelTensors.get(name), "weight"));
+    m.set(name, check(optTensors.get(`m.${name}`), "optimizer moment m of"));
+    v.set(name, check(optTensors.get(`v.${name}`), "optimizer moment v of"));
+  }
+  const extra = [...modelTensors.keys()].filter((n) => !expectedShapes.has(n));
+  if (extra.length) throw new CheckpointError(`checkpoint: ${dir}: unexpected weights ${extra.slice(0, 5).join(", ")}`);
+  const { format: _f, files: _files, ...rest } = state;
+  void _f;
+  void _files;
+  const { format: _cf, ...cfg } = config;
+  void _cf;
+  return { dir, step: state.step, weights, shapes: expectedShapes, m, v, state: rest, config: cfg };
+}
+
+/** Latest checkpoint step of a run folder, or null when it has none. */
+export function latestStep(runDir: string): number | null {
+  try {
+    const d = resolveCheckpointDir(runDir);
+    return statSync(d).isDirectory() ? readJson<TrainerStateJSON>(join(d, "trainer-state.json")).step : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,151 @@
+// `eval` and `compare`: the commands built on top of train().
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { fromWeights } from "@mixdepth/transformer";
+import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts } from "@mixdepth/flops-accounting";
+import { validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
+import { loadModelCheckpoint, resolveCheckpointDir, type TrainerStateJSON } from "./checkpoint.js";
+import { evalBatches, prepareTokens } from "./data.js";
+import { evaluate } from "./eval.js";
+import { fmt, reportHtml, type Table } from "./report.js";
+import { lossCharts, routingTable, runCurves } from "./run-report.js";
+import { tokenizerFromJSON } from "./tokenizer.js";
+import { latestStep } from "./checkpoint.js";
+import { loadDocuments, train } from "./train.js";
+import { writeAtomic } from "./atomic.js";
+
+export interface EvalCommandOptions {
+  batches: number;
+  batchSize: number;
+  seqLen: number | undefined;
+  data: string | undefined;
+  json: boolean;
+}
+
+/** Evaluates a checkpoint on the validation split of its run's data (or --data). */
+export async function evalCommand(path: string, o: EvalCommandOptions, backendLine: string): Promise<void> {
+  const ck = loadModelCheckpoint(path);
+  const tokenizer = tokenizerFromJSON(ck.config.tokenizer);
+  // The run folder (two levels up from checkpoints/step-N) has run.json with the data settings.
+  const runJson = join(dirname(dirname(ck.dir)), "run.json");
+  const run = existsSync(runJson) ? (JSON.parse(readFileSync(runJson, "utf8")) as TrainerConfig) : null;
+  const dataCfg = { source: "brown", valFraction: 0.05, splitSeed: 1234, cacheDir: ".cache/mixdepth", ...(run?.data ?? {}), ...(o.data ? { source: o.data } : {}) };
+  const stateFile = join(ck.dir, "trainer-state.json");
+  const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as TrainerStateJSON) : null;
+  const tensors = new Map([...ck.weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape, "float32")]));
+  const model = (() => {
+    try {
+      return fromWeights(ck.config.model, tensors);
+    } finally {
+      tf.dispose([...tensors.values()]);
+    }
+  })();
+  try {
+    const seqLen = o.seqLen ?? model.config.contextLength;
+    if (seqLen > model.config.contextLength) throw new Error(`--seq-len ${seqLen} exceeds the model's contextLength ${model.config.contextLength}`);
+    const data = prepareTokens(loadDocuments(dataCfg.source), dataCfg, tokenizer, resolve(dataCfg.cacheDir));
+    const r = evaluate(model, evalBatches(data.val, o.batchSize, seqLen, o.batches), o.batchSize, seqLen, tokenizer.bytesPerToken());
+    const result = { checkpoint: ck.dir, step: ck.config.step, trainingFlops: state?.trainingFlops ?? null, backend: backendLine, data: dataCfg.source, ...r };
+    if (o.json) {
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
+    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${ck.config.description})`);
+    console.log(`training FLOPs so far: ${state ? state.trainingFlops.toExponential(3) : "unknown (no trainer-state.json)"}`);
+    console.log(`validation: ${r.tokens} tokens of ${dataCfg.source} (${o.batches} x ${o.batchSize} x ${seqLen}), ${Math.round(r.tokensPerSec)} tokens/s`);
+    console.log(`  top-k routing:  loss ${r.topk.loss.toFixed(4)} nats/token, ${r.topk.bpb.toFixed(4)} bits/byte`);
+    if (r.causal) console.log(`  causal routing: loss ${r.causal.loss.toFixed(4)} nats/token, ${r.causal.bpb.toFixed(4)} bits/byte (${model.config.routing.causal})`);
+    for (const l of r.routing) {
+      console.log(
+        `  block ${l.layer}: nominal ${fmt(l.nominalFraction)}, causal routed ${fmt(l.causalFraction)}; ${model.config.routing.causal} vs top-k accuracy ${fmt(l.accuracy)}, precision ${fmt(l.precision)}, recall ${fmt(l.recall)}`,
+      );
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+interface Variant {
+  name: string;
+  variant: string;
+  valid: ValidConfig;
+  steps: number;
+}
+
+/**
+ * Dense vs MoD vs stochastic at one training-FLOPs budget (isoFlopSweep sets each one's
+ * steps), trained one after another in <out>/<variant>/, then one report with the curves side
+ * by side. Finished variants are skipped and interrupted ones resumed when run again.
+ */
+export async function compareCommand(valid: ValidConfig, budgetArg: number | undefined, backendLine: string, stop: { requested: boolean }): Promise<void> {
+  const cfg = valid.config;
+  const t = cfg.training;
+  const setting = { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum };
+  const { routing, dModel, nLayers, nHeads, ...base } = cfg.model;
+  const denseCfg = { ...base, dModel, nLayers, nHeads, routing: { ...routing, blocks: "none" as const } };
+  const budget = budgetArg ?? t.steps * flopsPerStep(denseCfg, setting);
+  const sweep = isoFlopSweep({ budget, setting, base: { ...base, routing: { ...(routing ?? {}) } }, sizes: [{ name: "m", dModel, nLayers, nHeads }] });
+  const out = resolve(cfg.output.dir);
+  mkdirSync(out, { recursive: true });
+  const variants: Variant[] = sweep.map((e) => {
+    const steps = Math.max(1, e.plan.steps);
+    const scale = steps / t.steps;
+    const every = Math.max(1, Math.round(steps / 5));
+    const c = {
+      ...cfg,
+      model: e.config,
+      training: { ...t, steps, warmupSteps: Math.min(steps, Math.round(t.warmupSteps * scale)), evalEvery: every, checkpointEvery: every },
+      output: { dir: join(out, e.variant) },
+    };
+    return { name: e.variant, variant: e.variant, valid: validateConfig(c), steps };
+  });
+  console.log(`compare: budget ${budget.toExponential(3)} training FLOPs per model`);
+  for (const v of variants) console.log(`  ${v.name}: ${v.steps} steps x ${flopsPerStep(v.valid.model, setting).toExponential(3)} FLOPs/step`);
+  const results: { v: Variant; ms: number }[] = [];
+  for (const v of variants) {
+    if (stop.requested) break;
+    const dir = v.valid.config.output.dir;
+    const done = latestStep(dir);
+    if (done === v.steps) {
+      console.log(`${v.name}: already finished (${dir})`);
+      results.push({ v, ms: Number.NaN });
+      continue;
+    }
+    console.log(`--- ${v.name} (${dir})`);
+    const r = await train({ valid: v.valid, runDir: dir, resume: done !== null, backendLine, stop });
+    results.push({ v, ms: r.msPerStep });
+    if (r.status === "interrupted") {
+      console.log(`interrupted; run the same command again to continue`);
+      return;
+    }
+  }
+  const runs = variants.map((v) => runCurves(v.valid.config.output.dir, v.name));
+  const charts = lossCharts(runs);
+  writeAtomic(join(out, "loss-vs-step.svg"), charts.step);
+  writeAtomic(join(out, "loss-vs-flops.svg"), charts.flops);
+  const table: Table = {
+    title: "results at equal training FLOPs",
+    head: ["model", "params", "steps", "training FLOPs", "FLOPs / forward pass (1 sequence)", "ms / step", "final val loss top-k", "final val loss causal", "bpb top-k"],
+    rows: runs.map((r, i) => {
+      const e = r.evals[r.evals.length - 1];
+      const ms = r.train.length ? r.train.reduce((a, x) => a + x.msPerStep, 0) / r.train.length : Number.NaN;
+      const v = variants[i] as Variant;
+      return [r.name, paramCounts(v.valid.model).total, String(v.steps), v.steps * r.flopsPerStep, forwardFlops(v.valid.model, { seqLen: t.seqLen }).total, ms, e?.topk.loss ?? Number.NaN, e?.causal?.loss ?? "-", e?.topk.bpb ?? Number.NaN];
+    }),
+  };
+  const tables = [table, ...runs.map(routingTable).filter((x): x is Table => x !== null)];
+  const html = reportHtml(
+    "mixdepth isoFLOP comparison: dense vs MoD vs stochastic routing",
+    [`Budget: ${budget.toExponential(3)} training FLOPs per model (steps from the isoFLOP planner of @mixdepth/flops-accounting).`, `Backend: ${backendLine}`, `Runs: ${out}/{${variants.map((v) => v.name).join(",")}}`],
+    [charts.step, charts.flops],
+    tables,
+  );
+  writeAtomic(join(out, "report.html"), html);
+  console.log("");
+  console.log(`| model | steps | val loss top-k | val loss causal | ms/step | FLOPs/forward |`);
+  console.log(`| --- | --- | --- | --- | --- | --- |`);
+  for (const row of table.rows) console.log(`| ${row[0]} | ${row[2]} | ${fmt(row[6] as number, 4)} | ${typeof row[7] === "number" ? fmt(row[7], 4) : row[7]} | ${fmt(row[5] as number)} | ${fmt(row[4] as number)} |`);
+  console.log(`report: ${join(out, "report.html")}`);
+  void resolveCheckpointDir;
+}

@@ -1,0 +1,128 @@
+// Self-contained reports: line charts as inline SVG (no scripts, no CDN, opens offline) and an
+// HTML page with the curves, tables of evaluations and routing statistics.
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+}
+
+export interface ChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  logX?: boolean;
+  width?: number;
+  height?: number;
+}
+
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+}
+
+/** Short number: 1.23e12, 0.0123, 4567. */
+export function fmt(v: number, digits = 3): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(digits - 1);
+  return Number(v.toPrecision(digits)).toString();
+}
+
+function ticks(lo: number, hi: number, n = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const step0 = (hi - lo) / n;
+  const mag = Math.pow(10, Math.floor(Math.log10(step0)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0) ?? step0;
+  const out: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  return out;
+}
+
+/** A line chart as a standalone SVG document (also valid inline in HTML). */
+export function lineChart(series: Series[], o: ChartOptions): string {
+  const W = o.width ?? 640;
+  const H = o.height ?? 360;
+  const m = { l: 64, r: 16, t: 32, b: 48 };
+  const tx = (x: number) => (o.logX ? Math.log10(Math.max(x, 1e-300)) : x);
+  const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(tx(x)) && Number.isFinite(y));
+  const xs = pts.map(([x]) => tx(x));
+  const ys = pts.map(([, y]) => y);
+  let [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
+  let [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
+  if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
+  if (y1 === y0) [y0, y1] = [y0 - 1, y1 + 1];
+  const pad = (y1 - y0) * 0.05;
+  [y0, y1] = [y0 - pad, y1 + pad];
+  const px = (x: number) => m.l + ((tx(x) - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const py = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${escapeHtml(o.title)}</text>`);
+  for (const t of ticks(y0, y1)) {
+    const y = py(t).toFixed(1);
+    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="#eee"/><text x="${m.l - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmt(t)}</text>`);
+  }
+  for (const t of ticks(x0, x1)) {
+    const xv = o.logX ? Math.pow(10, t) : t;
+    const x = px(xv).toFixed(1);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${m.t}" y2="${H - m.b}" stroke="#eee"/><text x="${x}" y="${H - m.b + 16}" text-anchor="middle">${fmt(xv)}</text>`);
+  }
+  parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#888"/>`);
+  parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">${escapeHtml(o.xLabel)}${o.logX ? " (log)" : ""}</text>`);
+  parts.push(`<text transform="translate(14 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(o.yLabel)}</text>`);
+  series.forEach((s, i) => {
+    const c = COLORS[i % COLORS.length] as string;
+    const d = s.points
+      .filter(([x, y]) => Number.isFinite(tx(x)) && Number.isFinite(y))
+      .map(([x, y], j) => `${j ? "L" : "M"}${px(x).toFixed(1)} ${py(y).toFixed(1)}`)
+      .join("");
+    if (d) parts.push(`<path d="${d}" fill="none" stroke="${c}" stroke-width="1.5"/>`);
+    parts.push(`<rect x="${m.l + 10}" y="${m.t + 8 + i * 16}" width="12" height="3" fill="${c}"/><text x="${m.l + 28}" y="${m.t + 12 + i * 16}">${escapeHtml(s.name)}</text>`);
+  });
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+/** Moving average over `window` points (for noisy per-step training loss). */
+export function smooth(points: [number, number][], window: number): [number, number][] {
+  if (window <= 1) return points;
+  const out: [number, number][] = [];
+  let sum = 0;
+  points.forEach(([x, y], i) => {
+    sum += y;
+    if (i >= window) sum -= (points[i - window] as [number, number])[1];
+    out.push([x, sum / Math.min(i + 1, window)]);
+  });
+  return out;
+}
+
+export interface Table {
+  title: string;
+  head: string[];
+  rows: (string | number)[][];
+}
+
+export function tableHtml(t: Table): string {
+  const cell = (v: string | number) => (typeof v === "number" ? fmt(v, 4) : escapeHtml(v));
+  return `<h2>${escapeHtml(t.title)}</h2>\n<table><thead><tr>${t.head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${t.rows
+    .map((r) => `<tr>${r.map((c) => `<td>${cell(c)}</td>`).join("")}</tr>`)
+    .join("")}</tbody></table>`;
+}
+
+/** A complete offline HTML page: inline CSS and SVG, no scripts, no external resources. */
+export function reportHtml(title: string, intro: string[], charts: string[], tables: Table[]): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font-family:sans-serif;max-width:1340px;margin:24px auto;padding:0 16px;color:#222}
+.charts{display:flex;flex-wrap:wrap;gap:12px}table{border-collapse:collapse;margin:8px 0 20px}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
+p{margin:4px 0}code{background:#f4f4f4;padding:1px 4px}</style></head>
+<body><h1>${escapeHtml(title)}</h1>
+${intro.map((l) => `<p>${escapeHtml(l)}</p>`).join("\n")}
+<div class="charts">${charts.join("\n")}</div>
+${tables.map(tableHtml).join("\n")}
+</body></html>
+`;
+}

@@ -1,0 +1,277 @@
+// The training loop: data, model, AdamW, evaluation, checkpoints, metrics, report.
+// Exactness of --resume rests on three things saved in every checkpoint: the weights, the
+// optimizer moments and step, and the batch sampler's RNG state (the data position); with the
+// same backend the resumed run computes the same numbers as an uninterrupted one.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { createTransformer, type Transformer } from "@mixdepth/transformer";
+import { flopsPerStep, forwardFlops, paramCounts } from "@mixdepth/flops-accounting";
+import type { ValidConfig } from "./config.js";
+import { evalBatches, loadBrown, loadText, prepareTokens, randomBatch, type Batch, type TokenData } from "./data.js";
+import { evaluate, type EvalResult } from "./eval.js";
+import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { MetricsLog } from "./metrics.js";
+import { AdamW, clipByGlobalNorm, decayRule, learningRate } from "./optimizer.js";
+import { Progress } from "./progress.js";
+import { writeRunReport } from "./run-report.js";
+import { Rng } from "./rng.js";
+import { byteTokenizer, type Tokenizer } from "./tokenizer.js";
+import { writeAtomic } from "./atomic.js";
+
+/** Thrown when the loss or gradient norm stops being finite; nothing is checkpointed. */
+export class NonFiniteError extends Error {
+  constructor(
+    readonly step: number,
+    what: string,
+    value: number,
+    lastCheckpoint: string | null,
+  ) {
+    super(
+      `${what} is ${value} at step ${step}; training stopped without writing a checkpoint` +
+        (lastCheckpoint ? ` (the last good one, ${lastCheckpoint}, is intact)` : " (no checkpoint was written in this run)") +
+        ". Try a lower training.lr or a gradClip.",
+    );
+    this.name = "NonFiniteError";
+  }
+}
+
+export interface TrainOptions {
+  valid: ValidConfig;
+  runDir: string;
+  resume: boolean;
+  /** The backend line printed at start (stored in the metrics). */
+  backendLine: string;
+  /** Where progress goes (default process.stdout). */
+  out?: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean; columns?: number };
+  /** Set `requested` (e.g. from SIGINT) to stop after the current step with a checkpoint. */
+  stop?: { requested: boolean };
+  /** Called after every step (tests). */
+  onStep?: (step: number, loss: number) => void;
+  /** Write report.html at the end (default true). */
+  report?: boolean;
+}
+
+export interface TrainResult {
+  status: "done" | "interrupted";
+  step: number;
+  checkpointDir: string | null;
+  reportPath: string | null;
+  finalEval: EvalResult | null;
+  msPerStep: number;
+  data: TokenData;
+}
+
+export function loadDocuments(source: string) {
+  return source === "brown" ? loadBrown() : loadText(source);
+}
+
+/** Everything a checkpoint must agree with to be resumed. */
+function fingerprint(valid: ValidConfig, dataKey: string): string {
+  const t = valid.config.training;
+  const fixed = { model: valid.model, steps: t.steps, batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, seed: t.seed, dataKey };
+  return createHash("sha256").update(JSON.stringify(fixed)).digest("hex").slice(0, 32);
+}
+
+function weightData(model: Transformer): { values: Map<string, Float32Array>; shapes: Map<string, number[]> } {
+  const w = model.getWeights();
+  return { values: new Map([...w].map(([n, v]) => [n, v.dataSync() as Float32Array])), shapes: model.weightShapes() };
+}
+
+export function modelDescription(valid: ValidConfig): string {
+  const m = valid.model;
+  const r = m.routing;
+  const routing = r.blocks.length ? `MoD ${+(r.capacity * 100).toFixed(2)}% capacity on blocks [${r.blocks.join(", ")}], ${r.router} router, causal: ${r.causal}` : "dense";
+  return `${m.family} d=${m.dModel} L=${m.nLayers} heads=${m.nHeads} ctx=${m.contextLength} vocab=${m.vocabSize}; ${routing}`;
+}
+
+/** Runs (or resumes) a training run in `runDir`. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { valid } = opts;
+  const cfg = valid.config;
+  const t = cfg.training;
+  const out = opts.out ?? process.stdout;
+  const progress = new Progress(out, Math.max(1, Math.round(t.steps / 20)));
+  const log = (s: string) => progress.log(s);
+  const runDir = resolve(opts.runDir);
+  const tokenizer: Tokenizer = byteTokenizer();
+
+  const t0 = performance.now();
+  const docs = loadDocuments(cfg.data.source);
+  const data = prepareTokens(docs, { valFraction: cfg.data.valFraction, splitSeed: cfg.data.splitSeed }, tokenizer, resolve(cfg.data.cacheDir));
+  log(
+    `data: ${cfg.data.source} (${data.trainDocs} train / ${data.valDocs} validation documents, ${data.train.length} / ${data.val.length} tokens; ` +
+      `${data.fromCache ? "cached" : "tokenized"} in ${data.cachePath}, ${Math.round(performance.now() - t0)} ms)`,
+  );
+  const evalSet: Batch[] = evalBatches(data.val, t.batchSize, t.seqLen, t.evalBatches);
+
+  mkdirSync(runDir, { recursive: true });
+  const metrics = new MetricsLog(join(runDir, "metrics.jsonl"));
+  const model = createTransformer(cfg.model, { seed: t.seed });
+  const params = new Map([...model.getWeights()].filter(([, v]) => v.trainable));
+  const opt = new AdamW(params, { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, decay: decayRule(t) });
+  const varToName = new Map([...params].map(([n, v]) => [v.name, n]));
+  const vars = [...params.values()];
+  const rng = new Rng(t.seed ^ 0x0ba7c4);
+  const fp = fingerprint(valid, data.key);
+  const perStep = flopsPerStep(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum });
+  const fwd = forwardFlops(valid.model, { seqLen: t.seqLen }).total;
+  let step = 0;
+  let lastCheckpoint: string | null = null;
+  let msTotal = 0;
+  let stepsTimed = 0;
+
+  try {
+    if (opts.resume) {
+      const ck = loadCheckpoint(runDir, model.weightShapes(), fp);
+      const loaded = new Map([...ck.weights].map(([n, d]) => [n, tf.tensor(d, ck.shapes.get(n))]));
+      try {
+        model.setWeights(loaded); // copies the values
+      } finally {
+        tf.dispose([...loaded.values()]);
+      }
+      opt.setState({ step: ck.state.optimizerStep, m: ck.m, v: ck.v });
+      rng.state = ck.state.rngState;
+      step = ck.step;
+      lastCheckpoint = ck.dir;
+      metrics.truncateAfter(step);
+      log(`resumed from ${ck.dir} at step ${step}`);
+    } else if (existsSync(join(runDir, "checkpoints", "latest.json"))) {
+      throw new CheckpointError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);
+    }
+    writeAtomic(join(runDir, "run.json"), JSON.stringify(cfg, null, 2) + "\n");
+    const pc = paramCounts(valid.model);
+    metrics.write({
+      type: "start",
+      time: new Date().toISOString(),
+      backend: opts.backendLine,
+      resumedFrom: opts.resume ? step : null,
+      config: cfg,
+      paramCount: pc.total,
+      flopsPerStep: perStep,
+      forwardFlopsPerSequence: fwd,
+    });
+    log(`model: ${modelDescription(valid)}; ${pc.total} parameters; ${perStep.toExponential(3)} training FLOPs/step`);
+    log(`run: ${runDir}`);
+
+    const checkpoint = (s: number) => {
+      const w = weightData(model);
+      const st = opt.getState();
+      lastCheckpoint = saveCheckpoint(runDir, {
+        step: s,
+        weights: w.values,
+        shapes: w.shapes,
+        m: st.m,
+        v: st.v,
+        state: { step: s, rngState: rng.state, optimizerStep: st.step, tokensSeen: s * t.batchSize * t.seqLen * t.gradAccum, trainingFlops: s * perStep, fingerprint: fp },
+        config: { model: cfg.model, tokenizer: tokenizer.toJSON(), trained: true, description: modelDescription(valid), step: s },
+      });
+      metrics.write({ type: "checkpoint", step: s, dir: lastCheckpoint });
+    };
+    const runEval = (s: number): EvalResult => {
+      const r = evaluate(model, evalSet, t.batchSize, t.seqLen, tokenizer.bytesPerToken());
+      metrics.write({ type: "eval", step: s, flops: s * perStep, ...r });
+      const causal = r.causal ? `, causal ${r.causal.loss.toFixed(4)} (${r.causal.bpb.toFixed(3)} bpb)` : "";
+      const acc = r.routing.length ? `, causal-vs-topk accuracy ${r.routing.map((l) => l.accuracy.toFixed(3)).join("/")}` : "";
+      log(`eval @ step ${s}: val loss top-k ${r.topk.loss.toFixed(4)} (${r.topk.bpb.toFixed(3)} bpb)${causal}${acc}`);
+      return r;
+    };
+
+    const faultAt = Number(process.env.MIXDEPTH_FAULT_NAN_AT_STEP ?? "0"); // test hook: inject a NaN loss
+    const startStep = step;
+    const trainStart = performance.now();
+    let finalEval: EvalResult | null = null;
+    let interrupted = false;
+    while (step < t.steps) {
+      const st0 = performance.now();
+      const lr = learningRate(t, step);
+      let lmSum = 0;
+      let auxSum = 0;
+      let acc: Map<string, tf.Tensor> | null = null;
+      for (let micro = 0; micro < t.gradAccum; micro++) {
+        const b = randomBatch(data.train, t.batchSize, t.seqLen, rng);
+        const x = tf.tensor2d(b.inputs, [t.batchSize, t.seqLen], "int32");
+        const y = tf.tensor2d(b.targets, [t.batchSize, t.seqLen], "int32");
+        let lm: tf.Scalar | undefined;
+        let aux: tf.Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const r = model.loss(x, y);
+          lm = tf.keep(r.lm);
+          aux = tf.keep(r.aux);
+          return r.total;
+        }, vars);
+        const [lv, av] = [lm!.dataSync()[0] as number, aux!.dataSync()[0] as number];
+        tf.dispose([x, y, value, lm!, aux!]);
+        lmSum += lv;
+        auxSum += av;
+        const named = new Map(Object.entries(grads).map(([k, g]) => [varToName.get(k) ?? k, g]));
+        if (!acc) acc = named;
+        else {
+          for (const [k, g] of named) {
+            const prev = acc.get(k) as tf.Tensor;
+            acc.set(k, tf.add(prev, g));
+            tf.dispose([prev, g]);
+          }
+        }
+      }
+      let loss = lmSum / t.gradAccum;
+      const aux = auxSum / t.gradAccum;
+      if (faultAt > 0 && step + 1 === faultAt) loss = Number.NaN;
+      const grads = acc as Map<string, tf.Tensor>;
+      if (!Number.isFinite(loss) || !Number.isFinite(aux)) {
+        tf.dispose([...grads.values()]);
+        const e = new NonFiniteError(step + 1, Number.isFinite(loss) ? "the auxiliary loss" : "the loss", Number.isFinite(loss) ? aux : loss, lastCheckpoint);
+        metrics.write({ type: "error", step: step + 1, message: e.message });
+        throw e;
+      }
+      if (t.gradAccum > 1) {
+        for (const [k, g] of grads) {
+          grads.set(k, tf.tidy(() => tf.div(g, t.gradAccum)));
+          g.dispose();
+        }
+      }
+      const clipped = clipByGlobalNorm(grads, t.gradClip); // before the step (mod-spec section 8)
+      tf.dispose([...grads.values()]);
+      if (!Number.isFinite(clipped.norm)) {
+        tf.dispose([...clipped.grads.values()]);
+        const e = new NonFiniteError(step + 1, "the gradient norm", clipped.norm, lastCheckpoint);
+        metrics.write({ type: "error", step: step + 1, message: e.message });
+        throw e;
+      }
+      opt.apply(clipped.grads, lr);
+      tf.dispose([...clipped.grads.values()]);
+      step += 1;
+      const ms = performance.now() - st0;
+      msTotal += ms;
+      stepsTimed += 1;
+      const tokens = step * t.batchSize * t.seqLen * t.gradAccum;
+      const elapsed = (performance.now() - trainStart) / 1000;
+      const tps = ((step - startStep) * t.batchSize * t.seqLen * t.gradAccum) / Math.max(elapsed, 1e-9);
+      metrics.write({ type: "train", step, loss, total: loss + aux, aux, lr, gradNorm: clipped.norm, tokens, flops: step * perStep, msPerStep: ms, tokensPerSec: tps });
+      opts.onStep?.(step, loss);
+      progress.update({ step, steps: t.steps, loss, tokensPerSec: tps, elapsed, startStep });
+      const last = step === t.steps;
+      if (last || (t.evalEvery > 0 && step % t.evalEvery === 0)) {
+        const r = runEval(step);
+        if (last) finalEval = r;
+      }
+      if (opts.stop?.requested && !last) {
+        log(`interrupted: stopping after step ${step}`);
+        checkpoint(step);
+        interrupted = true;
+        break;
+      }
+      if (last || (t.checkpointEvery > 0 && step % t.checkpointEvery === 0)) checkpoint(step);
+    }
+    progress.done();
+    if (!interrupted && step === t.steps && startStep === t.steps) log(`the run already finished at step ${step}`);
+    metrics.write({ type: "end", step, status: interrupted ? "interrupted" : "done", time: new Date().toISOString() });
+    const reportPath = opts.report === false ? null : writeRunReport(runDir);
+    return { status: interrupted ? "interrupted" : "done", step, checkpointDir: lastCheckpoint, reportPath, finalEval, msPerStep: stepsTimed ? msTotal / stepsTimed : Number.NaN, data };
+  } finally {
+    progress.done();
+    opt.dispose();
+    model.dispose();
+  }
+}
