@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
-import { createTransformer } from "@mixdepth/transformer";
+import { createTransformer, encodeSafetensors } from "@mixdepth/transformer";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outRoot = process.argv[2] ?? join(here, "..", "public", "checkpoints");
@@ -20,29 +20,11 @@ const configs = {
   dense: { ...base, routing: { blocks: "none" } },
 };
 
-/** safetensors: u64 LE header length, JSON header, raw little-endian F32 data. */
-function encodeSafetensors(named) {
-  const header = {};
-  const chunks = [];
-  let offset = 0;
-  for (const [name, t] of named) {
-    const data = new Float32Array(t.dataSync());
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + data.byteLength] };
-    chunks.push(new Uint8Array(data.buffer));
-    offset += data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - ((8 + json.length) % 8)) % 8); // align the data start to 8 bytes
-  const head = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + head.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let at = 8 + head.length;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+/** The model's weights as safetensors bytes (F32), through the transformer's codec. */
+function weightBytes(model) {
+  const named = new Map();
+  for (const [name, v] of model.getWeights()) named.set(name, { dtype: "F32", shape: [...v.shape], data: new Float32Array(v.dataSync()) });
+  return encodeSafetensors(named, { format: "mixdepth", trained: "false" });
 }
 
 await tf.setBackend("cpu");
@@ -50,7 +32,7 @@ for (const [name, config] of Object.entries(configs)) {
   const model = createTransformer(config, { seed: 1234 });
   const dir = join(outRoot, name);
   mkdirSync(dir, { recursive: true });
-  const bytes = encodeSafetensors(model.getWeights());
+  const bytes = weightBytes(model);
   writeFileSync(join(dir, "model.safetensors"), bytes);
   const json = {
     model: config,

@@ -8,8 +8,8 @@ import { routedTokens } from "@mixdepth/flops-accounting";
 import { parseBackendRequest, selectBackend } from "./backend.js";
 import { fetchCheckpoint, readCheckpointFiles, type LoadedCheckpoint } from "./checkpoint.js";
 import { analyticDense, renderCompare, type CompareRun } from "./compare-panel.js";
-import { mapBlocks, teacherForced, type GenerationResult, type StepReport } from "./generate.js";
-import { naiveGenerate } from "./naive-decoder.js";
+import { decode, maxNewTokens, prefillCells, type DecodeResult, type DecodeStep } from "./decode.js";
+import { mapBlocks, teacherForced } from "./prompt-routing.js";
 import { RoutingMap, el, type MapCell, type RoutedFraction } from "./routing-map.js";
 import { DEFAULT_SETTINGS, SETTING_RULES, parseSettings, type SamplingSettings } from "./sampling.js";
 
@@ -137,6 +137,8 @@ async function generate(): Promise<void> {
     if (!ids.length) throw new Error("prompt: type at least one character");
     const ctx = mod.transformer.config.contextLength;
     if (ids.length > ctx) throw new Error(`prompt: ${ids.length} tokens is longer than the model's context of ${ctx}`);
+    const room = maxNewTokens(mod.transformer, ids.length);
+    if (settings.maxTokens > room) throw new RangeError(`maxTokens: ${settings.maxTokens} does not fit the context of ${ctx} after a ${ids.length}-token prompt (at most ${room})`);
   } catch (err) {
     showError(formError, err);
     return;
@@ -162,57 +164,59 @@ async function generate(): Promise<void> {
       fractionSource: "counted from the map",
     });
     map.root.dataset.map = `prompt-${routing}`;
-    for (const col of columnsFor(ids, teacherForced(model, ids, routing), label)) map.addColumn(col);
+    for (const col of columnsFor(ids, teacherForced(model, ids, routing), label)) map.addColumn({ ...col, kind: "prompt" });
     map.setFractions();
     promptMaps.append(map.root);
   }
 
-  // Generation, streaming.
-  const genMap = new RoutingMap({
-    title: "Generated tokens (causal routing, as decoded)",
-    caption: "Each column is a generated token; a filled cell means the block processed it, an empty one that the token skipped the block on the residual stream.",
+  // The sequence as the sampler decodes it: prompt (prefill) and generated tokens, streaming.
+  const seqMap = new RoutingMap({
+    title: "Prompt and generated tokens, as decoded by @mixdepth/sampler (causal routing, KV cache)",
+    caption:
+      "Prompt columns (grey labels) come from the prefill; each generated token gets its column when it is fed back to the model, " +
+      "so the newest token has none yet. A filled cell: the block processed the token (and cached its K/V); empty: the token skipped the block on the residual stream.",
     blocks,
-    fractionSource: "reported by the decoder",
+    fractionSource: "reported by the sampler, prefill included",
   });
-  genMap.root.dataset.map = "generated";
-  $("#gen-map").replaceChildren(genMap.root);
+  seqMap.root.dataset.map = "generated";
+  $("#gen-map").replaceChildren(seqMap.root);
+  for (const col of columnsFor(ids, prefillCells(model, ids), label)) seqMap.addColumn({ ...col, kind: "prompt" });
   const promptText = $(".prompt-text");
   const genText = $(".gen-text");
   promptText.textContent = prompt;
   genText.textContent = "";
   const progress = $("#progress");
   const generated: number[] = [];
-  const modMs: number[] = [];
-  const onStep = async (s: StepReport) => {
+  const onStep = async (s: DecodeStep) => {
     generated.push(s.token);
-    modMs.push(s.ms);
     genText.textContent = mod.tokenizer.decode(generated);
-    genMap.addColumn({ label: label(s.token), position: s.position, cells: s.cells });
+    const fedToken = generated[s.step - 1];
+    if (s.fed && fedToken !== undefined) seqMap.addColumn({ label: label(fedToken), position: s.fed.position, cells: s.fed.cells, kind: "generated" });
+    seqMap.setFractions(s.fractions);
     progress.textContent = `${generated.length} / ${settings.maxTokens} tokens, last step ${s.ms.toFixed(1)} ms`;
     await nextFrame();
   };
-  let result: GenerationResult;
+  let result: DecodeResult;
   try {
-    result = await naiveGenerate(model, ids, settings, onStep, abort.signal);
+    result = await decode(model, ids, settings, onStep, abort.signal);
   } catch (err) {
     setState("error");
     showError(formError, err);
     console.error(err);
     return;
   }
-  const shown = genMap.setFractions(result.fractions);
+  const shown = seqMap.setFractions(result.fractions);
   const genSection = $("#gen-map");
   genSection.dataset.generated = String(result.tokens.length);
-  genSection.dataset.decoderFractions = JSON.stringify(result.fractions.map((f) => ({ block: f.block, realized: f.realized })));
-  genSection.dataset.fractionSource = result.source;
-  $("#decoder-note").textContent = `Decoder: ${result.source}.`;
+  genSection.dataset.promptTokens = String(ids.length);
+  genSection.dataset.samplerFractions = JSON.stringify(result.fractions);
 
-  // Dense vs MoD.
+  // Dense vs MoD. Step 0 includes the prefill, so per-token times start at step 1.
   const meanFraction = (fs: readonly RoutedFraction[]) => (fs.length ? fs.reduce((a, f) => a + f.realized, 0) / fs.length : 1);
   const modRun: CompareRun = {
     label: `MoD (${mod.name})`,
     config: model.config,
-    ms: modMs,
+    ms: result.ms.slice(1),
     routedFraction: meanFraction(shown),
     startPosition: ids.length,
     measured: true,
@@ -222,13 +226,13 @@ async function generate(): Promise<void> {
   if (dense && !abort.signal.aborted) {
     progress.textContent = "Timing the dense model on the same prompt and settings…";
     await nextFrame();
-    const denseMs: number[] = [];
     const denseIds = dense.tokenizer.encode(prompt);
-    await naiveGenerate(dense.transformer, denseIds, { ...settings, maxTokens: generated.length }, (s) => void denseMs.push(s.ms), abort.signal);
-    denseRun = { label: `dense (${dense.name})`, config: dense.transformer.config, ms: denseMs, routedFraction: 1, startPosition: denseIds.length, measured: true };
+    const n = Math.min(result.tokens.length, maxNewTokens(dense.transformer, denseIds.length));
+    const d = await decode(dense.transformer, denseIds, { ...settings, maxTokens: n }, () => nextFrame(), abort.signal);
+    denseRun = { label: `dense (${dense.name})`, config: dense.transformer.config, ms: d.ms.slice(1), routedFraction: 1, startPosition: denseIds.length, measured: true };
   }
   renderCompare($("#compare"), modRun, denseRun);
-  progress.textContent = `${generated.length} tokens generated; ${tf.memory().numTensors} tensors live.`;
+  progress.textContent = `${generated.length} tokens generated; ${tf.memory().numTensors} tensors live after generation.`;
   setState("done");
   abort = null;
 }

@@ -1,29 +1,9 @@
-// What the page needs from a model: teacher-forced routing of the prompt (top-k and causal,
-// mod-spec sections 2-3) and streaming generation that reports, per token, which blocks
-// processed it. Cells cover every block: dense blocks always process the token.
+// Teacher-forced routing of the prompt (mod-spec sections 2-3): one forward pass with
+// training-time top-k routing or with the causal sampling-time decision, read back as one
+// cell per (token, block). Cells cover every block: dense blocks always process the token.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Transformer } from "@mixdepth/transformer";
-import type { MapBlock, MapCell, RoutedFraction } from "./routing-map.js";
-
-export interface StepReport {
-  /** Index of this generated token (0-based). */
-  step: number;
-  token: number;
-  /** Position of the token in the sequence (prompt + generated). */
-  position: number;
-  /** One cell per block, in block order: did the block process this token. */
-  cells: MapCell[];
-  /** Wall time of the step, ms (forward + sampling + reading the result back). */
-  ms: number;
-}
-
-export interface GenerationResult {
-  tokens: number[];
-  /** Realized routed fraction per routed block over the generated tokens, as the decoder reports it. */
-  fractions: RoutedFraction[];
-  /** Who computed the fractions (shown on the page). */
-  source: string;
-}
+import type { MapBlock, MapCell } from "./routing-map.js";
 
 export function mapBlocks(model: Transformer): MapBlock[] {
   return model.config.layers.map((l) => ({ index: l.index, routed: l.routed, capacity: l.routed ? l.capacity : 1 }));

@@ -30,6 +30,8 @@ export interface MapColumn {
   position: number;
   /** One cell per block, in block order. */
   cells: MapCell[];
+  /** Drawn differently: prompt tokens vs generated ones. Default "generated". */
+  kind?: "prompt" | "generated";
 }
 
 export interface RoutedFraction {
@@ -150,7 +152,7 @@ export class RoutingMap {
     const c = this.columns.length;
     this.columns.push(col);
     // One character per column keeps the grid regular; the full label is in the title.
-    const th = el("th", "tok", [...col.label].length === 1 ? col.label : "·");
+    const th = el("th", `tok ${col.kind ?? "generated"}`, [...col.label].length === 1 ? col.label : "·");
     th.setAttribute("scope", "col");
     th.title = `position ${col.position}: ${JSON.stringify(col.label)}`;
     this.headRow.append(th);
@@ -162,6 +164,7 @@ export class RoutingMap {
       td.dataset.token = String(c);
       td.dataset.block = String(b.index);
       td.dataset.processed = String(cell.processed);
+      td.dataset.kind = col.kind ?? "generated";
       if (cell.score !== undefined) td.dataset.score = String(cell.score);
       const text = describeCell(b, col, cell);
       td.title = text;

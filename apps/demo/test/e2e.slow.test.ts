@@ -1,6 +1,6 @@
 // End-to-end: build the page, serve dist/ from 127.0.0.1, open it in Debian's headless
 // Chromium (playwright-core), load the bundled checkpoint, generate, and check the routing
-// maps against what the decoder reported. Any console error or page error fails the test.
+// maps against what @mixdepth/sampler reported. Any console error or page error fails the test.
 // A screenshot is saved to test-artifacts/demo.png.
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -106,23 +106,33 @@ describe("demo page in headless Chromium", () => {
       expect(m.distinctPairs, name).toBe(m.cells);
     }
 
-    // Generated map: >= 32 tokens, one cell per (token, block) with every block drawn.
+    // Decoded sequence: >= 32 generated tokens; the map has one column per token the model
+    // consumed (the prompt, then every generated token but the last, which is never fed
+    // back) and one cell per (token, block), every block drawn.
     const generated = Number(await page.getAttribute("#gen-map", "data-generated"));
+    expect(generated).toBe(MAX_TOKENS);
     expect(generated).toBeGreaterThanOrEqual(32);
     const gen = await readMap(page, "generated");
-    expect(gen.tokens).toBe(generated);
+    expect(gen.tokens).toBe(promptLen + generated - 1);
     expect(gen.blocks).toBe(nLayers);
-    expect(gen.cells).toBe(generated * nLayers);
+    expect(gen.cells).toBe(gen.tokens * nLayers);
     expect(gen.distinctPairs).toBe(gen.cells);
 
-    // Fractions shown == fractions the decoder reported == processed cells / tokens.
-    const reported = JSON.parse((await page.getAttribute("#gen-map", "data-decoder-fractions")) ?? "[]") as { block: number; realized: number }[];
+    // Fractions shown == the sampler's final statistics == processed cells / tokens in the map.
+    const reported = JSON.parse((await page.getAttribute("#gen-map", "data-sampler-fractions")) ?? "[]") as {
+      block: number;
+      realized: number;
+      processed: number;
+      total: number;
+    }[];
     expect(reported.length).toBeGreaterThan(0);
     expect(gen.fractions.map((f) => f.block)).toEqual(reported.map((r) => r.block));
     for (const r of reported) {
       const shown = gen.fractions.find((f) => f.block === r.block);
       expect(shown?.realized, `block ${r.block}`).toBe(r.realized);
-      expect((gen.processed[String(r.block)] ?? 0) / generated, `block ${r.block} cells`).toBeCloseTo(r.realized, 12);
+      expect(shown?.count, `block ${r.block}`).toBe(`${r.processed}/${r.total}`);
+      expect(r.total, `block ${r.block} tokens`).toBe(gen.tokens);
+      expect(gen.processed[String(r.block)] ?? 0, `block ${r.block} processed cells`).toBe(r.processed);
     }
 
     // Top-k over the prompt processes exactly k = round(capacity * S) tokens per routed block.

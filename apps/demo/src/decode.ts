@@ -1,0 +1,138 @@
+// Generation through @mixdepth/sampler (mod-spec sections 3-4): the prompt is prefilled once,
+// then one token per step with the sparse KV cache and causal routing. The page draws what
+// the sampler reports: which blocks processed each token the model consumed, and the
+// realized routed fraction per routed block.
+//
+// Timing: a step's sampled token is routed when it is fed back, so the sampler's event for
+// step s reports the blocks that processed the token fed at step s - 1 (the last prompt
+// token at step 0). The last generated token is sampled but never fed, so it has no
+// routing. The prompt's own per-token decisions come from the sampler's CachedDecoder
+// prefill (the same computation generateStream runs first).
+import type { Transformer } from "@mixdepth/transformer";
+import {
+  CachedDecoder,
+  generateStream,
+  greedy,
+  repetitionPenalty,
+  temperature,
+  topK,
+  topP,
+  type BlockVisit,
+  type LogitsProcessor,
+  type RoutedFraction as SamplerFraction,
+} from "@mixdepth/sampler";
+import type { MapCell, RoutedFraction } from "./routing-map.js";
+import type { SamplingSettings } from "./sampling.js";
+
+/** Settings -> the sampler's processors, in the usual order (penalty, temperature, top-k, top-p). */
+export function processorsFor(s: SamplingSettings): LogitsProcessor[] {
+  const out: LogitsProcessor[] = [];
+  if (s.repetitionPenalty !== 1) out.push(repetitionPenalty(s.repetitionPenalty));
+  if (s.temperature === 0) return [...out, greedy()];
+  out.push(temperature(s.temperature));
+  if (s.topK > 0) out.push(topK(s.topK));
+  if (s.topP < 1) out.push(topP(s.topP));
+  return out;
+}
+
+export function cellOf(v: BlockVisit): MapCell {
+  return {
+    processed: v.processed,
+    ...(v.score === undefined ? {} : { score: v.score }),
+    ...(v.probability === undefined ? {} : { probability: v.probability }),
+  };
+}
+
+/** The sampler's fractions in the map's terms (block, realized, nominal, counts). */
+export function fromSampler(fs: readonly SamplerFraction[]): RoutedFraction[] {
+  return fs.map((f) => ({ block: f.layer, realized: f.tokens ? f.fraction : 0, nominal: f.capacity, processed: f.processed, total: f.tokens }));
+}
+
+/** Per prompt token, one cell per block: the sampler's causal prefill decisions. */
+export function prefillCells(model: Transformer, ids: readonly number[]): MapCell[][] {
+  const dec = new CachedDecoder(model);
+  try {
+    const out = dec.prefill(ids);
+    out.logits.dispose();
+    const byLayer = new Map(out.routing.map((r) => [r.layer, r]));
+    return ids.map((_, i) =>
+      model.config.layers.map((l): MapCell => {
+        const r = byLayer.get(l.index);
+        if (!l.routed || !r) return { processed: true };
+        return { processed: r.processed[i] ?? false, score: r.scores[i] as number, probability: r.probability[i] as number };
+      }),
+    );
+  } finally {
+    dec.dispose();
+  }
+}
+
+export interface DecodeStep {
+  step: number;
+  /** The token sampled at this step. */
+  token: number;
+  /** The token the model consumed during this step (the one sampled at the previous step) and how each block handled it. */
+  fed: { position: number; cells: MapCell[] } | null;
+  /** Wall time of this step (step 0 includes the prompt's prefill), ms. */
+  ms: number;
+  /** Realized fractions so far, as the sampler reports them (prefill included). */
+  fractions: RoutedFraction[];
+}
+
+export interface DecodeResult {
+  tokens: number[];
+  /** The sampler's final statistics: realized routed fraction per routed block (prefill and decode). */
+  fractions: RoutedFraction[];
+  /** Per step wall time, ms; [0] includes the prefill. */
+  ms: number[];
+}
+
+/** Largest max-tokens that fits the context after a prompt of `promptLength` tokens. */
+export function maxNewTokens(model: Transformer, promptLength: number): number {
+  return model.config.contextLength - promptLength + 1; // the last token is never fed back
+}
+
+/**
+ * Streams generation with the sampler; `onStep` is awaited after every step (so the page
+ * can paint). Stops early when `signal` aborts; the sampler frees its cache either way.
+ */
+export async function decode(
+  model: Transformer,
+  ids: readonly number[],
+  settings: SamplingSettings,
+  onStep: (s: DecodeStep) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<DecodeResult> {
+  const it = generateStream(model, ids, { maxNewTokens: settings.maxTokens, seed: settings.seed, processors: processorsFor(settings) });
+  const tokens: number[] = [];
+  const ms: number[] = [];
+  let fractions: RoutedFraction[] = [];
+  let done = false;
+  try {
+    for (;;) {
+      const t0 = performance.now();
+      const r = await it.next();
+      if (r.done) {
+        done = true;
+        fractions = fromSampler(r.value.routing);
+        break;
+      }
+      const dt = performance.now() - t0;
+      const e = r.value;
+      const token = e.tokens[0];
+      if (token === null || token === undefined) break;
+      tokens.push(token);
+      ms.push(dt);
+      fractions = fromSampler(e.routing);
+      const visit = e.visits[0];
+      // Step 0 reports the last prompt token, already drawn from the prefill.
+      const fed = e.step > 0 && visit ? { position: visit.position, cells: visit.blocks.map(cellOf) } : null;
+      await onStep({ step: e.step, token, fed, ms: dt, fractions });
+      if (signal?.aborted) break;
+    }
+  } finally {
+    // Stopped early: returning from the generator runs its finally, which frees the cache.
+    if (!done) await it.return({ sequences: [], routing: [], slides: 0 });
+  }
+  return { tokens, fractions, ms };
+}
