@@ -14,7 +14,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { gatherRows, layerNorm, rmsNorm } from "@mixdepth/mod-block";
 import type { CausalRouting } from "@mixdepth/flops-accounting";
-import type { Transformer } from "@mixdepth/transformer";
+import { fastMatMul, type Transformer } from "@mixdepth/transformer";
 import { KVCache } from "./kv-cache.js";
 
 /** The causal decision of one routed block for the tokens of one decoder call. */
@@ -219,7 +219,8 @@ export class CachedDecoder {
       const rows = last.shape[1];
       const normed = this.normB ? layerNorm(last, this.normG, this.normB, c.normEps) : rmsNorm(last, this.normG, c.normEps);
       const flat = tf.reshape(normed, [rows, d]) as tf.Tensor2D;
-      return (this.headW ? tf.matMul(flat, this.headW) : tf.matMul(flat, this.tokEmb, false, true)) as tf.Tensor2D; // [rows, V]
+      // The model's own head kernel (NN-only matmuls: transposed matmuls are slow on wasm).
+      return (this.headW ? fastMatMul(flat, this.headW) : fastMatMul(flat, this.tokEmb, false, true)) as tf.Tensor2D; // [rows, V]
     });
     this.pos += t;
     return { logits, routing, start };

@@ -1,0 +1,162 @@
+// Sampling benchmark on the wasm backend (not a test: it prints measured numbers).
+// The transformer issue's benchmark model (gpt2 family, d=256, L=8, H=8, V=256,
+// contextLength 320), dense and MoD (capacity 0.125, every other block routed, learned
+// router + predictor; causal decisions by the predictor). At init the predictor routes about
+// half the tokens, so before timing each routed block's predictor output bias
+// (blocks.<i>.router.predictor.b2) is shifted so that its causal decision routes the nominal
+// 12.5 % of tokens on 4 random calibration sequences of 320 tokens (block by block, in layer order). The realized
+// fraction during generation is printed next to the nominal one.
+// Measured: prompt 64 tokens, 256 new tokens, batch 1, seeded sampling at temperature 1:
+// median ms per generated token (sampling + one cached decode step), prefill time, the
+// MoD/dense time ratio, and the FLOPs-per-token ratio from @mixdepth/flops-accounting.
+// Run: pnpm turbo run build --filter @mixdepth/sampler... && pnpm --filter @mixdepth/sampler run bench
+// Options (env): BENCH_REPEATS (default 3), BENCH_BACKEND (default wasm).
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { denseCounterpart, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
+import { createTransformer } from "@mixdepth/transformer";
+import { CachedDecoder, generateStream } from "../dist/index.js";
+
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const BACKEND = process.env.BENCH_BACKEND ?? "wasm";
+const PROMPT = 64;
+const NEW = 256;
+const base = { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 320, family: "gpt2" };
+const modConfig = { ...base, routing: { blocks: "every-other", capacity: 0.125 } };
+
+async function setup() {
+  // @mixdepth/backend's loadBackend is the project's way in; that private package ships
+  // TypeScript source, which plain Node 20 cannot import, so fall back to the same steps
+  // (wasm binaries from the installed package, no network) and say so.
+  try {
+    const { loadBackend } = await import("@mixdepth/backend");
+    await loadBackend(BACKEND, { log: (l) => console.log(l) });
+    return;
+  } catch (err) {
+    if (err?.code !== "ERR_UNKNOWN_FILE_EXTENSION") throw err;
+  }
+  if (BACKEND === "wasm") {
+    const require = createRequire(import.meta.url);
+    const { setWasmPaths } = await import("@tensorflow/tfjs-backend-wasm");
+    const dir = dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
+    setWasmPaths({
+      "tfjs-backend-wasm.wasm": join(dir, "tfjs-backend-wasm.wasm"),
+      "tfjs-backend-wasm-simd.wasm": join(dir, "tfjs-backend-wasm-simd.wasm"),
+      "tfjs-backend-wasm-threaded-simd.wasm": join(dir, "tfjs-backend-wasm-threaded-simd.wasm"),
+    });
+  }
+  if (!(await tf.setBackend(BACKEND))) throw new Error(`could not start the ${BACKEND} backend`);
+  await tf.ready();
+  console.log(`backend: ${tf.getBackend()} (loadBackend's steps inlined: @mixdepth/backend is TypeScript source, not importable from plain Node 20)`);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function ids(n, seed) {
+  let a = seed >>> 0;
+  return Array.from({ length: n }, () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return (a >>> 8) % base.vocabSize;
+  });
+}
+
+/** Shifts each routed block's predictor bias so that the causal decision routes `capacity` of a calibration sequence. */
+function calibrate(model, capacity) {
+  const rows = [0, 1, 2, 3].map((r) => ids(base.contextLength, 99 + r)); // 4 x 320 tokens: less sampling noise per block
+  const tokens = tf.tensor2d(rows, [rows.length, base.contextLength], "int32");
+  for (const block of model.blocks) {
+    if (!block.routed) continue;
+    const out = model.forward(tokens, { routing: "causal", causal: "predictor" });
+    tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
+    const trace = out.traces.find((t) => t.layer === block.index);
+    const logits = trace.probability.flat().map((p) => Math.log(p / (1 - p))).sort((a, b) => b - a);
+    const k = Math.round(capacity * logits.length);
+    const threshold = (logits[k - 1] + logits[k]) / 2; // between the k-th and (k+1)-th largest
+    const name = `blocks.${block.index}.router.predictor.b2`;
+    const b2 = model.getWeights().get(name);
+    const shifted = tf.tidy(() => tf.sub(b2, threshold));
+    model.setWeights({ [name]: shifted }, { partial: true });
+    shifted.dispose();
+  }
+  tokens.dispose();
+}
+
+function timePrefill(model, prompt) {
+  const times = [];
+  for (let i = 0; i < REPEATS + 1; i++) {
+    const dec = new CachedDecoder(model);
+    const t0 = performance.now();
+    const out = dec.prefill(prompt);
+    out.logits.dataSync();
+    times.push(performance.now() - t0);
+    out.logits.dispose();
+    dec.dispose();
+  }
+  return median(times.slice(1));
+}
+
+/** Per-step wall times (sampling + decode step) of one generation; the first event (prefill) is excluded. */
+async function timeGeneration(model, prompt, seed) {
+  const times = [];
+  let routing = [];
+  let t0 = performance.now();
+  for await (const e of generateStream(model, prompt, { maxNewTokens: NEW + 1, seed })) {
+    const t = performance.now();
+    if (e.step > 0) times.push(t - t0);
+    routing = e.routing;
+    t0 = performance.now();
+  }
+  return { times, routing };
+}
+
+await setup();
+const dense = createTransformer(base, { seed: 0 });
+const mod = createTransformer(modConfig, { seed: 0 });
+calibrate(mod, 0.125);
+const prompt = ids(PROMPT, 1);
+const startTensors = tf.memory().numTensors;
+
+// Warm up kernels on both models.
+for (const m of [dense, mod]) for await (const _ of generateStream(m, prompt.slice(0, 8), { maxNewTokens: 8 })) void _;
+
+const perToken = { dense: [], mod: [] };
+let routing = [];
+for (let r = 0; r < REPEATS; r++) {
+  perToken.dense.push(...(await timeGeneration(dense, prompt, r)).times);
+  const m = await timeGeneration(mod, prompt, r);
+  perToken.mod.push(...m.times);
+  routing = m.routing;
+}
+const prefill = { dense: timePrefill(dense, prompt), mod: timePrefill(mod, prompt) };
+if (tf.memory().numTensors !== startTensors) console.log(`WARNING: ${tf.memory().numTensors - startTensors} tensors left behind`);
+
+// FLOPs per generated token, averaged over the positions the 256 decode steps run at.
+const realized = routing.reduce((a, r) => a + r.processed, 0) / routing.reduce((a, r) => a + r.tokens, 0);
+const avgFlops = (config, fraction) => {
+  let sum = 0;
+  for (let p = PROMPT; p < PROMPT + NEW; p++) sum += samplingFlopsPerToken(config, { position: p, ...(fraction === undefined ? {} : { routedFraction: fraction }) }).perToken;
+  return sum / NEW;
+};
+const denseFlops = avgFlops(denseCounterpart(modConfig));
+const modFlopsNominal = avgFlops(modConfig);
+const modFlopsRealized = avgFlops(modConfig, realized);
+
+const md = median(perToken.dense);
+const mm = median(perToken.mod);
+const flopsRatio = modFlopsNominal / denseFlops;
+const timeRatio = mm / md;
+const f2 = (x) => x.toFixed(2);
+console.log(`model: gpt2 d=256 L=8 H=8 V=256 contextLength=320; MoD: capacity 0.125, every other block, predictor-calibrated at init`);
+console.log(`prompt ${PROMPT} tokens, ${NEW} new tokens, batch 1, ${REPEATS} runs each (medians over ${perToken.dense.length} steps)`);
+console.log(`routed fraction (MoD, prefill + decode): ${routing.map((r) => `block ${r.layer} ${f2(100 * r.fraction)}%`).join(", ")}; pooled ${f2(100 * realized)}% vs nominal 12.50%`);
+console.log(`prefill (64 tokens):   dense ${f2(prefill.dense)} ms   MoD ${f2(prefill.mod)} ms   ratio ${f2(prefill.mod / prefill.dense)}`);
+console.log(`ms per generated token: dense ${f2(md)}   MoD ${f2(mm)}   ratio MoD/dense ${timeRatio.toFixed(3)}`);
+console.log(`FLOPs per token:        dense ${(denseFlops / 1e6).toFixed(2)} M   MoD ${(modFlopsNominal / 1e6).toFixed(2)} M (nominal 12.5%; ${(modFlopsRealized / 1e6).toFixed(2)} M at the realized fraction)   ratio ${flopsRatio.toFixed(3)} (realized ${(modFlopsRealized / denseFlops).toFixed(3)})`);
+const off = timeRatio / flopsRatio - 1;
+console.log(`time ratio vs FLOPs ratio: ${off >= 0 ? "+" : ""}${(100 * off).toFixed(1)}% (target within 15%: ${Math.abs(off) <= 0.15 ? "met" : "NOT met"}); MoD is ${f2(100 * (1 / timeRatio - 1))}% faster per token`);
+dense.dispose();
+mod.dispose();
