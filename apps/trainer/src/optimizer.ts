@@ -78,8 +78,9 @@ export class AdamW {
     private readonly opts: AdamWOptions,
   ) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zeros(p.shape), false, `adamw.m.${name}.${p.id}`));
-      this.v.set(name, tf.variable(tf.zeros(p.shape), false, `adamw.v.${name}.${p.id}`));
+      // tidy frees the zeros; the variables keep their own copy.
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zeros(p.shape), false, `adamw.m.${name}.${p.id}`)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zeros(p.shape), false, `adamw.v.${name}.${p.id}`)));
       if (opts.weightDecay > 0 && opts.decay(name, p.shape)) this.decayed.add(name);
     }
   }

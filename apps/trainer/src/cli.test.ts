@@ -1,0 +1,57 @@
+// The built CLI end to end as a child process (`pnpm build` first), on a tiny config and the
+// cpu backend: exit codes, nothing written on a bad config, NaN handling, and clear errors
+// for damaged checkpoints. Determinism and SIGKILL + --resume: resume.slow.test.ts.
+import { existsSync, readFileSync, readdirSync, truncateSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { run, tinySetup } from "./cli-test-helpers.js";
+
+let dir = "";
+let tiny: string[] = [];
+beforeAll(() => ({ dir, tiny } = tinySetup()));
+
+describe("mixdepth CLI", () => {
+  it("has --help on every command", async () => {
+    for (const cmd of ["train", "eval", "compare"]) {
+      const r = await run([cmd, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/--backend/);
+    }
+  });
+
+  it("a bad config exits 2 naming the field and value, and writes nothing", async () => {
+    const out = join(dir, "bad");
+    for (const args of [["--set", "training.lr=-1"], ["--set", "model.nHeads=3"], ["--steps", "ten"]]) {
+      const r = await run(["train", ...tiny, "--out", out, ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/training\.lr: .*\(got -1\)|model\.nHeads: must divide dModel=16 \(got 3\)|training\.steps: .*\(got "ten"\)/);
+      expect(r.stdout).not.toMatch(/^backend:/m);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("a truncated or mismatched checkpoint gives a clear error", async () => {
+    const d = join(dir, "trunc");
+    expect((await run(["train", ...tiny, "--out", d, "--steps", "4"])).code).toBe(0);
+    const ck = join(d, "checkpoints", "step-000004");
+    const mismatch = await run(["train", "--resume", d, "--backend", "cpu", "--set", "model.dModel=32"]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr).toMatch(/different model\/training\/data config/);
+    const file = join(ck, "model.safetensors");
+    truncateSync(file, readFileSync(file).length - 10);
+    for (const args of [["eval", d, "--backend", "cpu"], ["train", "--resume", d, "--backend", "cpu"]]) {
+      const r = await run(args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/model\.safetensors has \d+ bytes, trainer-state\.json recorded \d+ \(truncated or replaced\)/);
+    }
+  }, 120_000);
+
+  it("a NaN loss stops with a message and writes no checkpoint after it", async () => {
+    const d = join(dir, "nan");
+    const r = await run(["train", ...tiny, "--out", d], { MIXDEPTH_FAULT_NAN_AT_STEP: "6" });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/the loss is NaN at step 6; training stopped without writing a checkpoint \(the last good one, .*step-000004, is intact\)/);
+    expect(readdirSync(join(d, "checkpoints")).filter((f) => f.startsWith("step-"))).toEqual(["step-000004"]);
+    expect(JSON.parse(readFileSync(join(d, "checkpoints", "latest.json"), "utf8"))).toEqual({ checkpoint: "step-000004", step: 4 });
+  }, 120_000);
+});

@@ -1,0 +1,98 @@
+// AdamW, schedule and clipping against values worked out by hand (see the comments).
+import * as tf from "@tensorflow/tfjs";
+import { describe, expect, it } from "vitest";
+import { expectNoLeaks } from "@mixdepth/vitest-config/tf";
+import { AdamW, clipByGlobalNorm, decayRule, learningRate } from "./optimizer.js";
+
+const opts = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.5, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) };
+
+function setup() {
+  const params = new Map<string, tf.Variable>([
+    ["blocks.0.w", tf.variable(tf.tensor2d([[1], [-2]]))], // matrix: decayed
+    ["blocks.0.b", tf.variable(tf.tensor1d([3]))], // bias: not decayed
+    ["tok_emb", tf.variable(tf.tensor2d([[1]]))], // embedding: not decayed
+  ]);
+  return params;
+}
+
+describe("AdamW", () => {
+  it("matches two hand-computed steps (decoupled decay on matrices only)", async () => {
+    const params = setup();
+    await expectNoLeaks(() => {
+      const opt = new AdamW(params, opts);
+      expect(opt.decayedNames()).toEqual(["blocks.0.w"]);
+      const g1 = new Map<string, tf.Tensor>([["blocks.0.w", tf.tensor2d([[0.5], [-1]])], ["blocks.0.b", tf.tensor1d([2])], ["tok_emb", tf.tensor2d([[0]])]]);
+      // Step 1: mhat = g, vhat = g^2, so the Adam update is sign(g) (up to eps):
+      // w = w * (1 - lr * wd) - lr * sign(g) = [1 * 0.95 - 0.1, -2 * 0.95 + 0.1] = [0.85, -1.8]; b = 3 - 0.1 = 2.9.
+      opt.apply(g1, 0.1);
+      expect(Array.from(params.get("blocks.0.w")!.dataSync())).toEqual([expect.closeTo(0.85, 6), expect.closeTo(-1.8, 6)]);
+      expect(params.get("blocks.0.b")!.dataSync()[0]).toBeCloseTo(2.9, 6);
+      expect(params.get("tok_emb")!.dataSync()[0]).toBeCloseTo(1, 6); // zero gradient, no decay
+      // Step 2 with g = [1, 0]: m = [0.145, -0.09], v = [0.00124975, 0.000999], bias corrections
+      // 1 - 0.9^2 = 0.19 and 1 - 0.999^2 = 0.001999; update = [0.96518201, -0.67005824];
+      // w = 0.95 * [0.85, -1.8] - 0.1 * update = [0.71098180, -1.64299418].
+      const g2 = new Map<string, tf.Tensor>([["blocks.0.w", tf.tensor2d([[1], [0]])], ["blocks.0.b", tf.tensor1d([0])], ["tok_emb", tf.tensor2d([[0]])]]);
+      opt.apply(g2, 0.1);
+      const w = params.get("blocks.0.w")!.dataSync();
+      expect(w[0]).toBeCloseTo(0.7109818, 5);
+      expect(w[1]).toBeCloseTo(-1.6429942, 5);
+      expect(opt.step).toBe(2);
+      tf.dispose([...g1.values(), ...g2.values()]);
+      opt.dispose();
+    });
+    params.forEach((p) => p.dispose());
+  });
+
+  it("state round-trips exactly: a restored optimizer takes the same next step", async () => {
+    const a = setup();
+    const b = setup();
+    await expectNoLeaks(() => {
+      const g = () => new Map<string, tf.Tensor>([["blocks.0.w", tf.tensor2d([[0.3], [-0.7]])], ["blocks.0.b", tf.tensor1d([0.2])], ["tok_emb", tf.tensor2d([[0.1]])]]);
+      const optA = new AdamW(a, opts);
+      const g1 = g();
+      optA.apply(g1, 0.01);
+      const optB = new AdamW(b, opts);
+      for (const [k, v] of a) b.get(k)!.assign(v);
+      optB.setState(optA.getState());
+      const g2 = g();
+      optA.apply(g2, 0.01);
+      optB.apply(g2, 0.01);
+      for (const [k, v] of a) expect(Array.from(b.get(k)!.dataSync())).toEqual(Array.from(v.dataSync()));
+      expect(() => optB.setState({ step: 1, m: new Map(), v: new Map() })).toThrow(/missing m for "blocks.0.w"/);
+      tf.dispose([...g1.values(), ...g2.values()]);
+      optA.dispose();
+      optB.dispose();
+    });
+    [...a.values(), ...b.values()].forEach((p) => p.dispose());
+  });
+});
+
+describe("learning rate", () => {
+  it("warms up linearly then follows a cosine down to minLr at the last step", () => {
+    const s = { lr: 1, minLr: 0.1, warmupSteps: 2, steps: 6 };
+    // decay spans steps 2..5 (3 intervals): progress 0, 1/3, 2/3, 1.
+    expect([0, 1, 2, 3, 4, 5].map((i) => learningRate(s, i))).toEqual([
+      0.5,
+      1,
+      1,
+      expect.closeTo(0.1 + 0.45 * (1 + Math.cos(Math.PI / 3)), 12), // 0.775
+      expect.closeTo(0.1 + 0.45 * (1 + Math.cos((2 * Math.PI) / 3)), 12), // 0.325
+      expect.closeTo(0.1, 12),
+    ]);
+  });
+});
+
+describe("clipByGlobalNorm", () => {
+  it("scales by maxNorm / norm over all gradients together, and leaves small ones alone", async () => {
+    await expectNoLeaks(() => {
+      const grads = new Map<string, tf.Tensor>([["a", tf.tensor1d([3])], ["b", tf.tensor2d([[4]])]]);
+      const c = clipByGlobalNorm(grads, 1);
+      expect(c.norm).toBeCloseTo(5, 6);
+      expect(c.grads.get("a")!.dataSync()[0]).toBeCloseTo(0.6, 5);
+      expect(c.grads.get("b")!.dataSync()[0]).toBeCloseTo(0.8, 5);
+      const big = clipByGlobalNorm(grads, 10);
+      expect(big.grads.get("a")!.dataSync()[0]).toBe(3);
+      tf.dispose([...grads.values(), ...c.grads.values(), ...big.grads.values()]);
+    });
+  });
+});
