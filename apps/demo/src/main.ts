@@ -8,7 +8,7 @@ import { routedTokens } from "@mixdepth/flops-accounting";
 import { parseBackendRequest, selectBackend } from "./backend.js";
 import { fetchCheckpoint, readCheckpointFiles, type LoadedCheckpoint } from "./checkpoint.js";
 import { analyticDense, renderCompare, type CompareRun } from "./compare-panel.js";
-import { decode, maxNewTokens, prefillCells, type DecodeResult, type DecodeStep } from "./decode.js";
+import { decode, maxNewTokens, prefillCells, type DecodeStep } from "./decode.js";
 import { mapBlocks, teacherForced } from "./prompt-routing.js";
 import { RoutingMap, el, type MapCell, type RoutedFraction } from "./routing-map.js";
 import { DEFAULT_SETTINGS, SETTING_RULES, parseSettings, type SamplingSettings } from "./sampling.js";
@@ -144,7 +144,22 @@ async function generate(): Promise<void> {
     return;
   }
   setState("generating");
-  abort = new AbortController();
+  const controller = new AbortController();
+  abort = controller;
+  try {
+    await runGeneration(mod, prompt, ids, settings, controller.signal);
+    setState("done");
+  } catch (err) {
+    setState("error");
+    showError(formError, err);
+    console.error(err);
+  } finally {
+    abort = null;
+  }
+}
+
+/** Prompt maps, streamed decoding, then the dense comparison. Throws on failure. */
+async function runGeneration(mod: LoadedCheckpoint, prompt: string, ids: number[], settings: SamplingSettings, signal: AbortSignal): Promise<void> {
   const model = mod.transformer;
   const blocks = mapBlocks(model);
   const label = (id: number) => mod.tokenizer.label(id);
@@ -196,15 +211,7 @@ async function generate(): Promise<void> {
     progress.textContent = `${generated.length} / ${settings.maxTokens} tokens, last step ${s.ms.toFixed(1)} ms`;
     await nextFrame();
   };
-  let result: DecodeResult;
-  try {
-    result = await decode(model, ids, settings, onStep, abort.signal);
-  } catch (err) {
-    setState("error");
-    showError(formError, err);
-    console.error(err);
-    return;
-  }
+  const result = await decode(model, ids, settings, onStep, signal);
   const shown = seqMap.setFractions(result.fractions);
   const genSection = $("#gen-map");
   genSection.dataset.generated = String(result.tokens.length);
@@ -223,18 +230,16 @@ async function generate(): Promise<void> {
   };
   let denseRun = analyticDense(model.config, ids.length);
   const dense = models.dense;
-  if (dense && !abort.signal.aborted) {
+  if (dense && !signal.aborted) {
     progress.textContent = "Timing the dense model on the same prompt and settings…";
     await nextFrame();
     const denseIds = dense.tokenizer.encode(prompt);
     const n = Math.min(result.tokens.length, maxNewTokens(dense.transformer, denseIds.length));
-    const d = await decode(dense.transformer, denseIds, { ...settings, maxTokens: n }, () => nextFrame(), abort.signal);
+    const d = await decode(dense.transformer, denseIds, { ...settings, maxTokens: n }, () => nextFrame(), signal);
     denseRun = { label: `dense (${dense.name})`, config: dense.transformer.config, ms: d.ms.slice(1), routedFraction: 1, startPosition: denseIds.length, measured: true };
   }
   renderCompare($("#compare"), modRun, denseRun);
   progress.textContent = `${generated.length} tokens generated; ${tf.memory().numTensors} tensors live after generation.`;
-  setState("done");
-  abort = null;
 }
 
 async function start(): Promise<void> {

@@ -142,6 +142,18 @@ describe("demo page in headless Chromium", () => {
       expect(topk.processed[String(f.block)], `top-k block ${f.block}`).toBe(k);
     }
 
+    // The map is one tab stop; arrow keys move between cells and the detail line follows.
+    await page.focus('[data-map="generated"] td[tabindex="0"]');
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowDown");
+    const focused = await page.evaluate(() => {
+      const e = document.activeElement as HTMLElement;
+      return { token: e.dataset.token, block: e.dataset.block, label: e.getAttribute("aria-label") };
+    });
+    expect(focused).toMatchObject({ token: "1", block: "1" });
+    expect(focused.label).toMatch(/block 1 \(routed\): (processed|skipped), router score r=-?\d/);
+    expect(await page.textContent('[data-map="generated"] .map-detail')).toBe(focused.label);
+
     expect(await page.locator("#compare table").count()).toBe(1);
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, "demo.png"), fullPage: true });
