@@ -68,6 +68,10 @@ function flagOverrides(f: ConfigFlags, cmd: Command): unknown[] {
 async function startBackend(choice: BackendChoice): Promise<string> {
   let line = "";
   const loaded = await loadBackend(choice, { log: (l) => ((line = l), console.log(l)) });
+  if (loaded.name === "wasm") {
+    const { installWasmMatMulFix } = await import("./wasm-matmul.js");
+    if (installWasmMatMulFix()) line += "; transposed matmuls pre-transposed (wasm speed fix)";
+  }
   return line || `backend: ${loaded.name}`;
 }
 
