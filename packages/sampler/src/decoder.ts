@@ -215,7 +215,7 @@ export class CachedDecoder {
         writes.push({ layer, k: r.k, v: r.v, positions: ps });
       });
       for (const w of writes) this.cache.append(w.layer, { k: w.k, v: w.v, positions: w.positions });
-      const last = allLogits ? h : tf.slice(h, [0, t - 1, 0], [1, 1, d]);
+      const last = allLogits || t === 1 ? h : tf.slice(h, [0, t - 1, 0], [1, 1, d]);
       const rows = last.shape[1];
       const normed = this.normB ? layerNorm(last, this.normG, this.normB, c.normEps) : rmsNorm(last, this.normG, c.normEps);
       const flat = tf.reshape(normed, [rows, d]) as tf.Tensor2D;

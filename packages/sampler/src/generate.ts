@@ -195,7 +195,8 @@ export async function* generateStream(
       if (active.length === 0) break;
       // Sample every active sequence's next token from one batched softmax.
       const probs = tf.tidy(() => {
-        const logits = tf.concat(active.map((s) => s.logits as tf.Tensor2D), 0) as tf.Tensor2D; // [A, V]
+        const rowsIn = active.map((s) => s.logits as tf.Tensor2D);
+        const logits = rowsIn.length === 1 ? (rowsIn[0] as tf.Tensor2D) : (tf.concat(rowsIn, 0) as tf.Tensor2D); // [A, V]
         return processedProbabilities(logits, processors, { tokens: active.map((s) => s.history) });
       });
       const v = model.config.vocabSize;
