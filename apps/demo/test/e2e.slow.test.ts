@@ -155,6 +155,16 @@ describe("demo page in headless Chromium", () => {
     expect(await page.textContent('[data-map="generated"] .map-detail')).toBe(focused.label);
 
     expect(await page.locator("#compare table").count()).toBe(1);
+    // The file picker: a lone config is refused with a message; a full pair loads.
+    const input = page.locator("#ckpt-dense input[type=file]");
+    const bundled = join(demoDir, "public", "checkpoints", "dense");
+    await input.setInputFiles([join(bundled, "config.json")]);
+    await page.waitForSelector("#ckpt-dense .ckpt-status .error");
+    expect(await page.textContent("#ckpt-dense .ckpt-status")).toMatch(/one \.safetensors file and one \.json config; got config\.json/);
+    await input.setInputFiles([join(bundled, "model.safetensors"), join(bundled, "config.json")]);
+    await page.waitForFunction(() => document.querySelector("#ckpt-dense .ckpt-status")?.textContent?.includes("model.safetensors + config.json:"));
+    expect(await page.getAttribute("#ckpt-dense", "data-loaded")).toBe("true");
+
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, "demo.png"), fullPage: true });
     expect(server.missing).toEqual([]);
