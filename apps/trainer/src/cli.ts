@@ -3,6 +3,8 @@
 // and prints one line saying which backend runs and why the others were skipped.
 // Exit codes: 0 done (also after Ctrl-C with a checkpoint), 1 runtime error (e.g. a bad
 // checkpoint), 2 invalid configuration or usage (nothing written), 3 loss or gradient not finite.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { BACKEND_CHOICES, BackendError, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
 import { ConfigInvalid, loadConfig, parseSet, PRESETS, readConfigFile, type ValidConfig } from "./config.js";
@@ -70,7 +72,10 @@ async function startBackend(choice: BackendChoice): Promise<string> {
   const loaded = await loadBackend(choice, { log: (l) => ((line = l), console.log(l)) });
   if (loaded.name === "wasm") {
     const { installWasmMatMulFix } = await import("./wasm-matmul.js");
-    if (installWasmMatMulFix()) line += "; transposed matmuls pre-transposed (wasm speed fix)";
+    if (installWasmMatMulFix()) {
+      console.log("wasm: transposed matmuls run on pre-transposed operands (tfjs-backend-wasm is much slower with transpose flags)");
+      line += "; transposed matmuls pre-transposed";
+    }
   }
   return line || `backend: ${loaded.name}`;
 }
@@ -124,6 +129,11 @@ export function buildProgram(): Command {
       valid = loadConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags, cmd), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) });
     } else {
       valid = loadConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+    }
+    if (!resumeDir && !flags.resume && flags.out === undefined && existsSync(join(valid.config.output.dir, "checkpoints", "latest.json"))) {
+      // The preset's default folder already holds a run: start a new one beside it.
+      const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+      valid.config.output.dir = `${valid.config.output.dir}-${stamp}`;
     }
     const backendLine = await startBackend(valid.config.backend);
     const { train } = await import("./train.js");

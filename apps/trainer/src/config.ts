@@ -100,12 +100,12 @@ export interface ValidConfig {
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 const BASE_TRAINING: TrainerConfig["training"] = {
-  steps: 300,
-  batchSize: 16,
+  steps: 250,
+  batchSize: 8,
   seqLen: 128,
   lr: 3e-3,
   minLr: 3e-4,
-  warmupSteps: 30,
+  warmupSteps: 25,
   weightDecay: 0.1,
   decayEmbeddings: false,
   decayNormsAndBiases: false,
@@ -114,9 +114,9 @@ const BASE_TRAINING: TrainerConfig["training"] = {
   eps: 1e-8,
   gradClip: 1.0,
   gradAccum: 1,
-  evalEvery: 100,
+  evalEvery: 125,
   evalBatches: 4,
-  checkpointEvery: 100,
+  checkpointEvery: 125,
   seed: 0,
 };
 
@@ -152,12 +152,14 @@ export const PRESETS: Record<string, TrainerConfig> = {
       vocabSize: 256,
       dModel: 128,
       nHeads: 4,
-      nLayers: 6,
-      contextLength: 256,
+      nLayers: 4,
+      contextLength: 128,
       family: "gpt2",
       routing: { blocks: "every-other", capacity: 0.125 },
     },
-    training: { ...BASE_TRAINING, steps: 1000, batchSize: 16, seqLen: 256, warmupSteps: 50, evalEvery: 250, evalBatches: 8, checkpointEvery: 250 },
+    // steps: the dense model's; the budget is steps x its FLOPs per step, and each variant gets
+    // the steps that budget buys it (about 40 minutes for all three on a busy 2-core machine).
+    training: { ...BASE_TRAINING, steps: 400, warmupSteps: 40, evalBatches: 8 },
     data: { ...BASE.data },
     output: { dir: "runs/compare" },
     backend: BASE.backend,

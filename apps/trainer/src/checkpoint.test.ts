@@ -1,0 +1,70 @@
+// Checkpoint files: round trip, a crash mid-save leaves the previous checkpoint in charge,
+// and damaged or mismatched checkpoints fail with an error that says what is wrong.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { decodeSafetensors } from "@mixdepth/transformer";
+import { CheckpointError, loadCheckpoint, loadModelCheckpoint, saveCheckpoint, type CheckpointData } from "./checkpoint.js";
+import { byteTokenizer } from "./tokenizer.js";
+
+const shapes = new Map<string, number[]>([
+  ["tok_emb", [2, 3]],
+  ["final_norm.g", [3]],
+]);
+
+function data(step: number): CheckpointData {
+  const w = (seed: number) =>
+    new Map([...shapes].map(([n, s]) => [n, Float32Array.from({ length: s.reduce((a, b) => a * b) }, (_, i) => seed + i / 7)] as [string, Float32Array]));
+  return {
+    step,
+    weights: w(step),
+    shapes,
+    m: w(100 + step),
+    v: w(200 + step),
+    state: { step, rngState: 12345 + step, optimizerStep: step, tokensSeen: step * 10, trainingFlops: step * 1e6, fingerprint: "fp" },
+    config: { model: { vocabSize: 2, dModel: 3, nHeads: 1, nLayers: 1, contextLength: 4 }, tokenizer: byteTokenizer().toJSON(), trained: true, description: "test", step },
+  };
+}
+
+describe("checkpoints", () => {
+  it("round-trip exactly, keep the newest two, and model.safetensors is plain safetensors", () => {
+    const run = mkdtempSync(join(tmpdir(), "mixdepth-ck-"));
+    for (const s of [1, 2, 3]) saveCheckpoint(run, data(s));
+    expect(existsSync(join(run, "checkpoints", "step-000001"))).toBe(false);
+    expect(existsSync(join(run, "checkpoints", "step-000002"))).toBe(true);
+    const ck = loadCheckpoint(run, shapes, "fp");
+    expect(ck.step).toBe(3);
+    expect(ck.state.rngState).toBe(12348);
+    expect(ck.weights).toEqual(data(3).weights);
+    expect(ck.v).toEqual(data(3).v);
+    const raw = decodeSafetensors(readFileSync(join(ck.dir, "model.safetensors")));
+    expect([...raw.tensors.keys()]).toEqual(["final_norm.g", "tok_emb"]);
+    expect(JSON.parse(readFileSync(join(ck.dir, "config.json"), "utf8")).model.dModel).toBe(3);
+  });
+
+  it("a crash mid-save (temp folder left behind, latest.json untouched) keeps the previous checkpoint", () => {
+    const run = mkdtempSync(join(tmpdir(), "mixdepth-ck-"));
+    saveCheckpoint(run, data(4));
+    const tmp = join(run, "checkpoints", ".step-000008.tmp-999");
+    mkdirSync(tmp);
+    writeFileSync(join(tmp, "model.safetensors"), new Uint8Array([1, 2, 3]));
+    expect(loadCheckpoint(run, shapes, "fp").step).toBe(4);
+    saveCheckpoint(run, data(8)); // the next save cleans the stale temp folder
+    expect(existsSync(tmp)).toBe(false);
+    expect(loadCheckpoint(run, shapes, "fp").step).toBe(8);
+  });
+
+  it("rejects truncated files, wrong shapes, another run's config and missing folders", () => {
+    const run = mkdtempSync(join(tmpdir(), "mixdepth-ck-"));
+    const dir = saveCheckpoint(run, data(5));
+    expect(() => loadCheckpoint(run, shapes, "other")).toThrow(/different model\/training\/data config/);
+    expect(() => loadCheckpoint(run, new Map([["tok_emb", [3, 3]], ["final_norm.g", [3]]]), "fp")).toThrow(/weight "tok_emb" is F32 \[2, 3\], the model expects F32 \[3, 3\]/);
+    expect(() => loadModelCheckpoint(join(run, "nope"))).toThrow(CheckpointError);
+    const opt = join(dir, "trainer-state.safetensors");
+    writeFileSync(opt, readFileSync(opt).subarray(0, 20));
+    expect(() => loadCheckpoint(run, shapes, "fp")).toThrow(/trainer-state\.safetensors has 20 bytes, trainer-state\.json recorded \d+ \(truncated or replaced\)/);
+    writeFileSync(join(dir, "trainer-state.json"), "{\"format\":");
+    expect(() => loadCheckpoint(run, shapes, "fp")).toThrow(/trainer-state\.json is not valid JSON \(truncated\?\)/);
+  });
+});

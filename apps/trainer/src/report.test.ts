@@ -1,0 +1,34 @@
+// Reports must open offline: inline SVG, no scripts, no external references.
+import { describe, expect, it } from "vitest";
+import { fmt, lineChart, reportHtml, smooth } from "./report.js";
+
+describe("report", () => {
+  it("draws each series as a path with axes and a legend, escaping names", () => {
+    const svg = lineChart(
+      [
+        { name: "a<b", points: [[1, 3], [2, 2], [3, Number.NaN], [4, 1]] },
+        { name: "flat", points: [[1, 2]] },
+      ],
+      { title: "t", xLabel: "step", yLabel: "loss" },
+    );
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg).toContain("a&lt;b");
+    expect(svg.match(/<path /g)).toHaveLength(2);
+    expect(svg).not.toContain("NaN");
+  });
+
+  it("the page has no scripts and no links outside itself", () => {
+    const html = reportHtml("r", ["line"], [lineChart([{ name: "x", points: [[1e9, 1], [1e10, 2]] }], { title: "t", xLabel: "FLOPs", yLabel: "y", logX: true })], [
+      { title: "tbl", head: ["a", "b"], rows: [["x", 1.23456]] },
+    ]);
+    expect(html).not.toMatch(/<script|<link|src=|@import/);
+    expect(html.match(/https?:\/\/[^"]+/g)).toEqual(["http://www.w3.org/2000/svg"]);
+    expect(html).toContain("<td>1.235</td>");
+  });
+
+  it("formats and smooths numbers", () => {
+    expect(fmt(1234567)).toBe("1.23e+6");
+    expect(fmt(0.5)).toBe("0.5");
+    expect(smooth([[1, 1], [2, 3], [3, 5]], 2)).toEqual([[1, 1], [2, 2], [3, 4]]);
+  });
+});
