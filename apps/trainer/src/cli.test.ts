@@ -12,7 +12,7 @@ beforeAll(() => ({ dir, tiny } = tinySetup()));
 
 describe("mixdepth CLI", () => {
   it("has --help on every command", async () => {
-    for (const cmd of ["train", "eval", "compare"]) {
+    for (const cmd of ["train", "eval", "sample", "compare"]) {
       const r = await run([cmd, "--help"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/--backend/);
@@ -37,6 +37,11 @@ describe("mixdepth CLI", () => {
     const mismatch = await run(["train", "--resume", d, "--backend", "cpu", "--set", "model.dModel=32"]);
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toMatch(/different model\/training\/data config/);
+    const sample = await run(["sample", d, "--backend", "cpu", "-n", "8", "--prompt", "The fox"]);
+    expect(sample.code, sample.stderr).toBe(0);
+    expect(sample.stdout).toMatch(/^The fox/m);
+    expect(sample.stdout).toMatch(/8 tokens in .* tokens\/s/);
+    expect(sample.stdout).toMatch(/block 1: routed .* of tokens \(nominal 0\.25\)/);
     const file = join(ck, "model.safetensors");
     truncateSync(file, readFileSync(file).length - 10);
     for (const args of [["eval", d, "--backend", "cpu"], ["train", "--resume", d, "--backend", "cpu"]]) {

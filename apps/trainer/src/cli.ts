@@ -171,6 +171,39 @@ export function buildProgram(): Command {
       await evalCommand(path, opts, backendLine);
     });
 
+  program
+    .command("sample")
+    .description("generate text from a checkpoint with causal routing (KV-cached, @mixdepth/sampler)")
+    .argument("<checkpoint>", "a checkpoint folder or a run folder (its latest checkpoint)")
+    .option("--prompt <text>", "text to continue", "The ")
+    .option("-n, --max-new-tokens <n>", "tokens to generate", "200")
+    .option("-t, --temperature <x>", "sampling temperature (0: greedy)", "0.8")
+    .option("--top-k <k>", "keep the k most likely tokens")
+    .option("--top-p <p>", "nucleus sampling threshold")
+    .option("--seed <n>", "sampling seed", "0")
+    .addOption(new Option("--causal <rule>", "causal routing rule (default: the model's)").choices(["threshold", "predictor"]))
+    .addOption(backendOption())
+    .action(async (path: string, f: { prompt: string; maxNewTokens: string; temperature: string; topK?: string; topP?: string; seed: string; causal?: "threshold" | "predictor"; backend: BackendChoice }) => {
+      const num = (name: string, v: string | undefined, ok: (n: number) => boolean, what: string) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!ok(n)) throw new ConfigInvalid(`${name}: must be ${what} (got ${JSON.stringify(v)})`);
+        return n;
+      };
+      const opts = {
+        prompt: f.prompt,
+        maxNewTokens: num("--max-new-tokens", f.maxNewTokens, (n) => Number.isInteger(n) && n > 0, "a positive integer") as number,
+        temperature: num("--temperature", f.temperature, (n) => Number.isFinite(n) && n >= 0, "a number >= 0") as number,
+        topK: num("--top-k", f.topK, (n) => Number.isInteger(n) && n > 0, "a positive integer"),
+        topP: num("--top-p", f.topP, (n) => n > 0 && n <= 1, "in (0, 1]"),
+        seed: num("--seed", f.seed, Number.isInteger, "an integer") as number,
+        causal: f.causal,
+      };
+      await startBackend(f.backend);
+      const { sampleCommand } = await import("./commands.js");
+      await sampleCommand(path, opts);
+    });
+
   addConfigOptions(
     program
       .command("compare")

@@ -149,3 +149,61 @@ export async function compareCommand(valid: ValidConfig, budgetArg: number | und
   console.log(`report: ${join(out, "report.html")}`);
   void resolveCheckpointDir;
 }
+
+export interface SampleOptions {
+  prompt: string;
+  maxNewTokens: number;
+  temperature: number;
+  topK: number | undefined;
+  topP: number | undefined;
+  seed: number;
+  causal: "threshold" | "predictor" | undefined;
+}
+
+/** Streams text from a checkpoint with causal routing (KV-cached decoder of @mixdepth/sampler). */
+export async function sampleCommand(path: string, o: SampleOptions): Promise<void> {
+  const { generateStream, temperature, topK, topP, greedy } = await import("@mixdepth/sampler");
+  const ck = loadModelCheckpoint(path);
+  const tokenizer = tokenizerFromJSON(ck.config.tokenizer);
+  const tensors = new Map([...ck.weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape, "float32")]));
+  const model = (() => {
+    try {
+      return fromWeights(ck.config.model, tensors);
+    } finally {
+      tf.dispose([...tensors.values()]);
+    }
+  })();
+  try {
+    const prompt = Array.from(tokenizer.encode(o.prompt));
+    if (prompt.length === 0) throw new Error("--prompt: must not be empty");
+    if (prompt.length > model.config.contextLength) throw new Error(`--prompt: ${prompt.length} tokens exceed the model's contextLength ${model.config.contextLength}`);
+    const processors = o.temperature === 0 ? [greedy()] : [temperature(o.temperature), ...(o.topK ? [topK(o.topK)] : []), ...(o.topP ? [topP(o.topP)] : [])];
+    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${ck.config.description})`);
+    process.stdout.write(o.prompt);
+    const t0 = performance.now();
+    const stream = generateStream(model, prompt, {
+      maxNewTokens: o.maxNewTokens,
+      processors,
+      seed: o.seed,
+      decode: (ids) => tokenizer.decode(ids),
+      contextOverflow: "slide",
+      ...(o.causal ? { causal: o.causal } : {}),
+    });
+    let n = 0;
+    for (;;) {
+      const r = await stream.next();
+      if (r.done) {
+        const secs = (performance.now() - t0) / 1000;
+        process.stdout.write("\n");
+        console.log(`\n${n} tokens in ${secs.toFixed(1)} s (${(n / secs).toFixed(1)} tokens/s)`);
+        for (const f of r.value.routing) console.log(`  block ${f.layer}: routed ${fmt(f.fraction)} of tokens (nominal ${fmt(f.capacity)})`);
+        break;
+      }
+      n += 1;
+      const text = r.value.text?.[0];
+      if (text) process.stdout.write(text);
+    }
+  } finally {
+    model.dispose();
+  }
+}

@@ -100,12 +100,12 @@ export interface ValidConfig {
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 const BASE_TRAINING: TrainerConfig["training"] = {
-  steps: 250,
+  steps: 200,
   batchSize: 8,
   seqLen: 128,
   lr: 3e-3,
   minLr: 3e-4,
-  warmupSteps: 25,
+  warmupSteps: 20,
   weightDecay: 0.1,
   decayEmbeddings: false,
   decayNormsAndBiases: false,
@@ -114,9 +114,9 @@ const BASE_TRAINING: TrainerConfig["training"] = {
   eps: 1e-8,
   gradClip: 1.0,
   gradAccum: 1,
-  evalEvery: 125,
+  evalEvery: 100,
   evalBatches: 4,
-  checkpointEvery: 125,
+  checkpointEvery: 100,
   seed: 0,
 };
 
@@ -159,7 +159,7 @@ export const PRESETS: Record<string, TrainerConfig> = {
     },
     // steps: the dense model's; the budget is steps x its FLOPs per step, and each variant gets
     // the steps that budget buys it (about 40 minutes for all three on a busy 2-core machine).
-    training: { ...BASE_TRAINING, steps: 400, warmupSteps: 40, evalBatches: 8 },
+    training: { ...BASE_TRAINING, steps: 400, warmupSteps: 40, evalEvery: 100, evalBatches: 8 },
     data: { ...BASE.data },
     output: { dir: "runs/compare" },
     backend: BASE.backend,
