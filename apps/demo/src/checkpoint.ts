@@ -14,6 +14,8 @@ export interface CheckpointConfig {
   trained: boolean;
   /** Free text from the config (`description`), shown beside the model. */
   description: string;
+  /** Training steps behind the weights, when the config says (`step`). */
+  step: number | null;
 }
 
 export interface LoadedCheckpoint extends CheckpointConfig {
@@ -43,7 +45,8 @@ export function parseCheckpointConfig(json: unknown): CheckpointConfig {
   }
   const trained = json.trained !== false && json.untrained !== true;
   const description = typeof json.description === "string" ? json.description : "";
-  return { model: model as unknown as ModelConfig, tokenizer, trained, description };
+  const step = typeof json.step === "number" ? json.step : null;
+  return { model: model as unknown as ModelConfig, tokenizer, trained, description, step };
 }
 
 export interface CheckpointFiles<F> {

@@ -107,9 +107,15 @@ export function renderCompare(host: HTMLElement, mod: CompareRun, dense: Compare
     { ms: dense.ms, cls: "dense" },
   ]);
   chart.append(svg, el("figcaption", undefined, `Decode time per token (ms): ${mod.label} (solid) and ${dense.label} (dashed).`));
+  const shape = (c: ResolvedModelConfig) => `${c.family} L=${c.nLayers} d=${c.dModel} heads=${c.nHeads} ctx=${c.contextLength} V=${c.vocabSize}`;
+  const nodes: Node[] = [table, ratio, chart];
+  if (shape(mod.config) !== shape(dense.config)) {
+    const warn = el("p", "error", `The two checkpoints differ in shape (${shape(mod.config)} vs ${shape(dense.config)}): this is not a like-for-like comparison.`);
+    nodes.splice(1, 0, warn);
+  }
   host.dataset.modMs = JSON.stringify(mod.ms.map((x) => +x.toFixed(3)));
   host.dataset.denseMs = JSON.stringify(dense.ms.map((x) => +x.toFixed(3)));
-  host.replaceChildren(table, ratio, chart);
+  host.replaceChildren(...nodes);
 }
 
 /** The analytic dense run of an MoD config (no checkpoint). */

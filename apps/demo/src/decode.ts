@@ -85,6 +85,11 @@ export interface DecodeResult {
   fractions: RoutedFraction[];
   /** Per step wall time, ms; [0] includes the prefill. */
   ms: number[];
+  /**
+   * Wall time of the plain decode steps (sample one token, feed it through the model): every
+   * step but the first (it includes the prefill) and a final one that only samples.
+   */
+  decodeMs: number[];
 }
 
 /** Largest max-tokens that fits the context after a prompt of `promptLength` tokens. */
@@ -106,6 +111,7 @@ export async function decode(
   const it = generateStream(model, ids, { maxNewTokens: settings.maxTokens, seed: settings.seed, processors: processorsFor(settings) });
   const tokens: number[] = [];
   const ms: number[] = [];
+  const decodeMs: number[] = [];
   let fractions: RoutedFraction[] = [];
   let done = false;
   try {
@@ -123,6 +129,8 @@ export async function decode(
       if (token === null || token === undefined) break;
       tokens.push(token);
       ms.push(dt);
+      // A sequence that finished at this step is not fed back: that step only sampled.
+      if (e.step > 0 && e.finished[0] === null) decodeMs.push(dt);
       fractions = fromSampler(e.routing);
       const visit = e.visits[0];
       // Step 0 reports the last prompt token, already drawn from the prefill.
@@ -134,5 +142,5 @@ export async function decode(
     // Stopped early: returning from the generator runs its finally, which frees the cache.
     if (!done) await it.return({ sequences: [], routing: [], slides: 0 });
   }
-  return { tokens, fractions, ms };
+  return { tokens, fractions, ms, decodeMs };
 }

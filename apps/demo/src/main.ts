@@ -43,7 +43,7 @@ function describeModel(m: LoadedCheckpoint): string {
   const routed = c.routing.blocks.length
     ? `MoD blocks ${c.routing.blocks.join(", ")} at capacity ${(100 * c.routing.capacity).toFixed(1)} % (${c.routing.causal} at sampling time)`
     : "dense (no routed blocks)";
-  const size = `${(m.bytes / 1024).toFixed(0)} KiB`;
+  const size = `${(m.bytes / 1024).toFixed(0)} KiB${m.step === null ? "" : `, trained ${m.step} steps`}`;
   return `${m.name}: ${c.family}, ${c.nLayers} blocks, d=${c.dModel}, ${c.nHeads} heads, context ${c.contextLength}, ${m.tokenizer.kind} tokenizer; ${routed}; ${size}.`;
 }
 
@@ -218,12 +218,12 @@ async function runGeneration(mod: LoadedCheckpoint, prompt: string, ids: number[
   genSection.dataset.promptTokens = String(ids.length);
   genSection.dataset.samplerFractions = JSON.stringify(result.fractions);
 
-  // Dense vs MoD. Step 0 includes the prefill, so per-token times start at step 1.
+  // Dense vs MoD, timed over the plain decode steps (see DecodeResult.decodeMs).
   const meanFraction = (fs: readonly RoutedFraction[]) => (fs.length ? fs.reduce((a, f) => a + f.realized, 0) / fs.length : 1);
   const modRun: CompareRun = {
     label: `MoD (${mod.name})`,
     config: model.config,
-    ms: result.ms.slice(1),
+    ms: result.decodeMs,
     routedFraction: meanFraction(shown),
     startPosition: ids.length,
     measured: true,
@@ -236,7 +236,7 @@ async function runGeneration(mod: LoadedCheckpoint, prompt: string, ids: number[
     const denseIds = dense.tokenizer.encode(prompt);
     const n = Math.min(result.tokens.length, maxNewTokens(dense.transformer, denseIds.length));
     const d = await decode(dense.transformer, denseIds, { ...settings, maxTokens: n }, () => nextFrame(), signal);
-    denseRun = { label: `dense (${dense.name})`, config: dense.transformer.config, ms: d.ms.slice(1), routedFraction: 1, startPosition: denseIds.length, measured: true };
+    denseRun = { label: `dense (${dense.name})`, config: dense.transformer.config, ms: d.decodeMs, routedFraction: 1, startPosition: denseIds.length, measured: true };
   }
   renderCompare($("#compare"), modRun, denseRun);
   progress.textContent = `${generated.length} tokens generated; ${tf.memory().numTensors} tensors live after generation.`;
