@@ -4,7 +4,8 @@
 import { existsSync, readFileSync, readdirSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { run, tinySetup } from "./cli-test-helpers.js";
+import { spawn } from "node:child_process";
+import { cli, env, run, tinySetup } from "./cli-test-helpers.js";
 
 let dir = "";
 let tiny: string[] = [];
@@ -49,6 +50,31 @@ describe("mixdepth CLI", () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/model\.safetensors has \d+ bytes, trainer-state\.json recorded \d+ \(truncated or replaced\)/);
     }
+  }, 120_000);
+
+  it("Ctrl-C (SIGINT) stops after the current step, writes a checkpoint and exits 0", async () => {
+    const d = join(dir, "sigint");
+    const { code, out } = await new Promise<{ code: number | null; out: string }>((resolveRun) => {
+      const child = spawn("node", [cli, "train", ...tiny, "--out", d, "--steps", "40"], { env });
+      let out = "";
+      let sent = false;
+      const onData = (b: Buffer) => {
+        out += b.toString();
+        if (!sent && /step 4\/40/.test(out)) {
+          sent = true;
+          child.kill("SIGINT");
+        }
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      child.on("exit", (c) => resolveRun({ code: c, out }));
+    });
+    expect(code).toBe(0);
+    const m = /interrupted at step (\d+); resume with: mixdepth train --resume/.exec(out);
+    expect(m, out).not.toBeNull();
+    const step = Number(m![1]);
+    expect(step).toBeLessThan(40);
+    expect(JSON.parse(readFileSync(join(d, "checkpoints", "latest.json"), "utf8")).step).toBe(step);
   }, 120_000);
 
   it("a NaN loss stops with a message and writes no checkpoint after it", async () => {

@@ -256,6 +256,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const r = runEval(step);
         if (last) finalEval = r;
       }
+      // Yield to the event loop once per step: signal handlers (Ctrl-C) only run there.
+      await new Promise<void>((r) => setImmediate(r));
       if (opts.stop?.requested && !last) {
         log(`interrupted: stopping after step ${step}`);
         checkpoint(step);
