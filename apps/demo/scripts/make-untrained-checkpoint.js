@@ -13,8 +13,8 @@ import { createTransformer, encodeSafetensors } from "@mixdepth/transformer";
 const here = dirname(fileURLToPath(import.meta.url));
 const outRoot = process.argv[2] ?? join(here, "..", "public", "checkpoints");
 
-/** Small enough to keep both files well under 1 MB; shapes as the trainer's byte-level models. */
-const base = { vocabSize: 256, dModel: 48, nHeads: 4, nLayers: 4, contextLength: 128, family: "gpt2" };
+/** The shape of the bundled trained checkpoints (scripts/train-*.json): under 1 MB each. */
+const base = { vocabSize: 256, dModel: 64, nHeads: 4, nLayers: 4, contextLength: 128, family: "gpt2" };
 const configs = {
   mod: { ...base, routing: { blocks: "every-other", capacity: 0.125 } },
   dense: { ...base, routing: { blocks: "none" } },
