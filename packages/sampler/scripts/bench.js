@@ -14,7 +14,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { denseCounterpart, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
+import { denseCounterpart, prefillFlops, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
 import { createTransformer } from "@mixdepth/transformer";
 import { CachedDecoder, generate, generateStream } from "../dist/index.js";
 
@@ -104,18 +104,21 @@ async function calibrateOnOwnText(model, capacity, prompt) {
   }
 }
 
-function timePrefill(model, prompt) {
-  const times = [];
-  for (let i = 0; i < REPEATS + 1; i++) {
-    const dec = new CachedDecoder(model);
-    const t0 = performance.now();
-    const out = dec.prefill(prompt);
-    out.logits.dataSync();
-    times.push(performance.now() - t0);
-    out.logits.dispose();
-    dec.dispose();
+/** Median prefill time of each model over `reps` runs, alternating models run by run. */
+function timePrefill(models, prompt, reps = 7) {
+  const times = models.map(() => []);
+  for (let i = 0; i < reps + 1; i++) {
+    for (const [m, model] of models.entries()) {
+      const dec = new CachedDecoder(model);
+      const t0 = performance.now();
+      const out = dec.prefill(prompt);
+      out.logits.dataSync();
+      if (i > 0) times[m].push(performance.now() - t0); // run 0 warms up
+      out.logits.dispose();
+      dec.dispose();
+    }
   }
-  return median(times.slice(1));
+  return times.map(median);
 }
 
 /**
@@ -163,7 +166,8 @@ for (let r = 0; r < REPEATS; r++) {
   perToken.mod.push(...times[1]);
   routing = rt;
 }
-const prefill = { dense: timePrefill(dense, prompt), mod: timePrefill(mod, prompt) };
+const [prefillDense, prefillMod] = timePrefill([dense, mod], prompt);
+const prefill = { dense: prefillDense, mod: prefillMod };
 if (tf.memory().numTensors !== startTensors) console.log(`WARNING: ${tf.memory().numTensors - startTensors} tensors left behind`);
 
 // FLOPs per generated token, averaged over the positions the 256 decode steps run at.
@@ -184,9 +188,10 @@ const flopsRatioRealized = modFlopsRealized / denseFlops;
 const timeRatio = mm / md;
 const f2 = (x) => x.toFixed(2);
 console.log(`model: gpt2 d=256 L=8 H=8 V=256 contextLength=320; MoD: capacity 0.125, every other block, predictor-calibrated at init`);
-console.log(`prompt ${PROMPT} tokens, ${NEW} new tokens, batch 1, ${REPEATS} runs each (medians over ${perToken.dense.length} steps)`);
+console.log(`prompt ${PROMPT} tokens, ${NEW} new tokens, batch 1, ${REPEATS} interleaved runs (medians over ${perToken.dense.length} steps)`);
 console.log(`routed fraction (MoD, prefill + decode): ${routing.map((r) => `block ${r.layer} ${f2(100 * r.fraction)}%`).join(", ")}; pooled ${f2(100 * realized)}% vs nominal 12.50%`);
-console.log(`prefill (64 tokens):   dense ${f2(prefill.dense)} ms   MoD ${f2(prefill.mod)} ms   ratio ${f2(prefill.mod / prefill.dense)}`);
+const prefillFlopsRatio = prefillFlops(modConfig, PROMPT) / prefillFlops(denseCounterpart(modConfig), PROMPT);
+console.log(`prefill (64 tokens, median of 7):   dense ${f2(prefill.dense)} ms   MoD ${f2(prefill.mod)} ms   ratio ${f2(prefill.mod / prefill.dense)} (FLOPs ratio ${prefillFlopsRatio.toFixed(3)} at k = 8 of 64)`);
 console.log(`ms per generated token: dense ${f2(md)}   MoD ${f2(mm)}   ratio MoD/dense ${timeRatio.toFixed(3)}`);
 console.log(`FLOPs per token:        dense ${(denseFlops / 1e6).toFixed(2)} M   MoD ${(modFlopsNominal / 1e6).toFixed(2)} M (nominal 12.5%; ${(modFlopsRealized / 1e6).toFixed(2)} M at the realized fraction)   ratio ${flopsRatio.toFixed(3)} (realized ${(modFlopsRealized / denseFlops).toFixed(3)})`);
 const pct = (x) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`;

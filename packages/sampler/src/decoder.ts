@@ -17,6 +17,9 @@ import type { CausalRouting } from "@mixdepth/flops-accounting";
 import { fastMatMul, type Transformer } from "@mixdepth/transformer";
 import { KVCache } from "./kv-cache.js";
 
+/** Up to this many rows, the tied head uses tf.matMul's transposeB form (see run()). */
+const HEAD_TRANSPOSE_B_MAX_ROWS = 8;
+
 /** The causal decision of one routed block for the tokens of one decoder call. */
 export interface TokenRouting {
   /** Block index in the model. */
@@ -219,8 +222,12 @@ export class CachedDecoder {
       const rows = last.shape[1];
       const normed = this.normB ? layerNorm(last, this.normG, this.normB, c.normEps) : rmsNorm(last, this.normG, c.normEps);
       const flat = tf.reshape(normed, [rows, d]) as tf.Tensor2D;
-      // The model's own head kernel (NN-only matmuls: transposed matmuls are slow on wasm).
-      return (this.headW ? fastMatMul(flat, this.headW) : fastMatMul(flat, this.tokEmb, false, true)) as tf.Tensor2D; // [rows, V]
+      if (this.headW) return tf.matMul(flat, this.headW) as tf.Tensor2D; // [rows, V]
+      // Tied head: for many rows, the model's own kernel (explicit transpose, then an NN
+      // matmul: wasm's transposed matmul is slow at scale). For a decode step's single row
+      // the transpose of the [V, d] table costs more than the product, and wasm's transposeB
+      // matmul measured 2-5x faster than fastMatMul for [1, 256] x [256, 256]^T.
+      return (rows <= HEAD_TRANSPOSE_B_MAX_ROWS ? tf.matMul(flat, this.tokEmb, false, true) : fastMatMul(flat, this.tokEmb, false, true)) as tf.Tensor2D; // [rows, V]
     });
     this.pos += t;
     return { logits, routing, start };
