@@ -118,7 +118,7 @@ export function reportHtml(title: string, intro: string[], charts: string[], tab
 <style>body{font-family:sans-serif;max-width:1340px;margin:24px auto;padding:0 16px;color:#222}
 .charts{display:flex;flex-wrap:wrap;gap:12px}table{border-collapse:collapse;margin:8px 0 20px}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
-p{margin:4px 0}code{background:#f4f4f4;padding:1px 4px}</style></head>
+p{margin:4px 0;overflow-wrap:anywhere}code{background:#f4f4f4;padding:1px 4px}</style></head>
 <body><h1>${escapeHtml(title)}</h1>
 ${intro.map((l) => `<p>${escapeHtml(l)}</p>`).join("\n")}
 <div class="charts">${charts.join("\n")}</div>
