@@ -1,7 +1,8 @@
 // Acceptance tests (slow: several tiny training runs as child processes on the cpu backend):
 // the same seed twice gives the same loss sequence, and a run killed with SIGKILL and resumed
-// gives the same loss sequence as an uninterrupted one.
+// gives the same loss sequence as an uninterrupted one; compare end to end.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cli, env, losses, run, tinySetup } from "./cli-test-helpers.js";
@@ -55,4 +56,17 @@ describe("mixdepth train: determinism and exact resume", () => {
     expect(ev.stdout).toMatch(/training FLOPs so far: \d/);
   }, 180_000);
 
+
+  it("compare trains dense, MoD and stochastic at one FLOPs budget and writes one report", async () => {
+    const out = join(dir, "cmp");
+    const r = await run(["compare", ...tiny, "--out", out, "--steps", "6"]);
+    expect(r.code, r.stderr).toBe(0);
+    const steps = Object.fromEntries([...r.stdout.matchAll(/^ {2}(dense|mod|stochastic): (\d+) steps/gm)].map((m) => [m[1], Number(m[2])]));
+    expect(steps.dense).toBe(6);
+    expect(steps.mod).toBeGreaterThan(6); // cheaper steps: more of them for the same FLOPs
+    expect(r.stdout).toMatch(/^\| mod \| \d+ \| \d/m);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    for (const v of ["dense", "mod", "stochastic"]) expect(html).toContain(`<td>${v}</td>`);
+    expect(html.match(/<svg /g)).toHaveLength(2);
+  }, 300_000);
 });
