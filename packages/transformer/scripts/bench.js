@@ -99,7 +99,7 @@ function benchModel(name, config) {
   let loss = NaN;
   let before = 0;
   for (let i = 0; i < WARMUP + STEPS; i++) {
-    if (i === WARMUP) before = tf.memory().numTensors; // after Adam has created its slots
+    if (i === Math.max(WARMUP, 1)) before = tf.memory().numTensors; // after Adam has created its slots
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     let sum = null;
@@ -136,7 +136,7 @@ function benchModel(name, config) {
   // CPU time of this (single-threaded wasm) process: robust when other jobs share the cores.
   const ms = median(cpuTimes);
   const wallMs = median(times);
-  const leaked = (tf.memory().numTensors - before) / STEPS;
+  const leaked = WARMUP + STEPS > 1 ? (tf.memory().numTensors - before) / (WARMUP + STEPS - Math.max(WARMUP, 1)) : NaN;
   tf.dispose([x, y]);
   optimizer.dispose();
   model.dispose();
