@@ -82,8 +82,9 @@ export async function installAndImport({ tarballs, names, registryDeps = [], set
             noUncheckedIndexedAccess: true,
             verbatimModuleSyntax: true,
             noEmit: true,
+            // A real consumer's defaults: every installed @types package is visible (tfjs-core's
+            // own .d.ts need @types/long's global), and library .d.ts are checked, ours included.
             skipLibCheck: false,
-            types: [],
           },
           files: ["consumer.ts"],
         }),
