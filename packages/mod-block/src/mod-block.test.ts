@@ -172,6 +172,29 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
     }
   });
 
+  it("causal mode (threshold and predictor) has gradients, matching finite differences", async () => {
+    // The causal decision is a comparison (no gradient); it must not sit on the tape between the
+    // weights and the loss, or tfjs refuses to differentiate (LogicalAnd/Greater have no gradient).
+    for (const causal of ["threshold", "predictor"] as const) {
+      const cfg = resolveModelConfig(base({ routing: { blocks: [1], capacity: 0.5, predictor: { hidden: 4 }, causal } }));
+      const mod = new ModBlock(cfg, 1, mulberry32(13), 13);
+      const rw = mod.weights().get("router.w")!;
+      tf.tidy(() => rw.assign(tf.mul(rw, 10)));
+      const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 8) as tf.Tensor3D;
+      const pos = positionsFor(2, 8);
+      const g = tf.randomNormal([2, 8, 8], 0, 1, "float32", 9);
+      const loss = () => tf.tidy(() => tf.sum(tf.mul(mod.forward(x, pos, { mode: "causal", trace: false }).x, g)) as tf.Scalar);
+      await expectNoLeaks(() => {
+        const w = mod.weights();
+        for (const name of ["router.w", "attn.qkv.w", "mlp.fc.w"]) {
+          expect(variableGradCheck(loss, w.get(name)!, { eps: 1e-2, maxCoords: 6 }), `${causal} ${name}`).toBeLessThan(3e-2);
+        }
+      });
+      tf.dispose([x, pos, g]);
+      mod.dispose();
+    }
+  });
+
   it("the branch with a KV cache equals the branch over the whole sequence", async () => {
     for (const family of ["gpt2", "llama"] as const) {
       const cfg = resolveModelConfig(base({ family }));

@@ -126,15 +126,21 @@ export class ModBlock {
   private forwardCausal(x: tf.Tensor3D, positions: tf.Tensor2D, options: ModBlockOptions): ModBlockOutput {
     const router = this.router as Router;
     const decision = router.routeCausal(x, options.causal ?? this.config.routing.causal);
+    // The decision is a comparison, which has no gradient: rebuilt from its values, it is a
+    // constant for the tape, so gradients flow through the scores (gate) and the branch only.
+    // The same host copy serves the trace.
+    const selValues = decision.selected.dataSync();
+    const selected = tf.tensor2d(selValues, decision.selected.shape, "bool");
     try {
       const out = tf.tidy(() => {
-        const f = this.block.branch(x, positions, { keyMask: decision.selected }).out;
-        const gate = tf.mul(tf.cast(decision.selected, "float32"), decision.scores); // r_i where processed, else 0
+        const f = this.block.branch(x, positions, { keyMask: selected }).out;
+        const gate = tf.mul(tf.cast(selected, "float32"), decision.scores); // r_i where processed, else 0
         return tf.add(x, tf.mul(f, tf.expandDims(gate, 2))) as tf.Tensor3D;
       });
       let trace: RoutingTrace | undefined;
       if (options.trace ?? true) {
-        const sel = decision.selected.arraySync() as number[][];
+        const [b, s] = decision.selected.shape;
+        const sel = Array.from({ length: b }, (_, i) => Array.from(selValues.subarray(i * s, (i + 1) * s)));
         trace = {
           layer: this.index,
           mode: "causal",
@@ -145,7 +151,7 @@ export class ModBlock {
       }
       return { x: out, auxLosses: {}, ...(trace ? { trace } : {}) };
     } finally {
-      tf.dispose([decision.scores, decision.selected, decision.probability]);
+      tf.dispose([decision.scores, decision.selected, decision.probability, selected]);
     }
   }
 

@@ -4,11 +4,10 @@
 // Formulas, weight names and shapes: ../README.md.
 import * as tf from "@tensorflow/tfjs-core";
 import { mulberry32 } from "@mixdepth/router";
-import { ModBlock, layerNorm, rmsNorm, type RoutingMode, type RoutingTrace } from "@mixdepth/mod-block";
+import { ModBlock, fastMatMul, layerNorm, rmsNorm, type RoutingMode, type RoutingTrace } from "@mixdepth/mod-block";
 import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/flops-accounting";
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
-import { fastMatMul } from "./fast-matmul.js";
 
 /** Init std of embeddings (and of every block matrix, see mod-block). */
 export const EMBEDDING_INIT_STD = 0.02;

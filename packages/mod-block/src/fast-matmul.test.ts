@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, gradCheck, maxAbsDiff, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
 import { fastMatMul } from "./fast-matmul.js";
