@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { fromWeights } from "@mixdepth/transformer";
 import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts } from "@mixdepth/flops-accounting";
 import { validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
-import { loadModelCheckpoint, resolveCheckpointDir, type TrainerStateJSON } from "./checkpoint.js";
+import { loadModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
 import { evalBatches, prepareTokens } from "./data.js";
 import { evaluate } from "./eval.js";
 import { fmt, reportHtml, type Table } from "./report.js";
@@ -147,7 +147,6 @@ export async function compareCommand(valid: ValidConfig, budgetArg: number | und
   console.log(`| --- | --- | --- | --- | --- | --- |`);
   for (const row of table.rows) console.log(`| ${row[0]} | ${row[2]} | ${fmt(row[6] as number, 4)} | ${typeof row[7] === "number" ? fmt(row[7], 4) : row[7]} | ${fmt(row[5] as number)} | ${fmt(row[4] as number)} |`);
   console.log(`report: ${join(out, "report.html")}`);
-  void resolveCheckpointDir;
 }
 
 export interface SampleOptions {

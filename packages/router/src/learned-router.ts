@@ -18,6 +18,10 @@ export interface LearnedRouterOptions {
 }
 
 function readOptions(options: Record<string, unknown>): LearnedRouterOptions {
+  // A misspelt option would otherwise be ignored silently and saved into every checkpoint.
+  for (const key of Object.keys(options)) {
+    if (key !== "initStd") throw new Error(`routing.routerOptions.${key}: unknown option of the learned router (known: initStd)`);
+  }
   const { initStd } = options;
   if (initStd !== undefined && (typeof initStd !== "number" || !(initStd >= 0))) {
     throw new Error(`routing.routerOptions.initStd: must be a number >= 0 (got ${JSON.stringify(initStd)})`);
