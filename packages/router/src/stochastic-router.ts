@@ -14,8 +14,6 @@ export class StochasticRouter implements Router {
   private readonly capacity: number;
 
   constructor(private readonly context: RouterContext) {
-    const unknown = Object.keys(context.options);
-    if (unknown.length > 0) throw new Error(`routing.routerOptions.${unknown[0]}: the stochastic router takes no options`);
     this.rand = mulberry32(context.seed ^ 0x5bd1e995);
     // Default 0.125: the paper's best capacity. Models pass the block's own capacity.
     const capacity = context.capacity ?? 0.125;
