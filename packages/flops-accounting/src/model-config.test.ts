@@ -3,8 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, resolveModelConfig, routedTokens, type ModelConfig } from "./model-config.js";
 
-const A: ModelConfig = { vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
-const M: ModelConfig = { vocabSize: 10, dModel: 8, nHeads: 2, nLayers: 4, contextLength: 8, routing: {} };
+const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
+const M: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 8, nHeads: 2, nLayers: 4, contextLength: 8, routing: {} };
 
 describe("resolveModelConfig rejects impossible configs, naming field and value", () => {
   it.each<[string, unknown, string, unknown]>([

@@ -4,10 +4,10 @@ import { ConfigError, type ModelConfig } from "./model-config.js";
 import { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
 
 // A: dense gpt2, V=10, d=4, H=2, L=1, S=3, h=16: forward 1536 per sequence, training 4608.
-const A: ModelConfig = { vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
+const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
 // B: the 12.5% every-other MoD, d=256, L=8, S=256: training 6,558,056,448 per sequence.
 const B: ModelConfig = {
-  vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256,
+  family: "gpt2", vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256,
   routing: { blocks: "every-other", capacity: 0.125 },
 };
 
@@ -55,7 +55,7 @@ describe("isoFlopSweep", () => {
   const input = {
     budget: 1e13,
     setting: { batchSize: 8, seqLen: 256 },
-    base: { vocabSize: 256, contextLength: 256 },
+    base: { vocabSize: 256, contextLength: 256, family: "gpt2" as const },
     sizes: [
       { name: "d128", dModel: 128, nLayers: 4, nHeads: 4 },
       { name: "d256", dModel: 256, nLayers: 8, nHeads: 8 },

@@ -6,23 +6,23 @@ import { denseCounterpart, forwardFlops, modVsDense, trainingFlops } from "./flo
 import { paramCounts } from "./params.js";
 
 export const README_CONFIGS: { name: string; config: ModelConfig }[] = [
-  { name: "bench dense (d256 L8 S256)", config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256 } },
+  { name: "bench dense (d256 L8 S256)", config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2" } },
   {
     name: "bench MoD 12.5% every other",
-    config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, routing: { blocks: "every-other", capacity: 0.125 } },
+    config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2", routing: { blocks: "every-other", capacity: 0.125 } },
   },
   {
     name: "bench MoD 12.5%, no predictor",
-    config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, routing: { blocks: "every-other", capacity: 0.125, predictor: null } },
+    config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2", routing: { blocks: "every-other", capacity: 0.125, predictor: null } },
   },
   {
     name: "bench MoD 50% every other",
-    config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, routing: { blocks: "every-other", capacity: 0.5 } },
+    config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2", routing: { blocks: "every-other", capacity: 0.5 } },
   },
   {
     name: "bench stochastic 12.5% (control)",
     config: {
-      vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256,
+      vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2",
       routing: { blocks: "every-other", capacity: 0.125, router: "stochastic", predictor: null, auxLoss: null },
     },
   },
@@ -54,7 +54,7 @@ export function readmeTable(): string {
 
 /** The benchmark MoD config of the ratio command: d=256, L=8, heads 8, S=256, V=256, capacity 0.125 every other block. */
 export const RATIO_CONFIG: ModelConfig = {
-  vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256,
+  vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2",
   routing: { blocks: "every-other", capacity: 0.125 },
 };
 

@@ -176,7 +176,7 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
     // The causal decision is a comparison (no gradient); it must not sit on the tape between the
     // weights and the loss, or tfjs refuses to differentiate (LogicalAnd/Greater have no gradient).
     for (const causal of ["threshold", "predictor"] as const) {
-      const cfg = resolveModelConfig(base({ routing: { blocks: [1], capacity: 0.5, predictor: { hidden: 4 }, causal } }));
+      const cfg = resolveModelConfig(base({ family: "gpt2", routing: { blocks: [1], capacity: 0.5, predictor: { hidden: 4 }, causal } }));
       const mod = new ModBlock(cfg, 1, mulberry32(13), 13);
       const rw = mod.weights().get("router.w")!;
       tf.tidy(() => rw.assign(tf.mul(rw, 10)));
