@@ -3,6 +3,8 @@
 // tokens on every backend whenever the backends agree on the probabilities. tf.multinomial
 // is not used: its output differs between backends for the same seed.
 
+import { mulberry32 } from "@mixdepth/router";
+
 /** A uniform source on [0, 1). */
 export type Rng = () => number;
 
@@ -12,14 +14,7 @@ export type Rng = () => number;
  */
 export function createRng(seed: number): Rng {
   if (!Number.isInteger(seed)) throw new RangeError(`seed: must be an integer (got ${JSON.stringify(seed)})`);
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /**

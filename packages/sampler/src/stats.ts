@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { routedTokens, type CausalRouting } from "@mixdepth/flops-accounting";
 import type { Transformer } from "@mixdepth/transformer";
 import type { TokenRouting } from "./decoder.js";
+import { routingAgreement, type RoutingAgreement } from "@mixdepth/router";
 
 /** Realized vs nominal routing of one routed block. */
 export interface RoutedFraction {
@@ -49,38 +50,16 @@ export class RoutingCounter {
   }
 }
 
-/** Confusion counts of the causal decision, "in the top-k" being the positive class. */
-export interface CausalAgreement {
+/**
+ * Confusion counts of the causal decision, "in the top-k" being the positive class, for one
+ * routed block (`layer`; -1 for the pooled total). Precision is NaN when the rule routes nothing.
+ */
+export interface CausalAgreement extends RoutingAgreement {
   layer: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  tn: number;
-  accuracy: number;
-  /** tp / (tp + fp); NaN when the causal rule routes nothing. */
-  precision: number;
-  /** tp / (tp + fn). */
-  recall: number;
-  /** Fraction the causal rule routes (realized). */
-  routedFraction: number;
-  /** Fraction top-k routes, k/S (nominal). */
-  targetFraction: number;
 }
 
 function agreement(layer: number, causal: ArrayLike<number>, topk: ArrayLike<number>, batch: number, seqLen: number): CausalAgreement {
-  const target = new Uint8Array(batch * seqLen);
-  const k = topk.length / batch;
-  for (let b = 0; b < batch; b++) for (let j = 0; j < k; j++) target[b * seqLen + (topk[b * k + j] as number)] = 1;
-  let tp = 0, fp = 0, fn = 0, tn = 0;
-  for (let i = 0; i < target.length; i++) {
-    const p = causal[i] ? 1 : 0;
-    if (p && target[i]) tp++;
-    else if (p) fp++;
-    else if (target[i]) fn++;
-    else tn++;
-  }
-  const n = target.length;
-  return { layer, tp, fp, fn, tn, accuracy: (tp + tn) / n, precision: tp / (tp + fp), recall: tp / (tp + fn), routedFraction: (tp + fp) / n, targetFraction: (tp + fn) / n };
+  return { layer, ...routingAgreement(causal, topk, batch, seqLen) };
 }
 
 /**
