@@ -4,7 +4,7 @@
 //   config.json              { model: ModelConfig, tokenizer, ... }: enough to rebuild the model
 //                            with fromWeights(config.model, weights), no trainer needed
 //   trainer-state.safetensors optimizer moments m.<name>, v.<name>
-//   trainer-state.json       step, RNG state, data position, hashes and sizes of the two
+//   trainer-state.json       step, RNG states (data, routers), data position, hashes and sizes of the two
 //                            safetensors files, and a fingerprint of the run's config
 // Saving writes a temp folder (every file fsynced), renames it into place, then atomically
 // rewrites latest.json. A crash at any point leaves latest.json naming the previous,
@@ -41,6 +41,8 @@ export interface TrainerStateJSON {
   step: number;
   /** Batch sampler RNG state (the data position: windows are drawn from it). */
   rngState: number;
+  /** Routers' non-weight state by block ("blocks.3": the stochastic router's random stream). */
+  routerStates?: Record<string, unknown>;
   /** Optimizer steps taken (bias-correction t). */
   optimizerStep: number;
   tokensSeen: number;

@@ -28,15 +28,7 @@ describe("mixdepth train: determinism and exact resume", () => {
 
     // Kill hard after step 6 (a checkpoint exists at step 4), then resume.
     const c = join(dir, "c");
-    await new Promise<void>((resolveKill, reject) => {
-      const child = spawn("node", [cli, "train", ...tiny, "--out", c], { env });
-      let seen = "";
-      child.stdout.on("data", (d: Buffer) => {
-        seen += d.toString();
-        if (/step 6\/12/.test(seen)) child.kill("SIGKILL");
-      });
-      child.on("exit", (_code, signal) => (signal === "SIGKILL" ? resolveKill() : reject(new Error(`not killed: ${seen}`))));
-    });
+    await killAfterStep6([...tiny, "--out", c]);
     const rc = await run(["train", "--resume", c, "--backend", "cpu"]);
     expect(rc.code, rc.stderr).toBe(0);
     expect(rc.stdout).toMatch(/resumed from .*step-0000(04|08) at step (4|8)/);
@@ -56,6 +48,18 @@ describe("mixdepth train: determinism and exact resume", () => {
     expect(ev.stdout).toMatch(/training FLOPs so far: \d/);
   }, 180_000);
 
+  it("stochastic routing resumes exactly too (the router's random stream is checkpointed)", async () => {
+    const args = [...tiny, "--set", "model.routing.router=stochastic"];
+    const a = join(dir, "sa");
+    const ra = await run(["train", ...args, "--out", a]);
+    expect(ra.code, ra.stderr).toBe(0);
+    const reference = losses(a);
+    const c = join(dir, "sc");
+    await killAfterStep6([...args, "--out", c]);
+    const rc = await run(["train", "--resume", c, "--backend", "cpu"]);
+    expect(rc.code, rc.stderr).toBe(0);
+    expect(losses(c)).toEqual(reference);
+  }, 180_000);
 
   it("compare trains dense, MoD and stochastic at one FLOPs budget and writes one report", async () => {
     const out = join(dir, "cmp");
@@ -70,3 +74,16 @@ describe("mixdepth train: determinism and exact resume", () => {
     expect(html.match(/<svg /g)).toHaveLength(2);
   }, 300_000);
 });
+
+/** Starts `mixdepth train <args>` and kills it with SIGKILL once it prints step 6 of 12. */
+function killAfterStep6(args: string[]): Promise<void> {
+  return new Promise<void>((resolveKill, reject) => {
+    const child = spawn("node", [cli, "train", ...args], { env });
+    let seen = "";
+    child.stdout.on("data", (d: Buffer) => {
+      seen += d.toString();
+      if (/step 6\/12/.test(seen)) child.kill("SIGKILL");
+    });
+    child.on("exit", (_code, signal) => (signal === "SIGKILL" ? resolveKill() : reject(new Error(`not killed: ${seen}`))));
+  });
+}

@@ -133,6 +133,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       opt.setState({ step: ck.state.optimizerStep, m: ck.m, v: ck.v });
       rng.state = ck.state.rngState;
+      model.setRouterStates(ck.state.routerStates ?? {});
       step = ck.step;
       lastCheckpoint = ck.dir;
       metrics.truncateAfter(step);
@@ -164,7 +165,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         shapes: w.shapes,
         m: st.m,
         v: st.v,
-        state: { step: s, rngState: rng.state, optimizerStep: st.step, tokensSeen: s * t.batchSize * t.seqLen * t.gradAccum, trainingFlops: s * perStep, fingerprint: fp },
+        state: { step: s, rngState: rng.state, routerStates: model.getRouterStates(), optimizerStep: st.step, tokensSeen: s * t.batchSize * t.seqLen * t.gradAccum, trainingFlops: s * perStep, fingerprint: fp },
         config: { model: cfg.model, tokenizer: tokenizer.toJSON(), trained: true, description: modelDescription(valid), step: s },
       });
       metrics.write({ type: "checkpoint", step: s, dir: lastCheckpoint });

@@ -57,6 +57,13 @@ export interface Router {
   weights(): Map<string, tf.Variable>;
   /** Enough to rebuild this router with the registry. */
   toJSON(): RouterJSON;
+  /**
+   * Optional: host-side state that is not a weight but changes as the router runs (e.g. the
+   * position of a random stream), as JSON. Checkpoints save it so a resumed run is exact.
+   */
+  getState?(): unknown;
+  /** Optional: restores what {@link Router.getState} returned. Throws on a value it cannot use. */
+  setState?(state: unknown): void;
   dispose(): void;
 }
 

@@ -59,3 +59,26 @@ describe.each(testBackends())("stochastic router on %s", (backend) => {
     tf.dispose(x);
   });
 });
+
+describe("stochastic router state", () => {
+  it("getState/setState continue the random stream exactly (what a resumed run needs)", () => {
+    const a = new StochasticRouter(ctx());
+    const x = tf.zeros([2, 8, 4]) as tf.Tensor3D;
+    const draw = (r: StochasticRouter) => {
+      const out = r.route(x, 2);
+      const idx = out.indices.arraySync();
+      tf.dispose([out.scores, out.indices]);
+      return idx;
+    };
+    draw(a);
+    const saved = JSON.parse(JSON.stringify(a.getState())) as unknown;
+    const next = [draw(a), draw(a)];
+    const b = new StochasticRouter(ctx());
+    expect(draw(b)).not.toEqual(next[0]); // a fresh router restarts the stream
+    b.setState(saved);
+    expect([draw(b), draw(b)]).toEqual(next);
+    expect(() => b.setState({ rng: -1 })).toThrow(/rng state: must be an unsigned 32-bit integer \(got -1\)/);
+    expect(() => b.setState(null)).toThrow(/stochastic router state: expected \{ rng: <uint32> \} \(got null\)/);
+    x.dispose();
+  });
+});

@@ -5,16 +5,18 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/flops-accounting";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
-import { gaussian, mulberry32 } from "./rng.js";
+import { Mulberry32, gaussian } from "./rng.js";
 import { assertK, topkPositions } from "./topk.js";
 
 export class StochasticRouter implements Router {
   readonly kind = "stochastic";
+  private readonly rng: Mulberry32;
   private readonly rand: () => number;
   private readonly capacity: number;
 
   constructor(private readonly context: RouterContext) {
-    this.rand = mulberry32(context.seed ^ 0x5bd1e995);
+    this.rng = new Mulberry32(context.seed ^ 0x5bd1e995);
+    this.rand = this.rng.next;
     // Default 0.125: the paper's best capacity. Models pass the block's own capacity.
     const capacity = context.capacity ?? 0.125;
     if (typeof capacity !== "number" || !(capacity > 0 && capacity <= 1)) {
@@ -44,6 +46,17 @@ export class StochasticRouter implements Router {
 
   weights(): Map<string, tf.Variable> {
     return new Map();
+  }
+
+  /** The random stream's position: `{ rng: <uint32> }`. */
+  getState(): { rng: number } {
+    return { rng: this.rng.state };
+  }
+
+  setState(state: unknown): void {
+    const rng = (state as { rng?: unknown } | null)?.rng;
+    if (typeof rng !== "number") throw new TypeError(`stochastic router state: expected { rng: <uint32> } (got ${JSON.stringify(state)})`);
+    this.rng.state = rng;
   }
 
   toJSON(): RouterJSON {

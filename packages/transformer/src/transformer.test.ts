@@ -279,6 +279,31 @@ describe.each(testBackends())("transformer on %s", (backend) => {
       [a, b, c].forEach((m) => m.dispose());
     });
   });
+
+  it("router states: a stochastic model restored from weights and router states continues identically", async () => {
+    await expectNoLeaks(() => {
+      const config = tiny("gpt2", { blocks: "every-other", capacity: 0.5, router: "stochastic" });
+      const a = createTransformer(config, { seed: 5 });
+      const x = tokens(2, 8, 3);
+      const run = (m: Transformer) => {
+        const out = m.forward(x);
+        tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
+        return JSON.stringify(out.traces.map((t) => t.processed));
+      };
+      run(a);
+      const states = JSON.parse(JSON.stringify(a.getRouterStates())) as Record<string, unknown>;
+      expect(Object.keys(states)).toEqual(["blocks.1"]);
+      const expected = [run(a), run(a)];
+      const b = fromWeights(config, a.getWeights(), { seed: 5 });
+      b.setRouterStates(states);
+      expect([run(b), run(b)]).toEqual(expected);
+      expect(() => b.setRouterStates({ "blocks.0": { rng: 1 } })).toThrow(/setRouterStates: blocks\.0 has no router with state \(routers with state: blocks\.1\)/);
+      const learned = createTransformer(tiny("gpt2", { blocks: "every-other", capacity: 0.5 }), { seed: 5 });
+      expect(learned.getRouterStates()).toEqual({});
+      tf.dispose(x);
+      [a, b, learned].forEach((m) => m.dispose());
+    });
+  });
 });
 
 afterAll(() => undefined);

@@ -230,6 +230,28 @@ export class Transformer {
     return [...this.getWeights().values()].filter((v) => v.trainable);
   }
 
+  /**
+   * Routers' non-weight state (e.g. the stochastic router's random stream), by block name
+   * ("blocks.3"), for routers that have one. JSON; checkpoints store it beside the weights.
+   */
+  getRouterStates(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    this.blocks.forEach((b, i) => {
+      if (b.router?.getState) out[`blocks.${i}`] = b.router.getState();
+    });
+    return out;
+  }
+
+  /** Restores {@link getRouterStates}. Throws on a block without such a router, naming it. */
+  setRouterStates(states: Record<string, unknown>): void {
+    for (const [name, state] of Object.entries(states)) {
+      const m = /^blocks\.(\d+)$/.exec(name);
+      const router = m ? this.blocks[Number(m[1])]?.router : undefined;
+      if (!router?.setState) throw new Error(`setRouterStates: ${name} has no router with state (routers with state: ${Object.keys(this.getRouterStates()).join(", ") || "none"})`);
+      router.setState(state);
+    }
+  }
+
   /** The model config as given (JSON); resolveModelConfig(toJSON()) equals `config`. */
   toJSON(): ModelConfig {
     return JSON.parse(JSON.stringify(this.raw)) as ModelConfig;
