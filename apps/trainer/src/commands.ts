@@ -2,16 +2,15 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { fromWeights } from "@mixdepth/transformer";
+import { fromWeights, type Transformer } from "@mixdepth/transformer";
 import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts } from "@mixdepth/flops-accounting";
 import { validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
-import { loadModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
+import { latestStep, loadModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
 import { evalBatches, prepareTokens } from "./data.js";
 import { evaluate } from "./eval.js";
 import { fmt, reportHtml, type Table } from "./report.js";
 import { lossCharts, routingTable, runCurves } from "./run-report.js";
 import { tokenizerFromJSON } from "./tokenizer.js";
-import { latestStep } from "./checkpoint.js";
 import { loadDocuments, train } from "./train.js";
 import { writeAtomic } from "./atomic.js";
 
@@ -21,6 +20,16 @@ export interface EvalCommandOptions {
   seqLen: number | undefined;
   data: string | undefined;
   json: boolean;
+}
+
+/** Builds the transformer of a loaded checkpoint; the caller disposes it. */
+function modelFromCheckpoint(ck: ReturnType<typeof loadModelCheckpoint>): Transformer {
+  const tensors = new Map([...ck.weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape, "float32")]));
+  try {
+    return fromWeights(ck.config.model, tensors); // copies the values
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
 }
 
 /** Evaluates a checkpoint on the validation split of its run's data (or --data). */
@@ -33,14 +42,7 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
   const dataCfg = { source: "brown", valFraction: 0.05, splitSeed: 1234, cacheDir: ".cache/mixdepth", ...(run?.data ?? {}), ...(o.data ? { source: o.data } : {}) };
   const stateFile = join(ck.dir, "trainer-state.json");
   const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as TrainerStateJSON) : null;
-  const tensors = new Map([...ck.weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape, "float32")]));
-  const model = (() => {
-    try {
-      return fromWeights(ck.config.model, tensors);
-    } finally {
-      tf.dispose([...tensors.values()]);
-    }
-  })();
+  const model = modelFromCheckpoint(ck);
   try {
     const seqLen = o.seqLen ?? model.config.contextLength;
     if (seqLen > model.config.contextLength) throw new Error(`--seq-len ${seqLen} exceeds the model's contextLength ${model.config.contextLength}`);
@@ -164,14 +166,7 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
   const { generateStream, temperature, topK, topP, greedy } = await import("@mixdepth/sampler");
   const ck = loadModelCheckpoint(path);
   const tokenizer = tokenizerFromJSON(ck.config.tokenizer);
-  const tensors = new Map([...ck.weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape, "float32")]));
-  const model = (() => {
-    try {
-      return fromWeights(ck.config.model, tensors);
-    } finally {
-      tf.dispose([...tensors.values()]);
-    }
-  })();
+  const model = modelFromCheckpoint(ck);
   try {
     const prompt = Array.from(tokenizer.encode(o.prompt));
     if (prompt.length === 0) throw new Error("--prompt: must not be empty");

@@ -1,26 +1,8 @@
 // Hand-computed FLOPs and parameter counts; each number's derivation is in the comment.
 import { describe, expect, it } from "vitest";
-import { ConfigError, type ModelConfig } from "./model-config.js";
+import { ConfigError } from "./model-config.js";
 import { denseCounterpart, forwardFlops, modVsDense, prefillFlops, samplingFlopsPerToken, trainingFlops } from "./flops.js";
-
-// A: dense gpt2, V=10, d=4, H=2, L=1, S=3, h=16.
-const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
-// B: the benchmark MoD config: d=256, L=8, H=8, S=256, V=256, capacity 0.125 every other block.
-const B: ModelConfig = {
-  family: "gpt2", vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256,
-  routing: { blocks: "every-other", capacity: 0.125 },
-};
-// C: llama, V=8, d=8, H=2, L=2, S=4, all blocks routed at capacity 0.5, no predictor.
-const C: ModelConfig = {
-  vocabSize: 8, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 4, family: "llama",
-  routing: { blocks: "all", capacity: 0.5, predictor: null },
-};
-// D: gpt2, untied head, V=10, d=4, H=2, L=2, S=4, h=16, block 1 routed at 0.5 by the
-// stochastic control (default predictor settings, which the stochastic router ignores).
-const D: ModelConfig = {
-  family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 2, contextLength: 4, tieEmbeddings: false,
-  routing: { blocks: [1], capacity: 0.5, router: "stochastic" },
-};
+import { A, B, C, D } from "./test-configs.js";
 
 describe("forwardFlops", () => {
   it("dense gpt2 (A)", () => {
