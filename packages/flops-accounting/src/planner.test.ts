@@ -1,15 +1,11 @@
 // isoFLOP planning: steps = floor(budget / FLOPs per step), and the sweep the trainer runs.
 import { describe, expect, it } from "vitest";
-import { ConfigError, type ModelConfig } from "./model-config.js";
+import { ConfigError } from "./model-config.js";
 import { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
+import { A, B } from "./test-configs.js";
 
-// A: dense gpt2, V=10, d=4, H=2, L=1, S=3, h=16: forward 1536 per sequence, training 4608.
-const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
-// B: the 12.5% every-other MoD, d=256, L=8, S=256: training 6,558,056,448 per sequence.
-const B: ModelConfig = {
-  family: "gpt2", vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256,
-  routing: { blocks: "every-other", capacity: 0.125 },
-};
+// A (test-configs.ts): forward 1536 per sequence, training 4608.
+// B (test-configs.ts), the 12.5% every-other MoD: training 6,558,056,448 per sequence.
 
 describe("planForBudget / planForSteps", () => {
   it("gives a config floor(budget / flops per step) steps (A)", () => {

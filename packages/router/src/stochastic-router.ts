@@ -11,12 +11,10 @@ import { assertK, topkPositions } from "./topk.js";
 export class StochasticRouter implements Router {
   readonly kind = "stochastic";
   private readonly rng: Mulberry32;
-  private readonly rand: () => number;
   private readonly capacity: number;
 
   constructor(private readonly context: RouterContext) {
     this.rng = new Mulberry32(context.seed ^ 0x5bd1e995);
-    this.rand = this.rng.next;
     // Default 0.125: the paper's best capacity. Models pass the block's own capacity.
     const capacity = context.capacity ?? 0.125;
     if (typeof capacity !== "number" || !(capacity > 0 && capacity <= 1)) {
@@ -28,7 +26,7 @@ export class StochasticRouter implements Router {
   route(x: tf.Tensor3D, k: number): RouteResult {
     const [batch, seqLen] = x.shape;
     assertK(k, seqLen); // before drawing, so a bad call does not advance the random stream
-    const noise = gaussian(this.rand, batch * seqLen);
+    const noise = gaussian(this.rng.next, batch * seqLen);
     const indices = tf.tensor2d(topkPositions(noise, batch, seqLen, k), [batch, k], "int32");
     return { scores: tf.ones([batch, seqLen]) as tf.Tensor2D, indices, auxLosses: {} };
   }
@@ -36,7 +34,7 @@ export class StochasticRouter implements Router {
   routeCausal(x: tf.Tensor3D, _mode: CausalRouting): CausalRouteResult {
     const [batch, seqLen] = x.shape;
     const sel = new Uint8Array(batch * seqLen);
-    for (let i = 0; i < sel.length; i++) sel[i] = this.rand() < this.capacity ? 1 : 0;
+    for (let i = 0; i < sel.length; i++) sel[i] = this.rng.next() < this.capacity ? 1 : 0;
     return {
       scores: tf.ones([batch, seqLen]) as tf.Tensor2D,
       selected: tf.tensor2d(sel, [batch, seqLen], "bool"),
