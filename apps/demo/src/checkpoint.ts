@@ -3,7 +3,7 @@
 // what the user picked or dropped, reads the config, and builds the model.
 import * as tf from "@tensorflow/tfjs-core";
 import { fromWeights, type Transformer } from "@mixdepth/transformer";
-import { resolveModelConfig, type ModelConfig } from "@mixdepth/flops-accounting";
+import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
 import { tokenizerFromJson, type Tokenizer } from "./tokenizer.js";
 import { decodeWeights } from "./weights.js";
 

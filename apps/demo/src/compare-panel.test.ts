@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { denseCounterpart, resolveModelConfig, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
+import { resolveModelConfig } from "@mixdepth/core";
+import { denseCounterpart, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
 import { flopsPerToken, median } from "./compare-panel.js";
 
 const mod = resolveModelConfig({ vocabSize: 256, dModel: 64, nHeads: 4, nLayers: 4, contextLength: 128, routing: { blocks: "every-other", capacity: 0.125 } });

@@ -2,7 +2,8 @@
 // as a small line chart) and FLOPs per decode step from @mixdepth/flops-accounting at the
 // routed fraction the run realized. Without a dense checkpoint the dense column shows the
 // FLOPs of the same architecture with routing off, and no time.
-import { denseCounterpart, paramCounts, samplingFlopsPerToken, type ResolvedModelConfig } from "@mixdepth/flops-accounting";
+import { type ResolvedModelConfig } from "@mixdepth/core";
+import { denseCounterpart, paramCounts, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
 import { el } from "./routing-map.js";
 
 export interface CompareRun {

@@ -4,7 +4,7 @@
 // loading -> ready -> generating -> done (or error).
 import "./style.css";
 import * as tf from "@tensorflow/tfjs";
-import { routedTokens } from "@mixdepth/flops-accounting";
+import { routedTokens } from "@mixdepth/core";
 import { parseBackendRequest, selectBackend } from "./backend.js";
 import { fetchCheckpoint, readCheckpointFiles, type LoadedCheckpoint } from "./checkpoint.js";
 import { analyticDense, renderCompare, type CompareRun } from "./compare-panel.js";

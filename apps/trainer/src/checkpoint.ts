@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafetensorsTensor } from "@mixdepth/transformer";
-import type { ModelConfig } from "@mixdepth/flops-accounting";
+import type { ModelConfig } from "@mixdepth/core";
 import { fsyncDir, writeAtomic, writeDurable } from "./atomic.js";
 import type { TokenizerJSON } from "./tokenizer.js";
 

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, resolveModelConfig, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/flops-accounting";
+import { ConfigError, resolveModelConfig, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { BACKEND_CHOICES } from "@mixdepth/backend";
 
 /** Thrown for any invalid configuration; the CLI exits with code 2. */

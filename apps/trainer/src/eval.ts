@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { embeddingLookup, type Transformer } from "@mixdepth/transformer";
 import { measureCausalRouting } from "@mixdepth/router";
-import { routedTokens } from "@mixdepth/flops-accounting";
+import { routedTokens } from "@mixdepth/core";
 import type { Batch } from "./data.js";
 
 export interface LayerRouting {

@@ -1,6 +1,6 @@
 // The data sampler's seeded generator: @mixdepth/router's Mulberry32, whose whole state is one
 // 32-bit integer, so a run saves it in its checkpoint and resumes the exact same stream.
-import { Mulberry32 } from "@mixdepth/router";
+import { Mulberry32 } from "@mixdepth/core";
 
 export class Rng extends Mulberry32 {
   /** Uniform integer in [0, n). */

@@ -1,6 +1,6 @@
 // Hand-computed FLOPs and parameter counts; each number's derivation is in the comment.
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "./model-config.js";
+import { ConfigError } from "@mixdepth/core";
 import { denseCounterpart, forwardFlops, modVsDense, prefillFlops, samplingFlopsPerToken, trainingFlops } from "./flops.js";
 import { A, B, C, D } from "./test-configs.js";
 

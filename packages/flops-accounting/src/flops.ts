@@ -14,7 +14,7 @@
 //   predictor FLOPs, whatever routing.predictor says (the stochastic router ignores it).
 //   Every other kind is counted like "learned": x @ w [d,1], plus the predictor if enabled.
 // - Backward is 2x forward, so a training step costs 3x the forward pass.
-import { ConfigError, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
+import { ConfigError, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 
 export type AttentionCounting = "full" | "causal-half";
 

@@ -1,13 +1,3 @@
-export { resolveModelConfig, routedTokens, ConfigError } from "./model-config.js";
-export type {
-  ArchitectureFamily,
-  CausalRouting,
-  ModelConfig,
-  ResolvedModelConfig,
-  ResolvedRouting,
-  RoutedBlocks,
-  RoutingConfig,
-} from "./model-config.js";
 export {
   BACKWARD_FACTOR,
   asResolved,

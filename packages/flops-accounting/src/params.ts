@@ -1,6 +1,6 @@
 // Parameter counts, matching the weight layout of @mixdepth/transformer exactly
 // (see its README for names and shapes). Needed by the 6N approximation.
-import { type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
+import { type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { asResolved, hasRouterWeights, trainingFlops, type FlopsOptions } from "./flops.js";
 
 export interface ParamCounts {

@@ -1,6 +1,6 @@
 // isoFLOP planning: steps = floor(budget / FLOPs per step), and the sweep the trainer runs.
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "./model-config.js";
+import { ConfigError } from "@mixdepth/core";
 import { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
 import { A, B } from "./test-configs.js";
 

@@ -1,6 +1,6 @@
 // isoFLOP planning (mod-spec section 5): every config of a comparison gets the same training
 // FLOPs budget; cheaper-per-step configs (MoD) get more steps.
-import { ConfigError, type ModelConfig, type ResolvedModelConfig } from "./model-config.js";
+import { ConfigError, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { asResolved, trainingFlops, type AttentionCounting } from "./flops.js";
 
 export interface StepSetting {

@@ -1,7 +1,7 @@
 // The README's generated parts, computed from the code so they cannot drift: the table of
 // default configs and the output of the ratio command (scripts/readme.js writes both,
 // scripts/ratio.js prints the report; readme-table.test.ts fails when the README is stale).
-import { resolveModelConfig, type ModelConfig } from "./model-config.js";
+import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
 import { denseCounterpart, forwardFlops, modVsDense, trainingFlops } from "./flops.js";
 import { paramCounts } from "./params.js";
 

@@ -1,6 +1,6 @@
 // Hand-computed test configs shared by the FLOPs, parameter and planner tests. Each test file
 // derives its expected numbers from these shapes in its comments.
-import type { ModelConfig } from "./model-config.js";
+import type { ModelConfig } from "@mixdepth/core";
 
 // A: dense gpt2, V=10, d=4, H=2, L=1, S=3, h=16.
 export const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };

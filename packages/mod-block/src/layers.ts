@@ -2,7 +2,7 @@
 // initialisation, norms, linear maps, activations, rotary embeddings, attention masks.
 // Every function runs inside the caller's tf.tidy and never disposes its inputs.
 import * as tf from "@tensorflow/tfjs-core";
-import { gaussian } from "@mixdepth/router";
+import { gaussian } from "@mixdepth/core";
 import { fastMatMul } from "./fast-matmul.js";
 
 /** A trainable parameter initialised N(0, std) from a seeded uniform source. */

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveModelConfig, type ModelConfig } from "@mixdepth/flops-accounting";
-import { mulberry32, registerRouter, unregisterRouter, type Router } from "@mixdepth/router";
+import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
+import { mulberry32 } from "@mixdepth/core";
+import { registerRouter, unregisterRouter, type Router } from "@mixdepth/router";
 import { expectNoLeaks, gradCheck, maxAbsDiff, testBackends, useBackend, variableGradCheck } from "@mixdepth/vitest-config/tf";
 import { ModBlock } from "./mod-block.js";
 import { TransformerBlock } from "./transformer-block.js";

@@ -5,7 +5,7 @@
 //   causal mode:  the router's causal decision picks tokens; a skipped token is neither a
 //                 query nor a key in this block (it writes no K/V), as in cached decoding
 import * as tf from "@tensorflow/tfjs-core";
-import { routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/flops-accounting";
+import { routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
 import { createRouter, registerBuiltinRouters, type Router } from "@mixdepth/router";
 import { TransformerBlock } from "./transformer-block.js";
 import { gatherRows, gatherTokens, scatterAddTokens } from "./token-gather.js";

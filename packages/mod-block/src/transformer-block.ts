@@ -5,7 +5,7 @@
 // GPT-2 family: LayerNorm (gain, bias), biased QKV/output/MLP, GELU (tanh) MLP d -> h -> d.
 // Llama family: RMSNorm (gain), no biases, rotary on q and k, SwiGLU MLP (gate, up, down).
 import * as tf from "@tensorflow/tfjs-core";
-import type { ResolvedModelConfig } from "@mixdepth/flops-accounting";
+import type { ResolvedModelConfig } from "@mixdepth/core";
 import { causalMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, silu } from "./layers.js";
 
 /** Keys and values of some tokens at one block, heads split: [B, H, T, headDim] each. */

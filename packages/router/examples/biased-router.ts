@@ -2,16 +2,8 @@
 // linear score plus a learned scalar bias, r = x . w + b. It plugs into a model through the
 // registry and round-trips through its JSON config.
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  mulberry32,
-  gaussian,
-  topkPositions,
-  type CausalRouteResult,
-  type Router,
-  type RouteResult,
-  type RouterContext,
-  type RouterJSON,
-} from "@mixdepth/router";
+import { mulberry32, gaussian } from "@mixdepth/core";
+import { topkPositions, type CausalRouteResult, type Router, type RouteResult, type RouterContext, type RouterJSON } from "@mixdepth/router";
 
 export class BiasedRouter implements Router {
   readonly kind = "biased";

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import ts from "typescript";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
+import * as core from "@mixdepth/core";
 import * as router from "../src/index.js";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
@@ -15,7 +16,7 @@ function run(code: string): void {
   const js = ts.transpileModule(code, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
   }).outputText;
-  const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "@mixdepth/router": router };
+  const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "@mixdepth/core": core, "@mixdepth/router": router };
   const require = (name: string): unknown => {
     if (!(name in modules)) throw new Error(`README imports ${name}, which this test does not provide`);
     return modules[name];

@@ -1,7 +1,7 @@
 // How well a causal routing decision matches training-time top-k (mod-spec section 3):
 // confusion counts with "in the top-k" as the positive class.
 import * as tf from "@tensorflow/tfjs-core";
-import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { CausalRouting } from "@mixdepth/core";
 import type { Router } from "./router.js";
 
 export interface RoutingAgreement {

@@ -7,5 +7,4 @@ export type { RoutingAgreement } from "./agreement.js";
 export { selectionMask, topkIndices, topkPositions } from "./topk.js";
 export { stopGradient } from "./stop-gradient.js";
 export { bceWithLogits } from "./bce.js";
-export { Mulberry32, gaussian, mulberry32 } from "./rng.js";
 export type { CausalRouteResult, Router, RouteResult, RouterContext, RouterFactory, RouterJSON } from "./router.js";

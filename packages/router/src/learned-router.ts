@@ -5,10 +5,10 @@
 //   predictor:   MLP d -> h -> 1 (ReLU) on stop-gradient(x), same BCE target; it never
 //                touches the language-model objective
 import * as tf from "@tensorflow/tfjs-core";
-import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { CausalRouting } from "@mixdepth/core";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
 import { bceWithLogits } from "./bce.js";
-import { gaussian, mulberry32 } from "./rng.js";
+import { gaussian, mulberry32 } from "@mixdepth/core";
 import { stopGradient } from "./stop-gradient.js";
 import { assertK, selectionMask, topkPositions } from "./topk.js";
 

@@ -2,7 +2,7 @@
 // r [B, S] that multiply the block's residual branch, and picks the k tokens per sequence
 // the block processes. It also owns the causal decision used at sampling time.
 import type * as tf from "@tensorflow/tfjs-core";
-import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { CausalRouting } from "@mixdepth/core";
 
 /** What a router factory receives. Derived from the resolved model config. */
 export interface RouterContext {

@@ -3,9 +3,9 @@
 // every token, so routed tokens get the plain block branch and nothing is learned about
 // which tokens to route. At sampling time each token is routed with probability = capacity.
 import * as tf from "@tensorflow/tfjs-core";
-import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { CausalRouting } from "@mixdepth/core";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
-import { Mulberry32, gaussian } from "./rng.js";
+import { Mulberry32, gaussian } from "@mixdepth/core";
 import { assertK, topkPositions } from "./topk.js";
 
 export class StochasticRouter implements Router {

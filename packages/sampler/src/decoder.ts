@@ -13,7 +13,7 @@
 // token (tested to 1e-4).
 import * as tf from "@tensorflow/tfjs-core";
 import { gatherRows, layerNorm, rmsNorm } from "@mixdepth/mod-block";
-import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { CausalRouting } from "@mixdepth/core";
 import { fastMatMul, type Transformer } from "@mixdepth/transformer";
 import { KVCache } from "./kv-cache.js";
 

@@ -4,7 +4,7 @@
 // one step samples the next token of every unfinished sequence with one seeded RNG, in
 // prompt order, so a seed fixes the whole batch's output.
 import * as tf from "@tensorflow/tfjs-core";
-import type { CausalRouting } from "@mixdepth/flops-accounting";
+import type { CausalRouting } from "@mixdepth/core";
 import type { Transformer } from "@mixdepth/transformer";
 import { CachedDecoder, ContextLengthError, type TokenRouting } from "./decoder.js";
 import { processedProbabilities, type LogitsProcessor } from "./processors.js";

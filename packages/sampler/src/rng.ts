@@ -3,7 +3,7 @@
 // tokens on every backend whenever the backends agree on the probabilities. tf.multinomial
 // is not used: its output differs between backends for the same seed.
 
-import { mulberry32 } from "@mixdepth/router";
+import { mulberry32 } from "@mixdepth/core";
 
 /** A uniform source on [0, 1). */
 export type Rng = () => number;

@@ -2,7 +2,7 @@
 // against its nominal capacity, and how well the causal decision (threshold or predictor)
 // agrees with training-time top-k routing under teacher forcing.
 import * as tf from "@tensorflow/tfjs-core";
-import { routedTokens, type CausalRouting } from "@mixdepth/flops-accounting";
+import { routedTokens, type CausalRouting } from "@mixdepth/core";
 import type { Transformer } from "@mixdepth/transformer";
 import type { TokenRouting } from "./decoder.js";
 import { routingAgreement, type RoutingAgreement } from "@mixdepth/router";

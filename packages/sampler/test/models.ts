@@ -1,6 +1,6 @@
 // Tiny seeded models and token streams shared by the sampler tests.
 import * as tf from "@tensorflow/tfjs";
-import type { ModelConfig, RoutingConfig } from "@mixdepth/flops-accounting";
+import type { ModelConfig, RoutingConfig } from "@mixdepth/core";
 import { createTransformer, type Transformer } from "@mixdepth/transformer";
 
 export type Family = "gpt2" | "llama";

@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { expectNoLeaks, maxAbsDiff, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
-import type { ModelConfig } from "@mixdepth/flops-accounting";
+import type { ModelConfig } from "@mixdepth/core";
 import { createTransformer } from "./index.js";
 
 const config = (family: "gpt2" | "llama"): ModelConfig => ({

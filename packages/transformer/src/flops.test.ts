@@ -3,7 +3,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
-import { denseCounterpart, forwardFlops, type ModelConfig } from "@mixdepth/flops-accounting";
+import { type ModelConfig } from "@mixdepth/core";
+import { denseCounterpart, forwardFlops } from "@mixdepth/flops-accounting";
 import { createTransformer, kernelMatmulFlops } from "./index.js";
 
 const base = { vocabSize: 13, dModel: 16, nHeads: 4, nLayers: 4, contextLength: 16 } as const;

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, maxAbsDiff, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
-import { routedTokens, type ModelConfig, type RoutingConfig } from "@mixdepth/flops-accounting";
+import { routedTokens, type ModelConfig, type RoutingConfig } from "@mixdepth/core";
 import { topkPositions } from "@mixdepth/router";
 import { rmsNorm } from "@mixdepth/mod-block";
 import { createTransformer, crossEntropy, fromWeights, type Transformer } from "./index.js";

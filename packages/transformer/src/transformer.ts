@@ -3,9 +3,9 @@
 // router), final norm, output head tied to the token embedding by default.
 // Formulas, weight names and shapes: ../README.md.
 import * as tf from "@tensorflow/tfjs-core";
-import { mulberry32 } from "@mixdepth/router";
+import { mulberry32 } from "@mixdepth/core";
 import { ModBlock, fastMatMul, layerNorm, rmsNorm, type RoutingMode, type RoutingTrace } from "@mixdepth/mod-block";
-import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/flops-accounting";
+import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
 

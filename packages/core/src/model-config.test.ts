@@ -2,7 +2,9 @@
 // documented ones; routedTokens is the one k every package uses.
 import { describe, expect, it } from "vitest";
 import { ConfigError, resolveModelConfig, routedTokens, type ModelConfig } from "./model-config.js";
-import { A } from "./test-configs.js";
+
+// A dense gpt2 config: V=10, d=4, H=2, L=1, S=3, h=16.
+const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
 
 const M: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 8, nHeads: 2, nLayers: 4, contextLength: 8, routing: {} };
 

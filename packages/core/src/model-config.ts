@@ -1,6 +1,6 @@
 // The model configuration shared by every mixdepth package. It lives here, at the bottom of
-// the dependency chain (flops-accounting <- router <- mod-block <- transformer <- sampler),
-// because FLOPs are plain arithmetic on it and every tensor package needs the same shape.
+// the dependency chain (core <- flops-accounting <- router <- mod-block <- transformer <-
+// sampler), so that every package reads one definition, one set of defaults and one validation.
 // Section references are to ../../shared/docs/mod-spec.md (Raposo et al., 2024).
 
 /** Architecture family. Both are pre-norm decoder-only transformers. */

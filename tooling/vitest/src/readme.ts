@@ -1,0 +1,34 @@
+// Runs a README's `ts` blocks as tests: each `expr; // => value` line must give value (JSON),
+// each `expr; // throws message` line must throw that message. The blocks' imports of the
+// named packages are replaced by the given exports, so a README example is checked against
+// the source it documents.
+export interface ReadmeCheck {
+  expr: string;
+  kind: "=>" | "throws";
+  expected: string;
+  actual?: unknown;
+  threw?: unknown;
+}
+
+/** The fenced `ts` blocks of a README, in order. */
+export function tsBlocks(readme: string): string[] {
+  return [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+/** Runs one block with `api` in scope (its imports from `packages` removed); returns its checks. */
+export function runReadmeBlock(block: string, api: Record<string, unknown>, packages: string[]): ReadmeCheck[] {
+  const checks: ReadmeCheck[] = [];
+  const importLine = new RegExp(`^import [^;]+ from "(${packages.map((p) => p.replace(/[/.]/g, "\\$&")).join("|")})";$`, "gm");
+  const body = block
+    .replace(importLine, "")
+    .split("\n")
+    .map((line) => {
+      const m = /^(.*);\s*\/\/ (=>|throws) (.*)$/.exec(line);
+      if (!m) return line;
+      const i = checks.push({ expr: m[1]!, kind: m[2] as ReadmeCheck["kind"], expected: m[3]! }) - 1;
+      return m[2] === "=>" ? `__checks[${i}].actual = (${m[1]});` : `try { ${m[1]}; } catch (e) { __checks[${i}].threw = e; }`;
+    })
+    .join("\n");
+  new Function("__api", "__checks", `const { ${Object.keys(api).join(", ")} } = __api;\n${body}`)(api, checks);
+  return checks;
+}
