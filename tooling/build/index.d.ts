@@ -3,7 +3,7 @@ export interface BuildOptions {
   entry?: string[];
   external?: (string | RegExp)[];
 }
-/** ESM library build with declarations; tfjs and @mixdepth packages stay external. */
+/** ESM + CJS library build with declarations for both; tfjs and @mixdepth packages stay external. */
 export function libraryBuild(options?: BuildOptions): Options | Options[];
 /** Node CLI build (no declarations); private @mixdepth/backend is bundled in. */
 export function nodeAppBuild(options?: BuildOptions): Options | Options[];

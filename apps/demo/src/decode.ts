@@ -1,4 +1,4 @@
-// Generation through @mixdepth/sampler (mod-spec sections 3-4): the prompt is prefilled once,
+// Generation through @mixdepth/sampler (docs/method.md sections 3-4): the prompt is prefilled once,
 // then one token per step with the sparse KV cache and causal routing. The page draws what
 // the sampler reports: which blocks processed each token the model consumed, and the
 // realized routed fraction per routed block.

@@ -1,4 +1,4 @@
-// Teacher-forced routing of the prompt (mod-spec sections 2-3): one forward pass with
+// Teacher-forced routing of the prompt (docs/method.md sections 2-3): one forward pass with
 // training-time top-k routing or with the causal sampling-time decision, read back as one
 // cell per (token, block). Cells cover every block: dense blocks always process the token.
 import * as tf from "@tensorflow/tfjs-core";

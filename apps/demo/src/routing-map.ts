@@ -1,4 +1,4 @@
-// The routing map (mod-spec sections 2-3 made visible): tokens along the columns, every block
+// The routing map (docs/method.md sections 2-3 made visible): tokens along the columns, every block
 // of the model along the rows, one cell per (token, block) saying whether the block
 // processed the token. Dense blocks are drawn too (always processed) so a column shows how
 // deep each token went; routed blocks carry the router score r_i (and the causal decision's

@@ -1,4 +1,4 @@
-// Evaluation (mod-spec section 3): validation loss and bits per byte with training-time top-k
+// Evaluation (docs/method.md section 3): validation loss and bits per byte with training-time top-k
 // routing and with causal routing, and, per routed block, how well the causal decision
 // (predictor or threshold) matches top-k on the same block input: accuracy, precision,
 // recall, and the realized routed fraction against the nominal capacity.

@@ -1,7 +1,7 @@
 // AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's convention
 // p <- p - lr * weightDecay * p, then the Adam step), a linear-warmup + cosine learning rate,
 // and gradient clipping by global norm, applied to the gradients BEFORE the step
-// (mod-spec section 8). Moments and the step count are plain data so a checkpoint can restore
+// (docs/method.md section 8). Moments and the step count are plain data so a checkpoint can restore
 // them exactly.
 import * as tf from "@tensorflow/tfjs";
 

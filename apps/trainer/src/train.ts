@@ -232,7 +232,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           g.dispose();
         }
       }
-      const clipped = clipByGlobalNorm(grads, t.gradClip); // before the step (mod-spec section 8)
+      const clipped = clipByGlobalNorm(grads, t.gradClip); // before the step (docs/method.md section 8)
       tf.dispose([...grads.values()]);
       if (!Number.isFinite(clipped.norm)) {
         tf.dispose([...clipped.grads.values()]);

@@ -1,7 +1,7 @@
 // The model configuration shared by every mixdepth package. It lives here, at the bottom of
 // the dependency chain (core <- flops-accounting <- router <- mod-block <- transformer <-
 // sampler), so that every package reads one definition, one set of defaults and one validation.
-// Section references are to ../../shared/docs/mod-spec.md (Raposo et al., 2024).
+// Section references are to docs/method.md at the repository root (Raposo et al., 2024).
 
 /** Architecture family. Both are pre-norm decoder-only transformers. */
 export type ArchitectureFamily = "gpt2" | "llama";

@@ -1,4 +1,4 @@
-// FLOPs of dense and Mixture-of-Depths transformers (mod-spec sections 5 and 7).
+// FLOPs of dense and Mixture-of-Depths transformers (docs/method.md sections 5 and 7).
 //
 // Conventions, stated once and used everywhere:
 // - A multiply-add is 2 FLOPs. Only matrix-multiply FLOPs are counted: the projections,
@@ -182,7 +182,7 @@ export interface SamplingFlops {
  * A dense block processes the token and attends over its t cached keys plus its own (t+1).
  * A routed block runs its router (and, for causal "predictor", the predictor) on the token,
  * then, with probability p = routedFraction, processes it attending over the about p*t
- * routed tokens in its cache plus itself (p*t + 1 keys; mod-spec section 4).
+ * routed tokens in its cache plus itself (p*t + 1 keys; docs/method.md section 4).
  */
 export function samplingFlopsPerToken(config: ModelConfig | ResolvedModelConfig, options: SamplingOptions): SamplingFlops {
   const c = asResolved(config);

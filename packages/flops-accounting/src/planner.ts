@@ -1,4 +1,4 @@
-// isoFLOP planning (mod-spec section 5): every config of a comparison gets the same training
+// isoFLOP planning (docs/method.md section 5): every config of a comparison gets the same training
 // FLOPs budget; cheaper-per-step configs (MoD) get more steps.
 import { ConfigError, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { asResolved, trainingFlops, type AttentionCounting } from "./flops.js";

@@ -5,3 +5,6 @@ export type { BranchOptions, BranchResult, KeyValues } from "./transformer-block
 export { flatIndices, gatherRows, gatherTokens, scatterAddTokens } from "./token-gather.js";
 export { MASKED, causalMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, silu } from "./layers.js";
 export { fastMatMul } from "./fast-matmul.js";
+// Types of dependencies that this package's signatures use.
+export type { CausalRouting, ResolvedModelConfig } from "@mixdepth/core";
+export type { Router } from "@mixdepth/router";

@@ -1,4 +1,4 @@
-// A Mixture-of-Depths block (mod-spec section 2): route, gather the k routed tokens in
+// A Mixture-of-Depths block (docs/method.md section 2): route, gather the k routed tokens in
 // position order, run the block's branch on them only, scale by the router score, scatter
 // back. Tokens not routed pass through on the residual stream unchanged.
 //   top-k mode:   x_i <- x_i + r_i * f(X~)_i   for the k routed tokens of each sequence
@@ -62,7 +62,7 @@ export class ModBlock {
     if (this.routed) {
       registerBuiltinRouters();
       const r = config.routing;
-      // Every routed block gets its own router (mod-spec section 8: never one shared router).
+      // Every routed block gets its own router (docs/method.md section 8: never one shared router).
       this.router = createRouter(r.router, {
         dModel: config.dModel,
         layerIndex: index,

@@ -1,4 +1,4 @@
-// Differentiable gather/scatter of routed tokens (mod-spec section 2, steps 3 and 5).
+// Differentiable gather/scatter of routed tokens (docs/method.md section 2, steps 3 and 5).
 // tf.gather's gradient needs UnsortedSegmentSum, which the wasm backend lacks, and GatherNd /
 // ScatterNd have no gradient anywhere: so both directions are custom gradients built from
 // forward kernels every backend has (GatherV2 on axis 0, ScatterNd). Tokens are addressed by

@@ -1,4 +1,4 @@
-// One pre-norm transformer block and its residual branch (mod-spec section 2, step 4).
+// One pre-norm transformer block and its residual branch (docs/method.md section 2, step 4).
 //   a = Attn(norm1(x), positions)        causal by original position
 //   m = MLP(norm2(x + a))
 //   branch f(x) = a + m                  the block computes x + f(x); MoD computes x + r * f(x~)

@@ -1,4 +1,4 @@
-// Causal-vs-top-k agreement (mod-spec section 3) on every test backend.
+// Causal-vs-top-k agreement (docs/method.md section 3) on every test backend.
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, testBackends, useBackend } from "@mixdepth/vitest-config/tf";

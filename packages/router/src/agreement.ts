@@ -1,4 +1,4 @@
-// How well a causal routing decision matches training-time top-k (mod-spec section 3):
+// How well a causal routing decision matches training-time top-k (docs/method.md section 3):
 // confusion counts with "in the top-k" as the positive class.
 import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
@@ -53,7 +53,7 @@ export function routingAgreement(selected: ArrayLike<number | boolean>, topk: Ar
 }
 
 /**
- * Evaluation helper (mod-spec section 3): routes `x` [B, S, d] both ways, top-k with this
+ * Evaluation helper (docs/method.md section 3): routes `x` [B, S, d] both ways, top-k with this
  * `k` and causally with `mode`, and compares the decisions. Reads the results back and
  * disposes every tensor it made; `x` is left alone.
  */

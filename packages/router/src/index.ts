@@ -8,3 +8,5 @@ export { selectionMask, topkIndices, topkPositions } from "./topk.js";
 export { stopGradient } from "./stop-gradient.js";
 export { bceWithLogits } from "./bce.js";
 export type { CausalRouteResult, Router, RouteResult, RouterContext, RouterFactory, RouterJSON } from "./router.js";
+// Types of dependencies that this package's signatures use.
+export type { CausalRouting } from "@mixdepth/core";

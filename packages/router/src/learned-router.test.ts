@@ -1,5 +1,5 @@
 // Edge cases of the learned router on every test backend: ties and the argsort mistake
-// (mod-spec section 8) through route() itself, a finite-difference check of the gradient
+// (docs/method.md section 8) through route() itself, a finite-difference check of the gradient
 // that reaches w through the returned scores, weight names, and leaks on construction and
 // on error paths.
 import * as tf from "@tensorflow/tfjs-core";

@@ -1,4 +1,4 @@
-// The learned expert-choice router (mod-spec sections 2 and 3).
+// The learned expert-choice router (docs/method.md sections 2 and 3).
 //   r = x . w                        w: [d, 1], no bias; r multiplies the block's branch
 //   routed = top-k of r per sequence, positions sorted ascending
 //   aux BCE:     BCE(logit r_i, target "i in top-k"), so sigmoid(r) > 0.5 routes causally

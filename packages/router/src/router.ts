@@ -1,4 +1,4 @@
-// The router contract (mod-spec section 2 and 3). A router turns a block input into scores
+// The router contract (docs/method.md section 2 and 3). A router turns a block input into scores
 // r [B, S] that multiply the block's residual branch, and picks the k tokens per sequence
 // the block processes. It also owns the causal decision used at sampling time.
 import type * as tf from "@tensorflow/tfjs-core";

@@ -1,4 +1,4 @@
-// The stochastic control (mod-spec section 5) on every test backend: top-k over seeded
+// The stochastic control (docs/method.md section 5) on every test backend: top-k over seeded
 // Gaussian noise, r = 1, causal selection with probability = capacity.
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";

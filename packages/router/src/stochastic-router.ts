@@ -1,4 +1,4 @@
-// The paper's control (mod-spec section 5): top-k over Gaussian random scores, fresh each
+// The paper's control (docs/method.md section 5): top-k over Gaussian random scores, fresh each
 // call, no learned weights on the selection. What multiplies the block output: r = 1 for
 // every token, so routed tokens get the plain block branch and nothing is learned about
 // which tokens to route. At sampling time each token is routed with probability = capacity.

@@ -1,4 +1,4 @@
-// Expert-choice selection (mod-spec section 2): the k largest scores of each sequence,
+// Expert-choice selection (docs/method.md section 2): the k largest scores of each sequence,
 // returned as positions sorted ascending so gathering keeps causal order. Done on the host:
 // exact k per row, ties broken toward the earlier position, identical on every backend
 // (tf.topk's tie order differs between backends). Indices are data and carry no gradient.

@@ -81,7 +81,7 @@ describe.each(testBackends())("cached decoding on %s", (backend) => {
     });
   });
 
-  it("a prompt shorter than k and a single-token prompt work (mod-spec section 8)", async () => {
+  it("a prompt shorter than k and a single-token prompt work (docs/method.md section 8)", async () => {
     await expectNoLeaks(() => {
       // capacity 0.5 of contextLength 24 is k = 12 in top-k mode; causal decoding needs no k.
       const model = tinyModel("gpt2", { blocks: "all", capacity: 0.5 });

@@ -1,4 +1,4 @@
-// Cached causal decoding of one sequence through a @mixdepth/transformer model (mod-spec
+// Cached causal decoding of one sequence through a @mixdepth/transformer model (docs/method.md
 // sections 3 and 4). The prompt is prefilled in one pass, then one token per step; both go
 // through the same code:
 //   embed the new tokens (gpt2: + position embedding of their absolute positions)

@@ -9,3 +9,10 @@ export { argmax, createRng, sampleIndex } from "./rng.js";
 export type { Rng } from "./rng.js";
 export { RoutingCounter, causalRoutingAgreement } from "./stats.js";
 export type { CausalAgreement, RoutedFraction } from "./stats.js";
+// Types of dependencies that this package's signatures use.
+export type { CausalRouting } from "@mixdepth/core";
+export type { KeyValues } from "@mixdepth/mod-block";
+export type { RoutingAgreement } from "@mixdepth/router";
+// A class is re-exported as a value: the bundled .d.ts drops `export type`, so a type-only
+// re-export would promise a runtime export that the .js lacks.
+export { Transformer } from "@mixdepth/transformer";

@@ -1,4 +1,4 @@
-// A per-layer key/value cache for one sequence (mod-spec section 4). Every block has its
+// A per-layer key/value cache for one sequence (docs/method.md section 4). Every block has its
 // own entry. A dense block stores every token; a routed block stores ONLY the tokens it
 // routed: a skipped token writes no key/value there, so later tokens cannot attend to it
 // in that block, exactly as in the causal-mode forward pass. Lengths therefore differ

@@ -1,4 +1,4 @@
-// Routing statistics (mod-spec section 3): the realized routed fraction of each routed block
+// Routing statistics (docs/method.md section 3): the realized routed fraction of each routed block
 // against its nominal capacity, and how well the causal decision (threshold or predictor)
 // agrees with training-time top-k routing under teacher forcing.
 import * as tf from "@tensorflow/tfjs-core";

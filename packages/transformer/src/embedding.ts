@@ -2,7 +2,7 @@
 // tf.gather's own gradient needs UnsortedSegmentSum, which the wasm backend does not
 // register (platform-notes.md), so the lookup is a tf.customGrad pair of forward ops:
 // Gather forward, ScatterNd backward (ScatterNd sums duplicate ids, as an embedding
-// gradient must). Neither is a matmul: embedding lookups cost no FLOPs (mod-spec section 7).
+// gradient must). Neither is a matmul: embedding lookups cost no FLOPs (docs/method.md section 7).
 import * as tf from "@tensorflow/tfjs-core";
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];

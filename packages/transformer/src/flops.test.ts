@@ -1,4 +1,4 @@
-// The FLOPs accounting must equal, exactly, the matmul FLOPs the model executes (mod-spec
+// The FLOPs accounting must equal, exactly, the matmul FLOPs the model executes (docs/method.md
 // section 7). The kernel trace of tf.profile() on cpu lists every kernel with its shapes.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -3,7 +3,13 @@ export type { ForwardOptions, ForwardResult, LossResult, TransformerOptions } fr
 export { crossEntropy } from "./loss.js";
 export { embeddingLookup } from "./embedding.js";
 export { kernelMatmulFlops } from "./kernel-flops.js";
-export type { KernelMatmulFlops } from "./kernel-flops.js";
+export type { KernelMatmulFlops, ProfiledKernel } from "./kernel-flops.js";
 export { fastMatMul } from "@mixdepth/mod-block";
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from "./safetensors.js";
 export type { DecodedSafetensors, SafetensorsDtype, SafetensorsTensor } from "./safetensors.js";
+// Types of dependencies that this package's signatures use.
+export type { CausalRouting, ModelConfig, ResolvedModelConfig } from "@mixdepth/core";
+export type { RoutingMode, RoutingTrace } from "@mixdepth/mod-block";
+// A class is re-exported as a value: the bundled .d.ts drops `export type`, so a type-only
+// re-export would promise a runtime export that the .js lacks.
+export { ModBlock } from "@mixdepth/mod-block";

@@ -1,4 +1,4 @@
-// Matmul FLOPs actually executed, read from a tf.profile() kernel trace (mod-spec section 7:
+// Matmul FLOPs actually executed, read from a tf.profile() kernel trace (docs/method.md section 7:
 // the accounting "must agree exactly with what the model actually executes").
 // For a (Batch)MatMul with first input [..., M, K] (or [..., K, M] transposed) and output
 // [..., M, N], the multiply-adds are prod(out) * K = prod(a) * N: 2 * prod(a) * N FLOPs,

@@ -1,4 +1,4 @@
-// The decoder-only MoD transformer (mod-spec sections 2-3): token embedding, (gpt2) learned
+// The decoder-only MoD transformer (docs/method.md sections 2-3): token embedding, (gpt2) learned
 // absolute positions, nLayers blocks (dense or routed, each routed block with its own
 // router), final norm, output head tied to the token embedding by default.
 // Formulas, weight names and shapes: ../README.md.

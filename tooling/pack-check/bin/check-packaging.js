@@ -1,14 +1,43 @@
 #!/usr/bin/env node
 // Runs the packaging check over every publishable package of the workspace. Exit 1 on any
-// publint error/warning, pack failure, import failure or type error. Expects `pnpm build`.
-import { mkdtemp, rm } from "node:fs/promises";
+// publint error/warning, metadata gap, unexported public type, attw problem, missing
+// LICENSE, pack failure, import or require failure, or type error. Expects `pnpm build`.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findPublishable, installAndImport, lintPackage, packPackage } from "../src/check.js";
+import {
+  attwTarball,
+  findPublishable,
+  installAndImport,
+  licenseProblems,
+  lintPackage,
+  metadataProblems,
+  packPackage,
+  publicTypeProblems,
+} from "../src/check.js";
 
 const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 const TFJS = "4.22.0";
+// A CommonJS consumer that really computes: our CJS build and the user's `require("@tensorflow/tfjs")`
+// must share one tfjs engine (else the model's variables live in another engine than the ops),
+// and a routed model's forward and gradient must run, leaving no tensors behind.
+const REQUIRE_SMOKE = `
+const tf = require("@tensorflow/tfjs");
+const { createTransformer } = require("@mixdepth/transformer");
+tf.setBackend("cpu");
+const before = tf.memory().numTensors;
+const model = createTransformer({ vocabSize: 16, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 8, routing: { blocks: "every-other", capacity: 0.5 } }, { seed: 1 });
+const x = tf.tensor2d([[1, 2, 3, 4]], [1, 4], "int32");
+const y = tf.tensor2d([[2, 3, 4, 5]], [1, 4], "int32");
+const { value, grads } = tf.variableGrads(() => model.loss(x, y).total, model.trainableVariables());
+const loss = value.dataSync()[0];
+if (!(loss > 0 && Number.isFinite(loss)) || Object.keys(grads).length === 0) throw new Error("CJS smoke: bad loss " + loss);
+tf.dispose([value, x, y, ...Object.values(grads)]);
+model.dispose();
+if (tf.memory().numTensors !== before) throw new Error("CJS smoke: " + (tf.memory().numTensors - before) + " tensors leaked");
+console.log("require() smoke: a routed transformer's loss " + loss.toFixed(4) + " and its gradients, no leaks");
+`;
 
 async function main() {
   const started = Date.now();
@@ -20,24 +49,42 @@ async function main() {
     throw new Error(`publint found ${problems.length} problem(s)`);
   }
   console.log("publint: no problems");
+  const rootPkg = JSON.parse(await readFile(join(root, "package.json"), "utf8"));
+  const meta = pkgs.flatMap((p) => metadataProblems(p.pkg, root, rootPkg, p.dir));
+  const types = (await Promise.all(pkgs.map((p) => publicTypeProblems(p.dir, p.name)))).flat();
+  if (meta.length + types.length > 0) {
+    console.error([...meta, ...types].join("\n"));
+    throw new Error(`${meta.length} metadata and ${types.length} public-type problem(s)`);
+  }
+  console.log("metadata (license, repository, homepage, bugs, keywords, author): complete; every type the public API uses is exported");
+  const licenseText = await readFile(join(root, "LICENSE"), "utf8");
   const out = await mkdtemp(join(tmpdir(), "mixdepth-tarballs-"));
   try {
     const tarballs = [];
     for (const p of pkgs) tarballs.push(await packPackage(p.dir, out));
     console.log(`packed ${tarballs.length} tarballs`);
+    const lic = (await Promise.all(pkgs.map((p, i) => licenseProblems(tarballs[i], p.name, licenseText)))).flat();
+    if (lic.length > 0) throw new Error(lic.join("\n"));
+    console.log("LICENSE: in every tarball, identical to the repository's");
+    for (const [i, p] of pkgs.entries()) await attwTarball(tarballs[i]).catch((e) => {
+      throw new Error(`${p.name}: ${e.message}`);
+    });
+    console.log("attw (node10, node16 from CJS and ESM, bundler): no problems");
     const names = pkgs.map((p) => p.name);
     const consumer = [
       ...names.map((n, i) => `import * as p${i} from ${JSON.stringify(n)};`),
       `export const surfaces: Record<string, readonly string[]> = { ${names.map((n, i) => `${JSON.stringify(n)}: Object.keys(p${i})`).join(", ")} };`,
     ].join("\n");
-    const { importOutput } = await installAndImport({
+    const { importOutput, requireOutput } = await installAndImport({
       tarballs,
       names,
       registryDeps: [`@tensorflow/tfjs@${TFJS}`, `@tensorflow/tfjs-core@${TFJS}`, "typescript@5.9.3"],
       setup: 'import "@tensorflow/tfjs";',
+      requireSetup: REQUIRE_SMOKE,
       consumerTs: consumer,
     });
     process.stdout.write(importOutput);
+    process.stdout.write(requireOutput);
     console.log("type-check of a TypeScript consumer against the shipped .d.ts: ok");
   } finally {
     await rm(out, { recursive: true, force: true });
