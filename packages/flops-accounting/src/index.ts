@@ -3,7 +3,6 @@ export {
   asResolved,
   denseCounterpart,
   forwardFlops,
-  hasRouterWeights,
   modVsDense,
   prefillFlops,
   samplingFlopsPerToken,
@@ -23,3 +22,5 @@ export { paramCounts, sixNApproximation } from "./params.js";
 export type { Approximation, ParamCounts } from "./params.js";
 export { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
 export type { Plan, StepSetting, SweepEntry, SweepInput } from "./planner.js";
+export { linearRouterCost } from "./router-cost.js";
+export type { RouterCost, RouterCostOption } from "./router-cost.js";
