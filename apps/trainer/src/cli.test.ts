@@ -36,8 +36,8 @@ describe("mixdepth CLI", () => {
     expect((await run(["train", ...tiny, "--out", d, "--steps", "4"])).code).toBe(0);
     const ck = join(d, "checkpoints", "step-000004");
     const mismatch = await run(["train", "--resume", d, "--backend", "cpu", "--set", "model.dModel=32"]);
-    expect(mismatch.code).toBe(1);
-    expect(mismatch.stderr).toMatch(/different model\/training\/data config/);
+    expect(mismatch.code).toBe(2);
+    expect(mismatch.stderr).toMatch(/only training\.steps may change when resuming; changed:\n {2}model\.dModel: 16 in the run, 32 now/);
     const sample = await run(["sample", d, "--backend", "cpu", "-n", "8", "--prompt", "The fox"]);
     expect(sample.code, sample.stderr).toBe(0);
     expect(sample.stdout).toMatch(/^The fox/m);

@@ -3,11 +3,13 @@
 // and prints one line saying which backend runs and why the others were skipped.
 // Exit codes: 0 done (also after Ctrl-C with a checkpoint), 1 runtime error (e.g. a bad
 // checkpoint), 2 invalid configuration or usage (nothing written), 3 loss or gradient not finite.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { stringify as toYaml } from "yaml";
 import { BACKEND_CHOICES, BackendError, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
-import { ConfigInvalid, loadConfig, parseSet, PRESETS, readConfigFile, type ValidConfig } from "./config.js";
+import { assembleConfig, ConfigInvalid, isPathLike, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
+import { loadPlugins } from "./plugins.js";
 
 function backendOption(): Option {
   return new Option("--backend <name>", "tfjs backend: auto tries tensorflow (native), then wasm, then cpu")
@@ -33,24 +35,96 @@ interface ConfigFlags {
   seed?: string;
   data?: string;
   out?: string;
+  plugin?: string[];
+  printConfig?: boolean;
   backend: BackendChoice;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-function addConfigOptions(cmd: Command): Command {
+/** The trainer's version, from its package.json (dist/cli.js -> ../package.json). */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Config flags; the help shows each default as the command's preset sets it. */
+function addConfigOptions(cmd: Command, presetName: string): Command {
+  const p = PRESETS[presetName] as (typeof PRESETS)[string];
+  const t = p.training;
+  const d = (v: unknown) => `(default: ${JSON.stringify(v)}, preset ${presetName})`;
   return cmd
     .option("-c, --config <file>", "JSON or YAML config file (merged over the preset)")
-    .option("-p, --preset <name>", `preset: ${Object.keys(PRESETS).join(", ")}`)
+    .option("-p, --preset <name>", `preset: ${Object.keys(PRESETS).join(", ")} (default: ${presetName})`)
     .option("--set <path=value>", "override any config field, e.g. --set training.lr=1e-3 (repeatable)", collect)
-    .option("--steps <n>", "training.steps")
-    .option("--batch-size <n>", "training.batchSize")
-    .option("--seq-len <n>", "training.seqLen")
-    .option("--lr <x>", "training.lr (peak learning rate)")
-    .option("--seed <n>", "training.seed")
-    .option("--data <path>", 'data.source: "brown" (default) or a UTF-8 text file or folder')
-    .option("-o, --out <dir>", "output.dir: the run folder")
+    .option("--steps <n>", `training.steps ${d(t.steps)}; a preset's warmup longer than the run is clamped to it`)
+    .option("--batch-size <n>", `training.batchSize ${d(t.batchSize)}`)
+    .option("--seq-len <n>", `training.seqLen ${d(t.seqLen)}`)
+    .option("--lr <x>", `training.lr, the peak learning rate ${d(t.lr)}`)
+    .option("--seed <n>", `training.seed ${d(t.seed)}`)
+    .option("--data <path>", `data.source: "brown" or a UTF-8 text file or folder ${d(p.data.source)}`)
+    .option("-o, --out <dir>", `output.dir: the run folder ${d(p.output.dir)}`)
+    .option("--plugin <module>", "ES module exporting register(registry) that registers router kinds; a path or a package name (repeatable; adds to the config's plugins)", collect)
+    .option("--print-config", "print the resolved config (YAML, usable as --config) and exit without training")
     .addOption(backendOption());
+}
+
+/**
+ * preset -> file -> flags, then the plugins the config and --plugin name, then validation:
+ * every config error (unknown router kind or option included) exits 2 before any work.
+ */
+async function prepareConfig(src: ConfigSources, flags: ConfigFlags): Promise<ValidConfig> {
+  const { raw, notes } = assembleConfig(src);
+  const listed = raw.plugins ?? [];
+  if (!Array.isArray(listed) || !listed.every((x): x is string => typeof x === "string" && x.length > 0)) {
+    throw new ConfigInvalid(`invalid config:\n  plugins: must be a list of module paths or package names (got ${JSON.stringify(listed)})`);
+  }
+  const plugins = [...new Set([...listed, ...(flags.plugin ?? []).map((x) => (isPathLike(x) ? resolve(x) : x))])];
+  if (plugins.length) raw.plugins = plugins;
+  await loadPlugins(plugins);
+  const valid = validateConfig(raw);
+  for (const n of notes) console.error(n);
+  return { ...valid, notes };
+}
+
+/** --print-config: the resolved config on stdout. Returns whether it printed (then the command stops). */
+function printConfig(flags: ConfigFlags, valid: ValidConfig): boolean {
+  if (!flags.printConfig) return false;
+  process.stdout.write(toYaml(valid.config));
+  return true;
+}
+
+/** Paths where two JSON values differ ("training.lr"), for naming what a resume may not change. */
+function differences(a: unknown, b: unknown, path = ""): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => differences(a[k], b[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+}
+
+// What --resume may change: training.steps (extend the run), and where/how it runs.
+const RESUMABLE = new Set(["training.steps", "output.dir", "backend", "plugins"]);
+
+/** Refuses a resume that changes anything but training.steps, naming each field; steps may only grow. */
+async function checkResume(runDir: string, run: Record<string, unknown>, valid: ValidConfig): Promise<void> {
+  const changed = differences(run, valid.config).filter((f) => !RESUMABLE.has(f) && !f.startsWith("plugins"));
+  const show = (v: unknown) => (v === undefined ? "unset" : JSON.stringify(v));
+  const at = (o: unknown, f: string) => f.split(".").reduce<unknown>((x, k) => (x !== null && typeof x === "object" ? (x as Record<string, unknown>)[k] : undefined), o);
+  if (changed.length) {
+    throw new ConfigInvalid(
+      `--resume ${runDir}: only training.steps may change when resuming; changed:\n  ${changed.map((f) => `${f}: ${show(at(run, f))} in the run, ${show(at(valid.config, f))} now`).join("\n  ")}`,
+    );
+  }
+  const { latestStep } = await import("./checkpoint.js");
+  const done = latestStep(runDir);
+  if (done !== null && valid.config.training.steps < done) {
+    throw new ConfigInvalid(`training.steps: must be >= ${done}, the steps ${runDir} has already done (got ${valid.config.training.steps})`);
+  }
 }
 
 /** Flags as a config fragment; numbers are parsed here and checked by the schema. */
@@ -102,6 +176,7 @@ export function buildProgram(): Command {
   const program = new Command()
     .name("mixdepth")
     .description("Train, evaluate, compare and sample Mixture-of-Depths transformers on TensorFlow.js")
+    .version(version(), "-V, --version", "print the mixdepth version")
     .showHelpAfterError()
     .exitOverride();
 
@@ -119,17 +194,20 @@ export function buildProgram(): Command {
     program
       .command("train")
       .description("train a model (default: the quick preset, a small MoD model on the Brown corpus)")
-      .option("--resume [runDir]", "continue the run in runDir (default: --out) exactly where its last checkpoint stopped"),
+      .option("--resume [runDir]", "continue the run in runDir (default: --out) exactly where its last checkpoint stopped; --steps may extend it (the cosine schedule then spans the new total), nothing else may change"),
+    "quick",
   ).action(async (flags: ConfigFlags & { resume?: string | boolean }, cmd: Command) => {
     const resumeDir = typeof flags.resume === "string" ? flags.resume : undefined;
     let valid: ValidConfig;
     if (resumeDir) {
-      // The run's own config is the base; flags still apply (and must keep the fingerprint).
-      const base = readConfigFile(`${resumeDir}/run.json`);
-      valid = loadConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags, cmd), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) });
+      // The run's own config is the base; flags still apply, and only training.steps may change.
+      const base = readConfigFile(`${resumeDir}/run.json`) as Record<string, unknown>;
+      valid = await prepareConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags, cmd), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) }, flags);
+      await checkResume(resumeDir, { ...base, output: { dir: resumeDir } }, valid);
     } else {
-      valid = loadConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+      valid = await prepareConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) }, flags);
     }
+    if (printConfig(flags, valid)) return;
     if (!resumeDir && !flags.resume && flags.out === undefined && existsSync(join(valid.config.output.dir, "checkpoints", "latest.json"))) {
       // The preset's default folder already holds a run: start a new one beside it.
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
@@ -157,8 +235,10 @@ export function buildProgram(): Command {
     .option("--batch-size <n>", "sequences per batch", "8")
     .option("--seq-len <n>", "tokens per sequence (default: the model's context length)")
     .option("--json", "print the result as JSON")
+    .option("--plugin <module>", "module registering the checkpoint's custom router kind (repeatable)", collect)
     .addOption(backendOption())
-    .action(async (path: string, flags: { data?: string; batches: string; batchSize: string; seqLen?: string; json?: boolean; backend: BackendChoice }) => {
+    .action(async (path: string, flags: { data?: string; batches: string; batchSize: string; seqLen?: string; json?: boolean; plugin?: string[]; backend: BackendChoice }) => {
+      await loadPlugins(flags.plugin ?? []);
       const { evalCommand } = await import("./commands.js");
       const posInt = (name: string, v: string | undefined) => {
         if (v === undefined) return undefined;
@@ -182,8 +262,10 @@ export function buildProgram(): Command {
     .option("--top-p <p>", "nucleus sampling threshold")
     .option("--seed <n>", "sampling seed", "0")
     .addOption(new Option("--causal <rule>", "causal routing rule (default: the model's)").choices(["threshold", "predictor"]))
+    .option("--plugin <module>", "module registering the checkpoint's custom router kind (repeatable)", collect)
     .addOption(backendOption())
-    .action(async (path: string, f: { prompt: string; maxNewTokens: string; temperature: string; topK?: string; topP?: string; seed: string; causal?: "threshold" | "predictor"; backend: BackendChoice }) => {
+    .action(async (path: string, f: { prompt: string; maxNewTokens: string; temperature: string; topK?: string; topP?: string; seed: string; causal?: "threshold" | "predictor"; plugin?: string[]; backend: BackendChoice }) => {
+      await loadPlugins(f.plugin ?? []);
       const num = (name: string, v: string | undefined, ok: (n: number) => boolean, what: string) => {
         if (v === undefined) return undefined;
         const n = Number(v);
@@ -207,20 +289,23 @@ export function buildProgram(): Command {
   addConfigOptions(
     program
       .command("compare")
-      .description("isoFLOP comparison: dense vs MoD (12.5% every other block) vs stochastic routing at the same training-FLOPs budget, one report")
+      .description("isoFLOP comparison: dense vs MoD (the config's routing: capacity, blocks, router) vs stochastic routing at the same training-FLOPs budget, one report")
       .option("--budget <flops>", "training FLOPs per model (default: training.steps of the dense model)"),
+    "compare",
   ).action(async (flags: ConfigFlags & { budget?: string }, cmd: Command) => {
-    const valid = loadConfig({ preset: flags.preset ?? "compare", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+    const valid = await prepareConfig({ preset: flags.preset ?? "compare", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) }, flags);
     let budget: number | undefined;
     if (flags.budget !== undefined) {
       budget = Number(flags.budget);
       if (!Number.isFinite(budget) || budget <= 0) throw new ConfigInvalid(`--budget: must be a number of FLOPs > 0 (got ${JSON.stringify(flags.budget)})`);
     }
+    const { compareCommand, planCompare } = await import("./commands.js");
+    const plan = planCompare(valid, budget); // every variant validated before the backend loads
+    if (printConfig(flags, valid)) return;
     const backendLine = await startBackend(valid.config.backend);
-    const { compareCommand } = await import("./commands.js");
     const stop = installStop();
     try {
-      await compareCommand(valid, budget, backendLine, stop);
+      await compareCommand(plan, backendLine, stop);
     } finally {
       stop.remove();
     }

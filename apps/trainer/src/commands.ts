@@ -3,8 +3,10 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { fromWeights, type Transformer } from "@mixdepth/transformer";
-import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts } from "@mixdepth/flops-accounting";
-import { validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
+import { ConfigError } from "@mixdepth/core";
+import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts, type StepSetting } from "@mixdepth/flops-accounting";
+import { routerCost } from "@mixdepth/router";
+import { ConfigInvalid, validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
 import { latestStep, loadModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
 import { evalBatches, prepareTokens } from "./data.js";
 import { evaluate } from "./eval.js";
@@ -75,21 +77,37 @@ interface Variant {
   steps: number;
 }
 
+export interface ComparePlan {
+  budget: number;
+  setting: StepSetting;
+  /** The comparison's folder; each variant trains in <out>/<variant>. */
+  out: string;
+  variants: Variant[];
+}
+
 /**
- * Dense vs MoD vs stochastic at one training-FLOPs budget (isoFlopSweep sets each one's
- * steps), trained one after another in <out>/<variant>/, then one report with the curves side
- * by side. Finished variants are skipped and interrupted ones resumed when run again.
+ * The variants of a comparison, each validated, before anything runs: the MoD variant keeps
+ * the config's routing (capacity, blocks, router and its options: the planner overwrites
+ * none of them); a config that cannot be compared is a ConfigInvalid naming the field.
  */
-export async function compareCommand(valid: ValidConfig, budgetArg: number | undefined, backendLine: string, stop: { requested: boolean }): Promise<void> {
+export function planCompare(valid: ValidConfig, budgetArg: number | undefined): ComparePlan {
   const cfg = valid.config;
   const t = cfg.training;
   const setting = { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum };
   const { routing, dModel, nLayers, nHeads, ...base } = cfg.model;
+  if (valid.model.routing.blocks.length === 0) {
+    throw new ConfigInvalid(`invalid config:\n  model.routing.blocks: compare needs routed blocks for its MoD and stochastic variants (got ${JSON.stringify(routing?.blocks)})`);
+  }
   const denseCfg = { ...base, dModel, nLayers, nHeads, routing: { ...routing, blocks: "none" as const } };
   const budget = budgetArg ?? t.steps * flopsPerStep(denseCfg, setting);
-  const sweep = isoFlopSweep({ budget, setting, base: { ...base, routing: { ...(routing ?? {}) } }, sizes: [{ name: "m", dModel, nLayers, nHeads }] });
+  let sweep;
+  try {
+    sweep = isoFlopSweep({ budget, setting, base: { ...base, routing: { ...(routing ?? {}) } }, sizes: [{ name: "m", dModel, nLayers, nHeads }], routerCost });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigInvalid(`invalid config:\n  ${e.message.replace(/^base\./, "model.").replace(/^sizes\[0\] \([^)]*\)\./, "model.")}`);
+    throw e;
+  }
   const out = resolve(cfg.output.dir);
-  mkdirSync(out, { recursive: true });
   const variants: Variant[] = sweep.map((e) => {
     const steps = Math.max(1, e.plan.steps);
     const scale = steps / t.steps;
@@ -102,8 +120,24 @@ export async function compareCommand(valid: ValidConfig, budgetArg: number | und
     };
     return { name: e.variant, variant: e.variant, valid: validateConfig(c), steps };
   });
+  return { budget, setting, out, variants };
+}
+
+/**
+ * Dense vs MoD vs stochastic at one training-FLOPs budget (isoFlopSweep sets each one's
+ * steps), trained one after another in <out>/<variant>/, then one report with the curves side
+ * by side. Finished variants are skipped and interrupted ones resumed when run again.
+ */
+export async function compareCommand(plan: ComparePlan, backendLine: string, stop: { requested: boolean }): Promise<void> {
+  const { budget, setting, out, variants } = plan;
+  const t = { seqLen: setting.seqLen };
+  mkdirSync(out, { recursive: true });
   console.log(`compare: budget ${budget.toExponential(3)} training FLOPs per model`);
-  for (const v of variants) console.log(`  ${v.name}: ${v.steps} steps x ${flopsPerStep(v.valid.model, setting).toExponential(3)} FLOPs/step`);
+  for (const v of variants) {
+    const r = v.valid.model.routing;
+    const routed = r.blocks.length ? `, ${r.router} router at capacity ${r.capacity} on blocks [${r.blocks.join(", ")}]` : "";
+    console.log(`  ${v.name}: ${v.steps} steps x ${flopsPerStep(v.valid.model, { ...setting, routerCost: v.valid.routerCost }).toExponential(3)} FLOPs/step${routed}`);
+  }
   const results: { v: Variant; ms: number }[] = [];
   for (const v of variants) {
     if (stop.requested) break;
@@ -133,7 +167,8 @@ export async function compareCommand(valid: ValidConfig, budgetArg: number | und
       const e = r.evals[r.evals.length - 1];
       const ms = r.train.length ? r.train.reduce((a, x) => a + x.msPerStep, 0) / r.train.length : Number.NaN;
       const v = variants[i] as Variant;
-      return [r.name, paramCounts(v.valid.model).total, String(v.steps), v.steps * r.flopsPerStep, forwardFlops(v.valid.model, { seqLen: t.seqLen }).total, ms, e?.topk.loss ?? Number.NaN, e?.causal?.loss ?? "-", e?.topk.bpb ?? Number.NaN];
+      const cost = { routerCost: v.valid.routerCost };
+      return [r.name, paramCounts(v.valid.model, cost).total, String(v.steps), v.steps * r.flopsPerStep, forwardFlops(v.valid.model, { seqLen: t.seqLen, ...cost }).total, ms, e?.topk.loss ?? Number.NaN, e?.causal?.loss ?? "-", e?.topk.bpb ?? Number.NaN];
     }),
   };
   const tables = [table, ...runs.map(routingTable).filter((x): x is Table => x !== null)];

@@ -2,9 +2,12 @@
 // place (validateConfig). Every error names the field path and quotes the bad value; the CLI
 // turns ConfigInvalid into exit code 2 before anything is written.
 import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, resolveModelConfig, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
+import type { RouterCostOption } from "@mixdepth/flops-accounting";
+import { checkRouterConfig, registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { BACKEND_CHOICES } from "@mixdepth/backend";
 
 /** Thrown for any invalid configuration; the CLI exits with code 2. */
@@ -19,7 +22,8 @@ const int = (min: number) => z.number().int().min(min);
 const pos = () => z.number().finite().positive();
 
 // The model section is checked loosely here (object, known keys) and fully by
-// resolveModelConfig from @mixdepth/flops-accounting, the one place that knows its rules.
+// resolveModelConfig from @mixdepth/core, the one place that knows its rules (unknown keys
+// inside routing included); the router kind and its options by the router registry.
 const modelSchema = z
   .object({
     vocabSize: z.number(),
@@ -87,6 +91,11 @@ export const configSchema = z
     data: dataSchema,
     output: z.object({ dir: z.string().min(1) }).strict(),
     backend: z.enum(BACKEND_CHOICES),
+    /**
+     * Modules that register router kinds (each exports `register(registry)`), loaded before
+     * validation. Relative paths in a config file are relative to that file.
+     */
+    plugins: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -95,6 +104,10 @@ export type TrainerConfig = z.infer<typeof configSchema> & { model: ModelConfig 
 export interface ValidConfig {
   config: TrainerConfig;
   model: ResolvedModelConfig;
+  /** The declared cost of the model's routers (router registry), for every FLOPs count of the run. */
+  routerCost: RouterCostOption;
+  /** Adjustments made to a preset default, to print (e.g. warmup clamped to a short run). */
+  notes: string[];
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -171,29 +184,54 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+// Keys that would reach an object's prototype instead of a field when assigned: never config fields.
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Throws ConfigInvalid on a `__proto__`/`constructor`/`prototype` key anywhere in `v` (own keys, as JSON.parse makes them). */
+export function rejectUnsafeKeys(v: unknown, path = ""): void {
+  if (Array.isArray(v)) v.forEach((x, i) => rejectUnsafeKeys(x, `${path}[${i}]`));
+  if (!isObject(v)) return;
+  for (const k of Object.keys(v)) {
+    const p = path ? `${path}.${k}` : k;
+    if (UNSAFE_KEYS.has(k)) throw new ConfigInvalid(`invalid config:\n  ${p}: not allowed as a config field`);
+    rejectUnsafeKeys(v[k], p);
+  }
+}
+
 /** Deep merge of plain objects; arrays and scalars in `over` replace. */
 export function merge<T>(base: T, over: unknown): T {
   if (!isObject(base) || !isObject(over)) return (over === undefined ? base : over) as T;
+  rejectUnsafeKeys(over);
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = k in out ? merge(out[k], v) : v;
+  for (const [k, v] of Object.entries(over)) out[k] = Object.hasOwn(out, k) ? merge(out[k], v) : v;
   return out as T;
 }
 
 /** Reads a JSON or YAML config file (YAML is a superset of JSON; .json is parsed strictly). */
 export function readConfigFile(path: string): unknown {
   let text: string;
+  let parsed: unknown;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
     throw new ConfigInvalid(`--config: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
-    const v = path.endsWith(".json") ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
-    if (!isObject(v)) throw new Error("the top level must be a mapping");
-    return v;
+    parsed = path.endsWith(".json") ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
+    if (!isObject(parsed)) throw new Error("the top level must be a mapping");
   } catch (e) {
     throw new ConfigInvalid(`--config: ${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`);
   }
+  const v = parsed as Record<string, unknown>;
+  rejectUnsafeKeys(v);
+  // Plugin paths are relative to the file that names them, not to the working directory.
+  if (Array.isArray(v.plugins)) v.plugins = v.plugins.map((p) => (typeof p === "string" && isPathLike(p) && !isAbsolute(p) ? resolve(dirname(path), p) : p));
+  return v;
+}
+
+/** A plugin given as a path (./x.mjs, ../x.mjs, /abs/x.mjs) rather than a package name. */
+export function isPathLike(spec: string): boolean {
+  return spec.startsWith("./") || spec.startsWith("../") || isAbsolute(spec) || spec === "." || spec === "..";
 }
 
 /** `a.b.c=value` (value parsed as YAML: numbers, booleans, strings, lists) -> nested object. */
@@ -202,6 +240,9 @@ export function parseSet(assignment: string): Record<string, unknown> {
   if (eq <= 0) throw new ConfigInvalid(`--set: expected path=value (got ${JSON.stringify(assignment)})`);
   const path = assignment.slice(0, eq).split(".");
   const raw = assignment.slice(eq + 1);
+  for (const k of path) {
+    if (k === "" || UNSAFE_KEYS.has(k)) throw new ConfigInvalid(`--set: ${JSON.stringify(assignment.slice(0, eq))} is not a config field path`);
+  }
   let value: unknown;
   try {
     value = parseYaml(raw) as unknown;
@@ -248,10 +289,19 @@ export function validateConfig(raw: unknown, tokenizerVocab = 256): ValidConfig 
   }
   const config = parsed.data as TrainerConfig;
   let model: ResolvedModelConfig;
+  let cost: RouterCostOption;
   try {
     model = resolveModelConfig(config.model);
+    // The registry decides whether the kind exists and its options are valid; plugins are
+    // loaded before this (loadPlugins), so their kinds are known here.
+    registerBuiltinRouters();
+    checkRouterConfig(model);
+    cost = routerCost(model);
   } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigInvalid(`invalid config:\n  model.${e.message}`);
+    if (e instanceof ConfigError) {
+      const hint = e.field === "routing.router" ? "\n  (a custom router kind needs its plugin: --plugin <module> or plugins: [...] in the config)" : "";
+      throw new ConfigInvalid(`invalid config:\n  model.${e.message}${hint}`);
+    }
     throw e;
   }
   if (model.vocabSize !== tokenizerVocab) {
@@ -260,7 +310,7 @@ export function validateConfig(raw: unknown, tokenizerVocab = 256): ValidConfig 
   if (config.training.seqLen > model.contextLength) {
     throw new ConfigInvalid(`invalid config:\n  training.seqLen: must be <= model.contextLength ${model.contextLength} (got ${config.training.seqLen})`);
   }
-  return { config, model };
+  return { config, model, routerCost: cost, notes: [] };
 }
 
 export interface ConfigSources {
@@ -270,15 +320,39 @@ export interface ConfigSources {
   overrides?: unknown[];
 }
 
-/** preset -> file -> overrides, then validateConfig. */
-export function loadConfig(src: ConfigSources): ValidConfig {
+export interface AssembledConfig {
+  /** preset <- file <- overrides, not validated yet. */
+  raw: Record<string, unknown>;
+  notes: string[];
+}
+
+/**
+ * preset -> file -> overrides, merged but not validated (plugins named in it are loaded
+ * between this and validateConfig). A preset's warmup longer than a short run is clamped to
+ * its steps, with a note; a warmup the user set stays and is validated.
+ */
+export function assembleConfig(src: ConfigSources): AssembledConfig {
   const name = src.preset ?? "quick";
   const preset = PRESETS[name];
   if (!preset) throw new ConfigInvalid(`--preset: unknown preset ${JSON.stringify(name)}; expected one of ${Object.keys(PRESETS).join(", ")}`);
-  let raw: unknown = structuredClone(preset);
-  if (src.file) raw = merge(raw, readConfigFile(src.file));
-  for (const o of src.overrides ?? []) raw = merge(raw, o);
-  return validateConfig(raw);
+  const layers: unknown[] = [...(src.file ? [readConfigFile(src.file)] : []), ...(src.overrides ?? [])];
+  let raw = structuredClone(preset) as unknown as Record<string, unknown>;
+  for (const o of layers) raw = merge(raw, o);
+  const notes: string[] = [];
+  const t = raw.training;
+  const warmupGiven = layers.some((o) => valueAt(o, ["training", "warmupSteps"]) !== undefined);
+  if (!warmupGiven && isObject(t) && typeof t.steps === "number" && Number.isInteger(t.steps) && t.steps >= 1 && typeof t.warmupSteps === "number" && t.warmupSteps > t.steps) {
+    notes.push(`note: training.warmupSteps ${t.warmupSteps} (preset ${name}) clamped to training.steps ${t.steps}`);
+    t.warmupSteps = t.steps;
+  }
+  return { raw, notes };
+}
+
+/** preset -> file -> overrides, then validateConfig (no plugins: see loadPlugins). */
+export function loadConfig(src: ConfigSources): ValidConfig {
+  const { raw, notes } = assembleConfig(src);
+  const valid = validateConfig(raw);
+  return { ...valid, notes };
 }
 
 export type { DeepPartial };

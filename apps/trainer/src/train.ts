@@ -67,10 +67,10 @@ export function loadDocuments(source: string) {
   return source === "brown" ? loadBrown() : loadText(source);
 }
 
-/** Everything a checkpoint must agree with to be resumed. */
+/** Everything a checkpoint must agree with to be resumed (training.steps may grow: --resume extends a run). */
 function fingerprint(valid: ValidConfig, dataKey: string): string {
   const t = valid.config.training;
-  const fixed = { model: valid.model, steps: t.steps, batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, seed: t.seed, dataKey };
+  const fixed = { model: valid.model, batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, seed: t.seed, dataKey };
   return createHash("sha256").update(JSON.stringify(fixed)).digest("hex").slice(0, 32);
 }
 
@@ -115,8 +115,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const vars = [...params.values()];
   const rng = new Rng(t.seed ^ 0x0ba7c4);
   const fp = fingerprint(valid, data.key);
-  const perStep = flopsPerStep(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum });
-  const fwd = forwardFlops(valid.model, { seqLen: t.seqLen }).total;
+  // Routers count what their kind declares (router registry), custom kinds included.
+  const perStep = flopsPerStep(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, routerCost: valid.routerCost });
+  const fwd = forwardFlops(valid.model, { seqLen: t.seqLen, routerCost: valid.routerCost }).total;
   let step = 0;
   let lastCheckpoint: string | null = null;
   let msTotal = 0;
@@ -142,7 +143,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       throw new CheckpointError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);
     }
     writeAtomic(join(runDir, "run.json"), JSON.stringify(cfg, null, 2) + "\n");
-    const pc = paramCounts(valid.model);
+    const pc = paramCounts(valid.model, { routerCost: valid.routerCost });
     metrics.write({
       type: "start",
       time: new Date().toISOString(),

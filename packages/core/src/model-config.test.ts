@@ -42,6 +42,16 @@ describe("resolveModelConfig rejects impossible configs, naming field and value"
     ["unknown causal mode", { ...M, routing: { causal: "sometimes" } }, "routing.causal", "sometimes"],
     ["predictor causal without predictor", { ...M, routing: { predictor: null, causal: "predictor" } }, "routing.causal", "predictor"],
     ["null config", null, "config", null],
+    ["unknown top-level field", { ...A, dmodel: 8 }, "dmodel", 8],
+    ["typo inside routing", { ...M, routing: { capacty: 0.5 } }, "routing.capacty", 0.5],
+    ["typo inside routing.predictor", { ...M, routing: { predictor: { hiden: 4 } } }, "routing.predictor.hiden", 4],
+    ["typo inside routing.auxLoss", { ...M, routing: { auxLoss: { wieght: 1 } } }, "routing.auxLoss.wieght", 1],
+    ["__proto__ at the top (as JSON.parse makes it)", JSON.parse('{"vocabSize":10,"dModel":4,"nHeads":2,"nLayers":1,"contextLength":3,"__proto__":{"x":1}}'), "__proto__", { x: 1 }],
+    ["__proto__ inside routing", { ...M, routing: JSON.parse('{"__proto__":{"capacity":0.5}}') }, "routing.__proto__", { capacity: 0.5 }],
+    ["constructor inside routing", { ...M, routing: { constructor: 1 } }, "routing.constructor", 1],
+    ["__proto__ inside routerOptions", { ...M, routing: { routerOptions: JSON.parse('{"__proto__":{"a":1}}') } }, "routing.routerOptions.__proto__", { a: 1 }],
+    ["routing not an object", { ...M, routing: "all" }, "routing", "all"],
+    ["config an array", [], "config", []],
   ])("%s", (_case, config, field, value) => {
     let err: unknown;
     try {

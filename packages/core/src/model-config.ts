@@ -148,9 +148,39 @@ function resolveRoutedBlocks(blocks: unknown, nLayers: number): number[] {
   throw new ConfigError("routing.blocks", blocks, 'must be "none", "every-other", "all" or a list of block indices');
 }
 
-/** Validates a config and fills every default. Throws {@link ConfigError} naming the field. */
+const MODEL_KEYS = ["vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing"] as const;
+const ROUTING_KEYS = ["blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal"] as const;
+
+/**
+ * Rejects keys the config does not define (a typo would otherwise be ignored silently and its
+ * default used), `__proto__` and `constructor` included: own keys only, checked by name.
+ */
+function checkKeys(field: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      const path = field ? `${field}.${key}` : key;
+      throw new ConfigError(path, (value as Record<string, unknown>)[key], `unknown field (known: ${known.join(", ")})`);
+    }
+  }
+}
+
+function checkObject(field: string, value: unknown, known: readonly string[]): void {
+  if (value === null || value === undefined) return;
+  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigError(field, value, "must be an object");
+  checkKeys(field, value, known);
+}
+
+/**
+ * Validates a config and fills every default. Throws {@link ConfigError} naming the field;
+ * unknown fields are errors at every level (routerOptions, whose keys the router kind
+ * checks, excepted).
+ */
 export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
-  if (config === null || typeof config !== "object") throw new ConfigError("config", config, "must be an object");
+  if (config === null || typeof config !== "object" || Array.isArray(config)) throw new ConfigError("config", config, "must be an object");
+  checkKeys("", config, MODEL_KEYS);
+  checkObject("routing", config.routing, ROUTING_KEYS);
+  checkObject("routing.auxLoss", config.routing?.auxLoss, ["weight"]);
+  checkObject("routing.predictor", config.routing?.predictor, ["hidden", "weight"]);
   const vocabSize = positiveInt("vocabSize", config.vocabSize);
   const dModel = positiveInt("dModel", config.dModel);
   const nHeads = positiveInt("nHeads", config.nHeads);
@@ -187,6 +217,10 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   const routerOptions = r.routerOptions ?? {};
   if (routerOptions === null || typeof routerOptions !== "object" || Array.isArray(routerOptions)) {
     throw new ConfigError("routing.routerOptions", routerOptions, "must be an object");
+  }
+  for (const key of ["__proto__", "constructor", "prototype"]) {
+    // The kind checks its own keys; these names are never options, and copying them is a hazard.
+    if (Object.hasOwn(routerOptions, key)) throw new ConfigError(`routing.routerOptions.${key}`, (routerOptions as Record<string, unknown>)[key], "is not allowed as an option name");
   }
   const auxLoss =
     r.auxLoss === null ? null : { weight: finiteNonNegative("routing.auxLoss.weight", r.auxLoss?.weight ?? 0.01) };

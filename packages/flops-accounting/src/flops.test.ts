@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "@mixdepth/core";
 import { denseCounterpart, forwardFlops, modVsDense, prefillFlops, samplingFlopsPerToken, trainingFlops } from "./flops.js";
-import { A, B, C, D } from "./test-configs.js";
+import { linearRouterCost } from "./router-cost.js";
+import { A, B, C, D, NO_COST } from "./test-configs.js";
 
 describe("forwardFlops", () => {
   it("dense gpt2 (A)", () => {
@@ -49,26 +50,46 @@ describe("forwardFlops", () => {
     expect(f.total).toBe(7552);
   });
 
-  it("stochastic control with an untied head (D)", () => {
-    const f = forwardFlops(D);
+  it("stochastic control with an untied head (D, with the cost the stochastic kind declares)", () => {
+    const f = forwardFlops(D, { routerCost: NO_COST });
     // dense block 0, S=4: qkv 2*4*4*12=384, scores 2*16*4=128, values 128, out 2*4*4*4=128, mlp 2*4*4*16*2=1024
     expect(f.blocks[0]!.total).toBe(1792);
     // routed block 1, k=round(0.5*4)=2: qkv 2*2*4*12=192, scores 2*4*4=32, values 32, out 2*2*4*4=64,
-    // mlp 2*2*4*16*2=512; router 0 and predictor 0 (the stochastic router has no weights)
+    // mlp 2*2*4*16*2=512; router 0 and predictor 0 (declared: the stochastic router has no weights)
     expect(f.blocks[1]).toMatchObject({ tokens: 2, qkv: 192, attentionScores: 32, attentionValues: 32, attentionOutput: 64, mlp: 512, router: 0, predictor: 0, total: 832 });
     expect(f.head).toBe(320); // 2*S*d*V = 2*4*4*10, untied head is still one matmul
     expect(f.total).toBe(2944); // 1792 + 832 + 320
     expect(f.perToken).toBe(736);
-    const r = modVsDense(D);
+    const r = modVsDense(D, { routerCost: NO_COST });
     expect(r.dense).toBe(3904); // 2*1792 + 320
     expect(r.ratio).toBe(2944 / 3904);
   });
 
-  it("the learned router and predictor on all S tokens (D with a learned router)", () => {
-    const b = forwardFlops({ ...D, routing: { ...D.routing, router: "learned" } }).blocks[1]!;
-    expect(b.router).toBe(32); // 2*S*d = 2*4*4
-    expect(b.predictor).toBe(80); // 2*S*(d*h_p + h_p*1) = 2*4*(4*2 + 2), h_p = d/2 = 2
-    expect(b.total).toBe(832 + 32 + 80);
+  it("without a declared cost: the default linear router and predictor on all S tokens, whatever the kind's name", () => {
+    for (const router of ["learned", "stochastic", "anything"]) {
+      const b = forwardFlops({ ...D, routing: { ...D.routing, router } }).blocks[1]!;
+      expect(b.router).toBe(32); // 2*S*d = 2*4*4
+      expect(b.predictor).toBe(80); // 2*S*(d*h_p + h_p*1) = 2*4*(4*2 + 2), h_p = d/2 = 2
+      expect(b.total).toBe(832 + 32 + 80);
+    }
+    expect(linearRouterCost(4, { hidden: 2 })).toEqual({ params: 17, flopsPerToken: 8, predictorFlopsPerToken: 20 });
+  });
+
+  it("a declared router cost: S x flopsPerToken per routed block, per block when a function", () => {
+    const cost = { params: 9, flopsPerToken: 24, predictorFlopsPerToken: 6 };
+    const b = forwardFlops(D, { routerCost: cost }).blocks[1]!;
+    expect(b).toMatchObject({ router: 4 * 24, predictor: 4 * 6, total: 832 + 96 + 24 });
+    const seen: number[] = [];
+    const perBlock = forwardFlops({ ...D, routing: { ...D.routing, blocks: "all" } }, { routerCost: (i) => (seen.push(i), { params: 0, flopsPerToken: i + 1 }) });
+    expect(seen).toEqual([0, 1]);
+    expect(perBlock.blocks.map((x) => x.router)).toEqual([4 * 1, 4 * 2]);
+    expect(forwardFlops(D, { routerCost: NO_COST }).blocks[0]!.router).toBe(0); // dense blocks have no router
+  });
+
+  it("rejects a malformed declared cost, naming the block and the field", () => {
+    expect(() => forwardFlops(D, { routerCost: { params: 1, flopsPerToken: -2 } })).toThrow("routerCost (block 1).flopsPerToken: must be a finite number >= 0 (got -2)");
+    expect(() => forwardFlops(D, { routerCost: { params: 1, flopsPerToken: 2, predictorFlopsPerToken: NaN } })).toThrow("routerCost (block 1).predictorFlopsPerToken: must be a finite number >= 0 (got NaN)");
+    expect(() => forwardFlops(D, { routerCost: () => null as never })).toThrow(/routerCost \(block 1\): must be/);
   });
 
   it("denseCounterpart keeps the shape and drops routing", () => {
@@ -92,8 +113,8 @@ describe("forwardFlops", () => {
     expect(() => forwardFlops(A, { attention: "half" as "full" })).toThrow('attention: must be "full" or "causal-half" (got "half")');
   });
 
-  it("stochastic routing has no router FLOPs", () => {
-    const f = forwardFlops({ ...B, routing: { ...B.routing, router: "stochastic", predictor: null } });
+  it("stochastic routing has no router FLOPs (as declared)", () => {
+    const f = forwardFlops({ ...B, routing: { ...B.routing, router: "stochastic", predictor: null } }, { routerCost: NO_COST });
     expect(f.blocks[1]!.router).toBe(0);
     expect(f.blocks[1]!.predictor).toBe(0);
   });
@@ -138,6 +159,13 @@ describe("training and sampling", () => {
     expect(samplingFlopsPerToken(B, { position: 100, causal: "threshold" }).perToken).toBe(7_631_616);
     // the dense model of the same shape: 8*1,676,288 + 131,072
     expect(samplingFlopsPerToken(denseCounterpart(B), { position: 100 }).perToken).toBe(13_541_376);
+  });
+
+  it("sampling uses the declared router cost: scores always, predictor only for causal \"predictor\"", () => {
+    const cost = { params: 0, flopsPerToken: 100, predictorFlopsPerToken: 1000 };
+    const base = samplingFlopsPerToken(B, { position: 100, causal: "threshold", routerCost: NO_COST }).perToken;
+    expect(samplingFlopsPerToken(B, { position: 100, causal: "threshold", routerCost: cost }).perToken).toBe(base + 4 * 100);
+    expect(samplingFlopsPerToken(B, { position: 100, causal: "predictor", routerCost: cost }).perToken).toBe(base + 4 * 1100);
   });
 
   it("sampling rejects impossible inputs naming the field", () => {

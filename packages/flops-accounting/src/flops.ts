@@ -10,11 +10,13 @@
 //   computes the whole masked matrix. "causal-half" counts T(T+1)/2 entries instead.
 // - A routed block processes k = routedTokens(capacity, S) tokens: projections and MLP scale
 //   with k, attention with k^2; its router (and predictor) run on all S tokens.
-// - The "stochastic" router kind (the paper's control) has no weights: no router and no
-//   predictor FLOPs, whatever routing.predictor says (the stochastic router ignores it).
-//   Every other kind is counted like "learned": x @ w [d,1], plus the predictor if enabled.
+// - A router costs what its kind declares (RouterCost, passed as the `routerCost` option;
+//   @mixdepth/router's routerCost(config) gives the registered declaration). Without one, a
+//   router is counted as the default linear router: x @ w [d,1], plus the predictor if
+//   enabled. The stochastic control declares 0: it has no weights.
 // - Backward is 2x forward, so a training step costs 3x the forward pass.
 import { ConfigError, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
+import { routerCostAt, type RouterCostOption } from "./router-cost.js";
 
 export type AttentionCounting = "full" | "causal-half";
 
@@ -23,6 +25,8 @@ export interface FlopsOptions {
   seqLen?: number;
   /** How attention score/value FLOPs are counted. Default "full". */
   attention?: AttentionCounting;
+  /** What each router costs, as its kind declares. Default: the linear d -> 1 router (+ predictor). */
+  routerCost?: RouterCostOption;
 }
 
 export interface BlockFlops {
@@ -79,19 +83,10 @@ function branchFlops(c: ResolvedModelConfig, t: number, pairs: number) {
   return { qkv, attentionScores, attentionValues, attentionOutput, mlp };
 }
 
-/** Whether the config's router kind has weights (router w and, if enabled, the predictor). */
-export function hasRouterWeights(c: ResolvedModelConfig): boolean {
-  return c.routing.router !== "stochastic";
-}
-
-/** Router and predictor FLOPs on `s` tokens for a routed block. */
-function routingFlops(c: ResolvedModelConfig, s: number, withPredictor = true) {
-  const weighted = hasRouterWeights(c);
-  const router = weighted ? 2 * s * c.dModel : 0; // x @ w: [s, d] x [d, 1]
-  const p = c.routing.predictor;
-  // [s, d] x [d, h_p] then [s, h_p] x [h_p, 1]
-  const predictor = weighted && p && withPredictor ? 2 * s * (c.dModel * p.hidden + p.hidden) : 0;
-  return { router, predictor };
+/** Router and predictor FLOPs on `s` tokens for routed block `index`, from its declared cost. */
+function routingFlops(c: ResolvedModelConfig, index: number, s: number, cost: RouterCostOption | undefined, withPredictor = true) {
+  const r = routerCostAt(c, index, cost);
+  return { router: s * r.flopsPerToken, predictor: withPredictor ? s * r.predictorFlopsPerToken : 0 };
 }
 
 /** Forward-pass FLOPs of one sequence, per block and in total. */
@@ -103,7 +98,7 @@ export function forwardFlops(config: ModelConfig | ResolvedModelConfig, options:
   const blocks = c.layers.map((layer): BlockFlops => {
     const t = layer.routed ? routedTokens(layer.capacity, S) : S;
     const b = branchFlops(c, t, attentionPairs(t, counting));
-    const r = layer.routed ? routingFlops(c, S) : { router: 0, predictor: 0 };
+    const r = layer.routed ? routingFlops(c, layer.index, S, options.routerCost) : { router: 0, predictor: 0 };
     const total = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp + r.router + r.predictor;
     return { index: layer.index, routed: layer.routed, tokens: t, ...b, ...r, total };
   });
@@ -165,6 +160,8 @@ export interface SamplingOptions {
    * predictor MLP runs on the token only for "predictor"; the router score is always needed.
    */
   causal?: CausalRouting;
+  /** What each router costs, as its kind declares (see {@link FlopsOptions.routerCost}). */
+  routerCost?: RouterCostOption;
 }
 
 export interface SamplingFlops {
@@ -194,7 +191,7 @@ export function samplingFlopsPerToken(config: ModelConfig | ResolvedModelConfig,
   if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new ConfigError("routedFraction", p, "must be a number in [0, 1]");
   const causal = options.causal ?? c.routing.causal;
   if (causal !== "threshold" && causal !== "predictor") throw new ConfigError("causal", causal, 'must be "threshold" or "predictor"');
-  if (causal === "predictor" && !c.routing.predictor && c.routing.blocks.length > 0 && hasRouterWeights(c)) {
+  if (causal === "predictor" && !c.routing.predictor && c.routing.blocks.length > 0) {
     throw new ConfigError("causal", causal, "needs routing.predictor (it is null)");
   }
   const blocks = c.layers.map((l) => {
@@ -202,7 +199,7 @@ export function samplingFlopsPerToken(config: ModelConfig | ResolvedModelConfig,
       const b = branchFlops(c, 1, position + 1);
       return { index: l.index, routed: false, expected: b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp };
     }
-    const r = routingFlops(c, 1, causal === "predictor");
+    const r = routingFlops(c, l.index, 1, options.routerCost, causal === "predictor");
     const b = branchFlops(c, 1, p * position + 1);
     const branch = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp;
     return { index: l.index, routed: true, expected: r.router + r.predictor + p * branch };

@@ -3,7 +3,6 @@ export {
   asResolved,
   denseCounterpart,
   forwardFlops,
-  hasRouterWeights,
   modVsDense,
   prefillFlops,
   samplingFlopsPerToken,
@@ -25,3 +24,5 @@ export { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./plann
 export type { Plan, StepSetting, SweepEntry, SweepInput } from "./planner.js";
 // Types of @mixdepth/core that this package's signatures use, so users need not import core.
 export type { CausalRouting, ModelConfig, ResolvedModelConfig } from "@mixdepth/core";
+export { linearRouterCost } from "./router-cost.js";
+export type { RouterCost, RouterCostOption } from "./router-cost.js";

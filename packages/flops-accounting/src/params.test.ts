@@ -2,7 +2,7 @@
 // weight table), and the 6N approximations beside the exact training FLOPs.
 import { describe, expect, it } from "vitest";
 import { paramCounts, sixNApproximation } from "./params.js";
-import { A, B, C, D } from "./test-configs.js";
+import { A, B, C, D, NO_COST } from "./test-configs.js";
 
 describe("paramCounts", () => {
   it("gpt2 layout (A)", () => {
@@ -27,13 +27,19 @@ describe("paramCounts", () => {
     expect(p.total).toBe(1712 + 8 + 64); // blocks + final norm + token embedding 8*8
   });
 
-  it("untied head, stochastic router without weights (D)", () => {
-    const p = paramCounts(D);
+  it("untied head, stochastic router without weights (D, with the cost the stochastic kind declares)", () => {
+    const p = paramCounts(D, { routerCost: NO_COST });
     expect(p.blocks.map((b) => b.routing)).toEqual([0, 0]); // the stochastic router ignores routing.predictor
     expect(p.head).toBe(40); // d*V, no bias
     expect(p.nonEmbedding).toBe(2 * 244 + 8 + 40); // 536
     expect(p.embedding).toBe(40 + 16); // tokens 10*4, positions 4*4
     expect(p.total).toBe(592);
+  });
+
+  it("a declared router cost counts its params in routed blocks only", () => {
+    const p = paramCounts(D, { routerCost: { params: 5, flopsPerToken: 0 } });
+    expect(p.blocks.map((b) => b.routing)).toEqual([0, 5]);
+    expect(p.total).toBe(592 + 5);
   });
 
   it("learned router and predictor (D with a learned router)", () => {

@@ -1,7 +1,8 @@
 // Parameter counts, matching the weight layout of @mixdepth/transformer exactly
 // (see its README for names and shapes). Needed by the 6N approximation.
 import { type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
-import { asResolved, hasRouterWeights, trainingFlops, type FlopsOptions } from "./flops.js";
+import { asResolved, trainingFlops, type FlopsOptions } from "./flops.js";
+import { routerCostAt, type RouterCostOption } from "./router-cost.js";
 
 export interface ParamCounts {
   tokenEmbedding: number;
@@ -16,7 +17,8 @@ export interface ParamCounts {
   total: number;
 }
 
-export function paramCounts(config: ModelConfig | ResolvedModelConfig): ParamCounts {
+/** Parameter counts; routers count what their kind declares (`routerCost`, default the linear router + predictor). */
+export function paramCounts(config: ModelConfig | ResolvedModelConfig, options: { routerCost?: RouterCostOption } = {}): ParamCounts {
   const c = asResolved(config);
   const d = c.dModel;
   const h = c.mlpHidden;
@@ -24,11 +26,8 @@ export function paramCounts(config: ModelConfig | ResolvedModelConfig): ParamCou
   const norm = gpt2 ? 2 * d : d; // LayerNorm gain + bias, RMSNorm gain
   const attention = gpt2 ? d * 3 * d + 3 * d + d * d + d : 4 * d * d;
   const mlp = gpt2 ? d * h + h + h * d + d : 3 * d * h;
-  const p = c.routing.predictor;
-  // router w [d,1]; predictor w1 [d,p] + b1 [p] + w2 [p,1] + b2 [1]. The stochastic router has neither.
-  const routing = hasRouterWeights(c) ? d + (p ? d * p.hidden + p.hidden + p.hidden + 1 : 0) : 0;
   const blocks = c.layers.map((l) => {
-    const r = l.routed ? routing : 0;
+    const r = l.routed ? routerCostAt(c, l.index, options.routerCost).params : 0;
     return { index: l.index, attention, mlp, norms: 2 * norm, routing: r, total: attention + mlp + 2 * norm + r };
   });
   const tokenEmbedding = c.vocabSize * d;
@@ -63,7 +62,7 @@ export interface Approximation {
  */
 export function sixNApproximation(config: ModelConfig | ResolvedModelConfig, options: FlopsOptions = {}): Approximation {
   const c = asResolved(config);
-  const n = paramCounts(c).nonEmbedding;
+  const n = paramCounts(c, options.routerCost ? { routerCost: options.routerCost } : {}).nonEmbedding;
   const t = trainingFlops(c, options);
   const seqLen = options.seqLen ?? c.contextLength; // validated by trainingFlops
   const sixN = 6 * n;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "@mixdepth/core";
 import { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
-import { A, B } from "./test-configs.js";
+import { A, B, D, NO_COST } from "./test-configs.js";
 
 // A (test-configs.ts): forward 1536 per sequence, training 4608.
 // B (test-configs.ts), the 12.5% every-other MoD: training 6,558,056,448 per sequence.
@@ -28,6 +28,11 @@ describe("planForBudget / planForSteps", () => {
     // S=2: qkv 2*2*4*12 = 192, scores 2*4*4 = 32, values 32, out 64, mlp 2*2*4*16*2 = 512, head 2*2*4*10 = 160 -> 992; x3
     expect(flopsPerStep(A, { batchSize: 1, seqLen: 2 })).toBe(2976);
     expect(flopsPerStep(A, { batchSize: 1, seqLen: 3, attention: "causal-half" })).toBe(3 * (1536 - 48));
+  });
+
+  it("counts the declared router cost (D: the default router's 112 forward FLOPs per sequence, or none)", () => {
+    // D's block 1 with the default linear router + predictor: router 32 + predictor 80 (flops.test.ts)
+    expect(flopsPerStep(D, { batchSize: 1, seqLen: 4 }) - flopsPerStep(D, { batchSize: 1, seqLen: 4, routerCost: NO_COST })).toBe(3 * 112);
   });
 
   it("a budget below one step gives 0 steps", () => {
@@ -57,6 +62,7 @@ describe("isoFlopSweep", () => {
       { name: "d256", dModel: 256, nLayers: 8, nHeads: 8 },
     ],
     capacities: [0.125, 0.5],
+    routerCost: (c: { routing: { router: string } }) => (c.routing.router === "stochastic" ? NO_COST : undefined),
   };
 
   it("dense, learned MoD and stochastic MoD per size and capacity, each within the budget", () => {
@@ -81,6 +87,15 @@ describe("isoFlopSweep", () => {
   it("only dense and learned MoD when stochastic is false", () => {
     const sweep = isoFlopSweep({ ...input, sizes: input.sizes.slice(0, 1), capacities: [0.125], stochastic: false });
     expect(sweep.map((e) => e.name)).toEqual(["d128-dense", "d128-mod12.5"]);
+  });
+
+  it("honours base.routing (capacity, blocks, router) instead of overwriting it", () => {
+    const { capacities: _omit, ...rest } = input;
+    const sweep = isoFlopSweep({ ...rest, sizes: input.sizes.slice(0, 1), base: { ...input.base, routing: { capacity: 0.5, blocks: [0, 2], router: "mine", routerOptions: { a: 1 } } } });
+    expect(sweep.map((e) => e.name)).toEqual(["d128-dense", "d128-mod50", "d128-stochastic50"]);
+    expect(sweep[1]!.config.routing).toMatchObject({ capacity: 0.5, blocks: [0, 2], router: "mine", routerOptions: { a: 1 } });
+    expect(sweep[2]!.config.routing).toMatchObject({ capacity: 0.5, blocks: [0, 2], router: "stochastic", routerOptions: {} });
+    expect(() => isoFlopSweep({ ...input, base: { ...input.base, routing: { router: "stochastic" } } })).toThrow(/base\.routing\.router: is the control variant/);
   });
 
   it("names the size of an impossible config", () => {

@@ -2,6 +2,7 @@
 // FLOPs budget; cheaper-per-step configs (MoD) get more steps.
 import { ConfigError, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { asResolved, trainingFlops, type AttentionCounting } from "./flops.js";
+import type { RouterCostOption } from "./router-cost.js";
 
 export interface StepSetting {
   batchSize: number;
@@ -9,6 +10,8 @@ export interface StepSetting {
   /** Gradient accumulation micro-batches per step. Default 1. */
   gradAccum?: number;
   attention?: AttentionCounting;
+  /** What each router costs, as its kind declares. Default: the linear d -> 1 router (+ predictor). */
+  routerCost?: RouterCostOption;
 }
 
 export interface Plan {
@@ -18,7 +21,7 @@ export interface Plan {
   flopsUsed: number;
 }
 
-function check(setting: StepSetting): Required<Omit<StepSetting, "attention">> & { attention: AttentionCounting } {
+function check(setting: StepSetting): Required<Omit<StepSetting, "attention" | "routerCost">> & { attention: AttentionCounting; routerCost: RouterCostOption | undefined } {
   if (setting === null || typeof setting !== "object") throw new ConfigError("setting", setting, "must be { batchSize, seqLen }");
   const pos = (field: string, v: unknown) => {
     if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new ConfigError(field, v, "must be a positive integer");
@@ -29,13 +32,15 @@ function check(setting: StepSetting): Required<Omit<StepSetting, "attention">> &
     seqLen: pos("seqLen", setting.seqLen),
     gradAccum: pos("gradAccum", setting.gradAccum ?? 1),
     attention: setting.attention ?? "full",
+    routerCost: setting.routerCost,
   };
 }
 
 /** Training FLOPs of one optimizer step. */
 export function flopsPerStep(config: ModelConfig | ResolvedModelConfig, setting: StepSetting): number {
   const s = check(setting);
-  return trainingFlops(config, { seqLen: s.seqLen, attention: s.attention }).total * s.batchSize * s.gradAccum;
+  const options = { seqLen: s.seqLen, attention: s.attention, ...(s.routerCost ? { routerCost: s.routerCost } : {}) };
+  return trainingFlops(config, options).total * s.batchSize * s.gradAccum;
 }
 
 /** How many steps a config gets within a training-FLOPs budget (rounded down). */
@@ -64,10 +69,19 @@ export interface SweepInput {
   /** Shared fields (vocab, context length, family, ...). */
   base: Omit<ModelConfig, "dModel" | "nLayers" | "nHeads" | "routing"> & Partial<Pick<ModelConfig, "routing">>;
   sizes: { name: string; dModel: number; nLayers: number; nHeads: number }[];
-  /** MoD capacities to try (routed every other block). Default [0.125]. */
+  /**
+   * MoD capacities to try. Default: [base.routing.capacity], or [0.125] without one. The MoD
+   * variants route base.routing.blocks (default "every-other") with base.routing.router
+   * (default "learned"); they are never overwritten silently.
+   */
   capacities?: number[];
   /** Include the stochastic-routing control at each capacity. Default true. */
   stochastic?: boolean;
+  /**
+   * The declared router cost of a config (e.g. `routerCost` of @mixdepth/router). Default: every
+   * router counted as the linear d -> 1 router (+ predictor), the stochastic control included.
+   */
+  routerCost?: (config: ResolvedModelConfig) => RouterCostOption | undefined;
 }
 
 export interface SweepEntry {
@@ -79,7 +93,13 @@ export interface SweepEntry {
 
 /** The configs of an isoFLOP comparison (dense, learned MoD, stochastic MoD) with their step counts. */
 export function isoFlopSweep(input: SweepInput): SweepEntry[] {
-  const capacities = input.capacities ?? [0.125];
+  const baseRouting = input.base.routing ?? {};
+  const capacities = input.capacities ?? [baseRouting.capacity ?? 0.125];
+  const blocks = baseRouting.blocks === undefined || baseRouting.blocks === "none" ? "every-other" : baseRouting.blocks;
+  const router = baseRouting.router ?? "learned";
+  if (router === "stochastic") {
+    throw new ConfigError("base.routing.router", router, "is the control variant of every sweep; give the router of the MoD variants (default \"learned\")");
+  }
   const out: SweepEntry[] = [];
   input.sizes.forEach((size, i) => {
     const shape = { ...input.base, dModel: size.dModel, nLayers: size.nLayers, nHeads: size.nHeads };
@@ -92,16 +112,17 @@ export function isoFlopSweep(input: SweepInput): SweepEntry[] {
         if (e instanceof ConfigError) throw new ConfigError(`sizes[${i}] (${name}).${e.field}`, e.value, e.reason);
         throw e;
       }
-      out.push({ name, variant, config, plan: planForBudget(resolved, input.budget, input.setting) });
+      const routerCost = input.routerCost?.(resolved);
+      out.push({ name, variant, config, plan: planForBudget(resolved, input.budget, routerCost ? { ...input.setting, routerCost } : input.setting) });
     };
     add(`${size.name}-dense`, "dense", { ...shape, routing: { ...input.base.routing, blocks: "none" } });
     for (const cap of capacities) {
       const pct = `${+(cap * 100).toFixed(1)}`;
-      add(`${size.name}-mod${pct}`, "mod", { ...shape, routing: { ...input.base.routing, blocks: "every-other", capacity: cap, router: "learned" } });
+      add(`${size.name}-mod${pct}`, "mod", { ...shape, routing: { ...baseRouting, blocks, capacity: cap, router } });
       if (input.stochastic ?? true) {
         add(`${size.name}-stochastic${pct}`, "stochastic", {
           ...shape,
-          routing: { ...input.base.routing, blocks: "every-other", capacity: cap, router: "stochastic", auxLoss: null, predictor: null, causal: "threshold" },
+          routing: { ...baseRouting, blocks, capacity: cap, router: "stochastic", routerOptions: {}, auxLoss: null, predictor: null, causal: "threshold" },
         });
       }
     }

@@ -4,8 +4,10 @@
 import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
 import { denseCounterpart, forwardFlops, modVsDense, trainingFlops } from "./flops.js";
 import { paramCounts } from "./params.js";
+import type { RouterCost } from "./router-cost.js";
 
-export const README_CONFIGS: { name: string; config: ModelConfig }[] = [
+// routerCost: what the router kind declares when registered (@mixdepth/router); omitted: the default linear router.
+export const README_CONFIGS: { name: string; config: ModelConfig; routerCost?: RouterCost }[] = [
   { name: "bench dense (d256 L8 S256)", config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2" } },
   {
     name: "bench MoD 12.5% every other",
@@ -25,6 +27,7 @@ export const README_CONFIGS: { name: string; config: ModelConfig }[] = [
       vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2",
       routing: { blocks: "every-other", capacity: 0.125, router: "stochastic", predictor: null, auxLoss: null },
     },
+    routerCost: { params: 0, flopsPerToken: 0 }, // the stochastic kind's declaration: no weights
   },
   {
     name: "llama dense (d256 L8 S256)",
@@ -39,11 +42,12 @@ export const README_CONFIGS: { name: string; config: ModelConfig }[] = [
 const fmt = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} G` : `${(n / 1e6).toFixed(3)} M`);
 
 export function readmeTable(): string {
-  const rows = README_CONFIGS.map(({ name, config }) => {
-    const f = forwardFlops(config);
-    const t = trainingFlops(config);
-    const p = paramCounts(config);
-    return `| ${name} | ${fmt(p.total)} | ${fmt(f.total)} | ${fmt(t.perToken)} | ${modVsDense(config).ratio.toFixed(4)} |`;
+  const rows = README_CONFIGS.map(({ name, config, routerCost }) => {
+    const o = routerCost ? { routerCost } : {};
+    const f = forwardFlops(config, o);
+    const t = trainingFlops(config, o);
+    const p = paramCounts(config, o);
+    return `| ${name} | ${fmt(p.total)} | ${fmt(f.total)} | ${fmt(t.perToken)} | ${modVsDense(config, o).ratio.toFixed(4)} |`;
   });
   return [
     "| config | params | forward FLOPs / sequence | training FLOPs / token | MoD / dense forward |",

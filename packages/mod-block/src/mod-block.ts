@@ -6,7 +6,7 @@
 //                 query nor a key in this block (it writes no K/V), as in cached decoding
 import * as tf from "@tensorflow/tfjs-core";
 import { routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
-import { createRouter, registerBuiltinRouters, type Router } from "@mixdepth/router";
+import { createRouter, registerBuiltinRouters, routerContext, type Router } from "@mixdepth/router";
 import { TransformerBlock } from "./transformer-block.js";
 import { gatherRows, gatherTokens, scatterAddTokens } from "./token-gather.js";
 
@@ -61,17 +61,8 @@ export class ModBlock {
     this.block = new TransformerBlock(config, index, rand);
     if (this.routed) {
       registerBuiltinRouters();
-      const r = config.routing;
       // Every routed block gets its own router (docs/method.md section 8: never one shared router).
-      this.router = createRouter(r.router, {
-        dModel: config.dModel,
-        layerIndex: index,
-        auxLoss: r.auxLoss,
-        predictor: r.predictor,
-        options: r.routerOptions,
-        seed: (seed * 1000003 + index * 7919) >>> 0,
-        capacity: layer.capacity,
-      });
+      this.router = createRouter(config.routing.router, routerContext(config, index, (seed * 1000003 + index * 7919) >>> 0));
     } else {
       this.router = null;
     }

@@ -1,4 +1,13 @@
-export { createRouter, listRouters, registerBuiltinRouters, registerRouter, unregisterRouter } from "./registry.js";
+export {
+  checkRouterConfig,
+  createRouter,
+  listRouters,
+  registerBuiltinRouters,
+  registerRouter,
+  routerContext,
+  routerCost,
+  unregisterRouter,
+} from "./registry.js";
 export { LearnedRouter, createLearnedRouter } from "./learned-router.js";
 export type { LearnedRouterOptions } from "./learned-router.js";
 export { StochasticRouter, createStochasticRouter } from "./stochastic-router.js";
@@ -7,6 +16,7 @@ export type { RoutingAgreement } from "./agreement.js";
 export { selectionMask, topkIndices, topkPositions } from "./topk.js";
 export { stopGradient } from "./stop-gradient.js";
 export { bceWithLogits } from "./bce.js";
-export type { CausalRouteResult, Router, RouteResult, RouterContext, RouterFactory, RouterJSON } from "./router.js";
+export type { CausalRouteResult, Router, RouteResult, RouterContext, RouterDeclaration, RouterFactory, RouterJSON } from "./router.js";
+export type { RouterCost } from "@mixdepth/flops-accounting";
 // Types of dependencies that this package's signatures use.
 export type { CausalRouting } from "@mixdepth/core";

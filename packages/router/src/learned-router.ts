@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
 import { bceWithLogits } from "./bce.js";
-import { gaussian, mulberry32 } from "@mixdepth/core";
+import { ConfigError, gaussian, mulberry32 } from "@mixdepth/core";
 import { stopGradient } from "./stop-gradient.js";
 import { assertK, selectionMask, topkPositions } from "./topk.js";
 
@@ -17,14 +17,18 @@ export interface LearnedRouterOptions {
   initStd?: number;
 }
 
-function readOptions(options: Record<string, unknown>): LearnedRouterOptions {
+/**
+ * Checks the learned router's options (routing.routerOptions), naming the field. Registered as
+ * its declaration so a config is checked before any tensor exists; the constructor runs it too.
+ */
+export function validateLearnedOptions(options: Record<string, unknown>): LearnedRouterOptions {
   // A misspelt option would otherwise be ignored silently and saved into every checkpoint.
-  for (const key of Object.keys(options)) {
-    if (key !== "initStd") throw new Error(`routing.routerOptions.${key}: unknown option of the learned router (known: initStd)`);
+  for (const [key, value] of Object.entries(options)) {
+    if (key !== "initStd") throw new ConfigError(`routing.routerOptions.${key}`, value, "unknown option of the learned router (known: initStd)");
   }
   const { initStd } = options;
   if (initStd !== undefined && (typeof initStd !== "number" || !(initStd >= 0))) {
-    throw new Error(`routing.routerOptions.initStd: must be a number >= 0 (got ${JSON.stringify(initStd)})`);
+    throw new ConfigError("routing.routerOptions.initStd", initStd, "must be a number >= 0");
   }
   return initStd === undefined ? {} : { initStd };
 }
@@ -49,7 +53,7 @@ export class LearnedRouter implements Router {
 
   constructor(private readonly context: RouterContext) {
     const d = context.dModel;
-    const opts = readOptions(context.options);
+    const opts = validateLearnedOptions(context.options);
     const rand = mulberry32(context.seed);
     this.w = normalVariable(rand, [d, 1], opts.initStd ?? 1 / Math.sqrt(d));
     this.auxWeight = context.auxLoss ? context.auxLoss.weight : null;

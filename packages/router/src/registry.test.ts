@@ -3,6 +3,8 @@
 // own process, so this file sees the registry exactly as an importer does.)
 import { describe, expect, it } from "vitest";
 import { expectNoLeaks, maxAbsDiff } from "@mixdepth/vitest-config/tf";
+import { ConfigError, resolveModelConfig } from "@mixdepth/core";
+import { forwardFlops, paramCounts } from "@mixdepth/flops-accounting";
 import * as api from "./index.js";
 import type { Router, RouterContext } from "./router.js";
 
@@ -18,7 +20,7 @@ describe("router registry", () => {
 
   it("registerBuiltinRouters is idempotent and keeps a user override", () => {
     const mine = (c: RouterContext): Router => {
-      const inner = api.createStochasticRouter(c);
+      const inner = api.createStochasticRouter({ ...c, options: {} });
       return {
         kind: "learned",
         route: (x, k) => inner.route(x, k),
@@ -73,5 +75,48 @@ describe("router registry", () => {
     registerBuiltinRouters();
     expect(() => createRouter("learned", { ...ctx, options: { initStd: -1 } })).toThrow(/routing\.routerOptions\.initStd: must be a number >= 0 \(got -1\)/);
     expect(() => createRouter("learned", { ...ctx, options: { initstd: 0.1 } })).toThrow(/routing\.routerOptions\.initstd: unknown option of the learned router \(known: initStd\)/);
+  });
+
+  it("checkRouterConfig: unknown kind and bad options are ConfigErrors, before any tensor exists", async () => {
+    unregisterRouter("learned"); // an earlier test overrode it with a bare factory
+    registerBuiltinRouters();
+    const cfg = (routing: object) => resolveModelConfig({ vocabSize: 8, dModel: 4, nHeads: 2, nLayers: 2, contextLength: 4, routing: { blocks: "all", ...routing } });
+    await expectNoLeaks(() => {
+      expect(() => api.checkRouterConfig(cfg({ router: "nope" }))).toThrow(/^routing\.router: unknown router kind; registered: learned, stochastic \(got "nope"\)$/);
+      expect(() => api.checkRouterConfig(cfg({ routerOptions: { initstd: 1 } }))).toThrow(ConfigError);
+      expect(() => api.checkRouterConfig(cfg({ routerOptions: { initstd: 1 } }))).toThrow("routing.routerOptions.initstd: unknown option of the learned router (known: initStd) (got 1)");
+      expect(() => api.checkRouterConfig(cfg({ router: "stochastic", routerOptions: { seed: 1 } }))).toThrow("routing.routerOptions.seed: unknown option: the stochastic router takes none (got 1)");
+      expect(() => api.checkRouterConfig(cfg({ routerOptions: { initStd: 0.5 } }))).not.toThrow();
+      expect(() => api.checkRouterConfig(cfg({ router: "nope", blocks: "none" }))).not.toThrow(); // dense: no router is built
+    });
+    // A user kind whose check throws a plain Error: reported for the whole routerOptions.
+    registerRouter("picky", api.createLearnedRouter, { validateOptions: () => { throw new Error("needs a colour"); } });
+    expect(() => api.checkRouterConfig(cfg({ router: "picky" }))).toThrow('routing.routerOptions: rejected by the "picky" router: needs a colour (got {})');
+    unregisterRouter("picky");
+  });
+
+  it("routerCost: the declared cost per block, the linear default, and what flops-accounting counts with it", () => {
+    registerBuiltinRouters();
+    const shape = { vocabSize: 8, dModel: 4, nHeads: 2, nLayers: 2, contextLength: 4 };
+    const learned = resolveModelConfig({ ...shape, routing: { blocks: [1], capacity: 0.5 } });
+    // w [4,1] + predictor (h = 2): 4 + 8 + 2 + 2 + 1 = 17 params; 2*4 = 8 and 2*(4*2 + 2) = 20 FLOPs per token
+    expect(api.routerCost(learned)(1)).toEqual({ params: 17, flopsPerToken: 8, predictorFlopsPerToken: 20 });
+    const stochastic = resolveModelConfig({ ...shape, routing: { blocks: [1], capacity: 0.5, router: "stochastic" } });
+    expect(api.routerCost(stochastic)(1)).toEqual({ params: 0, flopsPerToken: 0 });
+    expect(paramCounts(stochastic, { routerCost: api.routerCost(stochastic) }).blocks[1]!.routing).toBe(0);
+    // A kind registered without a cost: the linear default, whatever its name.
+    registerRouter("plain", api.createLearnedRouter);
+    const plain = resolveModelConfig({ ...shape, routing: { blocks: [1], capacity: 0.5, router: "plain", predictor: null } });
+    expect(api.routerCost(plain)(1)).toEqual({ params: 4, flopsPerToken: 8, predictorFlopsPerToken: 0 });
+    // A declared cost sees its block's context and reaches forwardFlops: router FLOPs = S x flopsPerToken.
+    const seen: api.RouterContext[] = [];
+    registerRouter("costly", api.createLearnedRouter, { cost: (c) => (seen.push(c), { params: 3, flopsPerToken: 100 }) });
+    const costly = resolveModelConfig({ ...shape, routing: { blocks: [1], capacity: 0.5, router: "costly", routerOptions: { k: 1 } } });
+    expect(forwardFlops(costly, { routerCost: api.routerCost(costly) }).blocks[1]).toMatchObject({ router: 400, predictor: 0 });
+    expect(seen[0]).toMatchObject({ dModel: 4, layerIndex: 1, capacity: 0.5, options: { k: 1 } });
+    expect(() => api.routerCost(resolveModelConfig({ ...shape, routing: { router: "gone" } }))).toThrow(/routing\.router: unknown router kind/);
+    expect(() => registerRouter("bad", api.createLearnedRouter, { cost: 3 as never })).toThrow(/cost must be a function/);
+    unregisterRouter("plain");
+    unregisterRouter("costly");
   });
 });

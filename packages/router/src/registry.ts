@@ -1,41 +1,64 @@
 // Router registry: built-ins and user routers go through the same calls. Nothing is
 // registered at import time; call registerBuiltinRouters() (the transformer does) or
-// registerRouter() yourself.
-import type { Router, RouterContext, RouterFactory } from "./router.js";
-import { createLearnedRouter } from "./learned-router.js";
-import { createStochasticRouter } from "./stochastic-router.js";
+// registerRouter() yourself. A registration carries the factory and, optionally, what the
+// kind declares without building tensors (option check, cost), so a config is validated and
+// costed before any backend exists.
+import { ConfigError, type ResolvedModelConfig } from "@mixdepth/core";
+import { linearRouterCost, type RouterCost } from "@mixdepth/flops-accounting";
+import type { Router, RouterContext, RouterDeclaration, RouterFactory } from "./router.js";
+import { createLearnedRouter, validateLearnedOptions } from "./learned-router.js";
+import { createStochasticRouter, validateStochasticOptions } from "./stochastic-router.js";
 
-const factories = new Map<string, RouterFactory>();
+interface Registration extends RouterDeclaration {
+  factory: RouterFactory;
+}
 
-/** Registers a router kind. Throws if the kind exists, unless `override` is set. */
-export function registerRouter(kind: string, factory: RouterFactory, options: { override?: boolean } = {}): void {
+const registrations = new Map<string, Registration>();
+
+/**
+ * Registers a router kind with its factory and, optionally, its declaration (`validateOptions`,
+ * `cost`; see {@link RouterDeclaration}). Throws if the kind exists, unless `override` is set.
+ */
+export function registerRouter(kind: string, factory: RouterFactory, options: { override?: boolean } & RouterDeclaration = {}): void {
   if (typeof kind !== "string" || kind.length === 0) throw new TypeError(`registerRouter: kind must be a non-empty string (got ${JSON.stringify(kind)})`);
   if (typeof factory !== "function") throw new TypeError(`registerRouter("${kind}"): factory must be a function`);
-  if (factories.has(kind) && !options.override) {
+  for (const key of ["validateOptions", "cost"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "function") throw new TypeError(`registerRouter("${kind}"): ${key} must be a function`);
+  }
+  if (registrations.has(kind) && !options.override) {
     throw new Error(`registerRouter: router kind "${kind}" is already registered (pass { override: true } to replace it)`);
   }
-  factories.set(kind, factory);
+  registrations.set(kind, {
+    factory,
+    ...(options.validateOptions ? { validateOptions: options.validateOptions } : {}),
+    ...(options.cost ? { cost: options.cost } : {}),
+  });
 }
 
 export function unregisterRouter(kind: string): boolean {
-  return factories.delete(kind);
+  return registrations.delete(kind);
 }
 
 export function listRouters(): string[] {
-  return [...factories.keys()].sort();
+  return [...registrations.keys()].sort();
+}
+
+function registration(kind: string): Registration {
+  const r = registrations.get(kind);
+  if (!r) {
+    const known = listRouters();
+    throw new ConfigError(
+      "routing.router",
+      kind,
+      `unknown router kind; registered: ${known.length ? known.join(", ") : "none"}` + (known.length === 0 ? " (call registerBuiltinRouters() first)" : ""),
+    );
+  }
+  return r;
 }
 
 /** Builds a router of a registered kind. Throws on unknown kinds, listing the known ones. */
 export function createRouter(kind: string, context: RouterContext): Router {
-  const factory = factories.get(kind);
-  if (!factory) {
-    const known = listRouters();
-    throw new Error(
-      `routing.router: unknown router kind ${JSON.stringify(kind)}; registered: ${known.length ? known.join(", ") : "none"}` +
-        (known.length === 0 ? " (call registerBuiltinRouters() first)" : ""),
-    );
-  }
-  const router = factory(context);
+  const router = registration(kind).factory(context);
   if (router.kind !== kind) {
     router.dispose();
     throw new Error(`router factory for "${kind}" returned a router of kind "${router.kind}"`);
@@ -43,8 +66,63 @@ export function createRouter(kind: string, context: RouterContext): Router {
   return router;
 }
 
+/**
+ * The context the router of block `layerIndex` is built with: the one derivation from the
+ * resolved config, used by the model and by the cost and option checks.
+ */
+export function routerContext(config: ResolvedModelConfig, layerIndex: number, seed = 0): RouterContext {
+  const r = config.routing;
+  const layer = config.layers[layerIndex];
+  return {
+    dModel: config.dModel,
+    layerIndex,
+    auxLoss: r.auxLoss,
+    predictor: r.predictor,
+    options: r.routerOptions,
+    seed,
+    ...(layer ? { capacity: layer.capacity } : {}),
+  };
+}
+
+/**
+ * Checks, without building anything, that the config's router kind is registered and that
+ * its kind accepts routing.routerOptions. Throws ConfigError naming the field
+ * (`routing.router`, `routing.routerOptions.<key>`) and quoting the value.
+ */
+export function checkRouterConfig(config: ResolvedModelConfig): void {
+  if (config.routing.blocks.length === 0) return; // a dense model builds no router
+  const kind = config.routing.router;
+  const r = registration(kind);
+  if (!r.validateOptions) return;
+  try {
+    r.validateOptions(config.routing.routerOptions);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError("routing.routerOptions", config.routing.routerOptions, `rejected by the ${JSON.stringify(kind)} router: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The declared cost of the config's routers, per block index, for @mixdepth/flops-accounting
+ * (`forwardFlops(config, { routerCost: routerCost(config) })`). Throws like
+ * {@link checkRouterConfig} on an unknown kind.
+ */
+export function routerCost(config: ResolvedModelConfig): (layerIndex: number) => RouterCost {
+  if (config.routing.blocks.length === 0) return () => ({ params: 0, flopsPerToken: 0 });
+  const r = registration(config.routing.router);
+  return (layerIndex) => {
+    const context = routerContext(config, layerIndex);
+    return r.cost ? r.cost(context) : linearRouterCost(context.dModel, context.predictor);
+  };
+}
+
 /** Registers "learned" and "stochastic". Idempotent; leaves user overrides in place. */
 export function registerBuiltinRouters(): void {
-  if (!factories.has("learned")) registerRouter("learned", createLearnedRouter);
-  if (!factories.has("stochastic")) registerRouter("stochastic", createStochasticRouter);
+  if (!registrations.has("learned")) {
+    registerRouter("learned", createLearnedRouter, { validateOptions: validateLearnedOptions, cost: (c) => linearRouterCost(c.dModel, c.predictor) });
+  }
+  if (!registrations.has("stochastic")) {
+    // The paper's control has no weights and no matmuls: it ignores routing.predictor.
+    registerRouter("stochastic", createStochasticRouter, { validateOptions: validateStochasticOptions, cost: () => ({ params: 0, flopsPerToken: 0 }) });
+  }
 }

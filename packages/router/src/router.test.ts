@@ -39,7 +39,7 @@ describe("registry", () => {
   it("rejects duplicates and unknown kinds with a clear message", () => {
     registerBuiltinRouters();
     expect(() => registerRouter("learned", () => { throw new Error("x"); })).toThrow(/already registered/);
-    expect(() => createRouter("nope", ctx())).toThrow(/routing\.router: unknown router kind "nope"; registered: .*learned/);
+    expect(() => createRouter("nope", ctx())).toThrow(/routing\.router: unknown router kind; registered: .*learned.*\(got "nope"\)/);
   });
 });
 

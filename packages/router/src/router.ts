@@ -3,6 +3,7 @@
 // the block processes. It also owns the causal decision used at sampling time.
 import type * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
+import type { RouterCost } from "@mixdepth/flops-accounting";
 
 /** What a router factory receives. Derived from the resolved model config. */
 export interface RouterContext {
@@ -68,3 +69,23 @@ export interface Router {
 }
 
 export type RouterFactory = (context: RouterContext) => Router;
+
+/**
+ * What a router kind declares beside its factory when it is registered. Both are plain
+ * functions of the context: no tensor is built, so a config can be checked and costed before
+ * any backend is loaded.
+ */
+export interface RouterDeclaration {
+  /**
+   * Checks routing.routerOptions; throws a ConfigError (from @mixdepth/core) naming the field
+   * (`routing.routerOptions.<key>`) and the value; any other Error is reported for the whole
+   * routing.routerOptions. Default: no check before the factory runs.
+   */
+  validateOptions?: (options: Record<string, unknown>) => void;
+  /**
+   * Parameters and matmul FLOPs per token of one router built from `context` (counted by
+   * @mixdepth/flops-accounting). Default: a linear d -> 1 router plus the predictor MLP when
+   * `context.predictor` is set ({@link linearRouterCost}).
+   */
+  cost?: (context: RouterContext) => RouterCost;
+}

@@ -5,8 +5,15 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
-import { Mulberry32, gaussian } from "@mixdepth/core";
+import { ConfigError, Mulberry32, gaussian } from "@mixdepth/core";
 import { assertK, topkPositions } from "./topk.js";
+
+/** The stochastic control takes no options: any routing.routerOptions key is a mistake. */
+export function validateStochasticOptions(options: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(options)) {
+    throw new ConfigError(`routing.routerOptions.${key}`, value, "unknown option: the stochastic router takes none");
+  }
+}
 
 export class StochasticRouter implements Router {
   readonly kind = "stochastic";
@@ -14,6 +21,7 @@ export class StochasticRouter implements Router {
   private readonly capacity: number;
 
   constructor(private readonly context: RouterContext) {
+    validateStochasticOptions(context.options);
     this.rng = new Mulberry32(context.seed ^ 0x5bd1e995);
     // Default 0.125: the paper's best capacity. Models pass the block's own capacity.
     const capacity = context.capacity ?? 0.125;

@@ -3,7 +3,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
-import { type ModelConfig } from "@mixdepth/core";
+import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
+import { registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { denseCounterpart, forwardFlops } from "@mixdepth/flops-accounting";
 import { createTransformer, kernelMatmulFlops } from "./index.js";
 
@@ -17,7 +18,10 @@ const configs: [string, ModelConfig][] = [
 ];
 
 describe("kernel-trace matmul FLOPs on cpu", () => {
-  beforeAll(() => useBackend("cpu"));
+  beforeAll(() => {
+    useBackend("cpu");
+    registerBuiltinRouters();
+  });
 
   it.each(configs)("%s: equals forwardFlops exactly (full and short sequences)", async (_name, config) => {
     const model = createTransformer(config, { seed: 1 });
@@ -32,7 +36,8 @@ describe("kernel-trace matmul FLOPs on cpu", () => {
           tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
         });
         const executed = kernelMatmulFlops(profile.kernels);
-        const expected = forwardFlops(config, { seqLen });
+        // Each kind's declared cost (the stochastic control declares none).
+        const expected = forwardFlops(config, { seqLen, routerCost: routerCost(resolveModelConfig(config)) });
         expect(executed.kernels).toBeGreaterThan(0);
         expect(executed.total).toBe(batch * expected.total);
         if (config.routing) expect(executed.total).toBeLessThan(batch * forwardFlops(denseCounterpart(config), { seqLen }).total);
