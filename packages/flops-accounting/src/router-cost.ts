@@ -1,4 +1,4 @@
-// What one router costs, as plain numbers (mod-spec section 7). A router kind declares its
+// What one router costs, as plain numbers (docs/method.md section 7). A router kind declares its
 // cost when it is registered (@mixdepth/router); this package only does the arithmetic, so it
 // never needs to know a kind by name or build a tensor. Without a declared cost, a routed block
 // is counted with the default: a linear d -> 1 router (x @ w) plus the predictor MLP
