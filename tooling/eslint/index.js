@@ -6,7 +6,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "**/*.d.ts", "test-fixtures/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "**/*.d.ts", "test-fixtures/**", "**/*.bundled_*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
