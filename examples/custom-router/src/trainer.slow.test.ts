@@ -80,6 +80,11 @@ describe("mixdepth train --plugin (l2-norm router)", () => {
     expect(thresholds).toHaveLength(1);
     expect(thresholds[0]).not.toBe(1);
 
+    // eval/sample rebuild the model: without the plugin they name it instead of crashing.
+    const noPlugin = await mixdepth(["eval", run, "--backend", "cpu"]);
+    expect(noPlugin.code).toBe(2);
+    expect(noPlugin.stderr).toMatch(/unknown router kind; registered: learned, stochastic \(got "l2-norm"\); load the plugin that registers it with --plugin/);
+
     const evaluated = await mixdepth(["eval", run, "--backend", "cpu", "--plugin", "./dist/index.js", "--batches", "1", "--batch-size", "2"]);
     expect(evaluated.code, evaluated.stderr).toBe(0);
     expect(evaluated.stdout).toMatch(/top-k routing: {2}loss \d+\.\d+ nats\/token/);
