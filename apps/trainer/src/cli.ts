@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify as toYaml } from "yaml";
+import { ConfigError } from "@mixdepth/core";
 import { BACKEND_CHOICES, BackendError, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
 import { assembleConfig, ConfigInvalid, isPathLike, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
 import { loadPlugins } from "./plugins.js";
@@ -88,6 +89,16 @@ async function prepareConfig(src: ConfigSources, flags: ConfigFlags): Promise<Va
   const valid = validateConfig(raw);
   for (const n of notes) console.error(n);
   return { ...valid, notes };
+}
+
+/** eval/sample of a run whose router kind is not registered: name the missing plugin (exit 2), not a stack trace. */
+async function needsPlugin(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof ConfigError && e.field === "routing.router") throw new ConfigInvalid(`checkpoint: model.${e.message}; load the plugin that registers it with --plugin <module>`);
+    throw e;
+  }
 }
 
 /** --print-config: the resolved config on stdout. Returns whether it printed (then the command stops). */
@@ -248,7 +259,7 @@ export function buildProgram(): Command {
       };
       const opts = { batches: posInt("--batches", flags.batches) as number, batchSize: posInt("--batch-size", flags.batchSize) as number, seqLen: posInt("--seq-len", flags.seqLen), data: flags.data, json: Boolean(flags.json) };
       const backendLine = await startBackend(flags.backend);
-      await evalCommand(path, opts, backendLine);
+      await needsPlugin(() => evalCommand(path, opts, backendLine));
     });
 
   program
@@ -283,7 +294,7 @@ export function buildProgram(): Command {
       };
       await startBackend(f.backend);
       const { sampleCommand } = await import("./commands.js");
-      await sampleCommand(path, opts);
+      await needsPlugin(() => sampleCommand(path, opts));
     });
 
   addConfigOptions(

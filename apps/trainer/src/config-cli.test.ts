@@ -31,6 +31,15 @@ describe("mixdepth config handling", () => {
     expect(existsSync(join(dir, "cache"))).toBe(false); // no token cache
   });
 
+  it("compare refuses routing it cannot compare before the backend loads", async () => {
+    const out = join(dir, "cmp");
+    const r = await run(["compare", ...tiny, "--out", out, "--set", "model.routing.router=stochastic"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model\.routing\.router: is the control variant of every sweep/);
+    expect(r.stdout).not.toMatch(/backend/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("--plugin that cannot load is one line, exit 2", async () => {
     const r = await run(["train", ...tiny, "--out", join(dir, "p"), "--plugin", "./no-such-router.mjs"]);
     expect(r.code).toBe(2);

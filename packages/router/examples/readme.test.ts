@@ -28,8 +28,8 @@ function run(code: string): void {
 describe("README code blocks", () => {
   beforeAll(() => useBackend("cpu"));
 
-  it("has the two blocks this test expects", () => {
-    expect(blocks).toHaveLength(2);
+  it("has the three blocks this test expects", () => {
+    expect(blocks).toHaveLength(3);
   });
 
   it.each(blocks.map((code, i) => [i, code] as const))("block %i runs without error or leaks", async (_i, code) => {
