@@ -115,6 +115,8 @@ export class TransformerBlock {
   private heads(x: tf.Tensor): tf.Tensor4D {
     const [b, t] = x.shape as [number, number, number];
     const { nHeads, headDim } = this.config;
+    // One token (a decode step): the same memory layout, so a reshape spares a transpose kernel.
+    if (t === 1) return tf.reshape(x, [b, nHeads, 1, headDim]);
     return tf.transpose(tf.reshape(x, [b, t, nHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
   }
 
@@ -150,7 +152,7 @@ export class TransformerBlock {
       let logits = tf.mul(tf.matMul(q, keys, false, true), 1 / Math.sqrt(headDim)); // [B, H, T, Tk]
       if (mask) logits = tf.add(logits, tf.tensor4d(mask, [b, 1, t, tPast + t]));
       const attended = tf.matMul(tf.softmax(logits, -1), values); // [B, H, T, hd]
-      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [b, t, d]);
+      const merged = tf.reshape(t === 1 ? attended : tf.transpose(attended, [0, 2, 1, 3]), [b, t, d]); // [B, T, d]
       const a = linear(merged, this.w("attn.out.w") as tf.Tensor2D, this.wOpt("attn.out.b") as tf.Tensor1D | undefined);
       const m = this.mlp(this.norm(tf.add(x, a), "norm2"));
       return { out: tf.add(a, m) as tf.Tensor3D, k: keys, v: values };
