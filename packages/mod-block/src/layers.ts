@@ -76,14 +76,29 @@ export function rotary(x: tf.Tensor4D, positions: tf.Tensor2D, base: number): tf
 export const MASKED = -1e9;
 
 /**
- * Additive attention mask [B, 1, Tq, Tk]: 0 where key position <= query position (and the key
- * is valid), MASKED elsewhere. Built from position ids, so it is right for gathered tokens and
- * for keys coming from a cache.
+ * Additive attention mask [B, 1, Tq, Tk] as row-major data: 0 where the key's position <= the
+ * query's (and the key is valid), MASKED elsewhere. Built on the host from position ids, so
+ * it is right for gathered tokens and for keys coming from a cache. Returns null when nothing
+ * is masked (e.g. one new token after its cached keys): the caller skips the add.
  */
-export function causalMask(queryPositions: tf.Tensor2D, keyPositions: tf.Tensor2D, keyValid?: tf.Tensor2D): tf.Tensor4D {
-  const [b, tq] = queryPositions.shape;
-  const tk = keyPositions.shape[1];
-  let allowed = tf.lessEqual(tf.reshape(keyPositions, [b, 1, tk]), tf.reshape(queryPositions, [b, tq, 1]));
-  if (keyValid) allowed = tf.logicalAnd(allowed, tf.reshape(tf.cast(keyValid, "bool"), [b, 1, tk]));
-  return tf.reshape(tf.mul(tf.sub(1, tf.cast(allowed, "float32")), MASKED), [b, 1, tq, tk]) as tf.Tensor4D;
+export function attentionMask(
+  queryPositions: Int32Array,
+  keyPositions: Int32Array,
+  keyValid: Uint8Array | null,
+  batch: number,
+  tq: number,
+  tk: number,
+): Float32Array | null {
+  let out: Float32Array | null = null;
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < tq; i++) {
+      const q = queryPositions[b * tq + i] as number;
+      for (let j = 0; j < tk; j++) {
+        if ((keyPositions[b * tk + j] as number) <= q && (keyValid === null || keyValid[b * tk + j])) continue;
+        out ??= new Float32Array(batch * tq * tk);
+        out[(b * tq + i) * tk + j] = MASKED;
+      }
+    }
+  }
+  return out;
 }

@@ -5,13 +5,19 @@ import { mulberry32 } from "@mixdepth/core";
 import { registerRouter, unregisterRouter, type Router } from "@mixdepth/router";
 import { expectNoLeaks, gradCheck, maxAbsDiff, testBackends, useBackend, variableGradCheck } from "@mixdepth/vitest-config/tf";
 import { ModBlock } from "./mod-block.js";
-import { TransformerBlock } from "./transformer-block.js";
+import { TransformerBlock, type KeyValues } from "./transformer-block.js";
 import { gatherTokens, scatterAddTokens } from "./token-gather.js";
 
 const base = (over: Partial<ModelConfig> = {}): ModelConfig => ({
   vocabSize: 11, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 8, mlpHidden: 12, ...over,
 });
-const positionsFor = (b: number, s: number) => tf.tensor2d(Array.from({ length: b * s }, (_, i) => i % s), [b, s], "int32");
+const positionsFor = (b: number, s: number) => Int32Array.from({ length: b * s }, (_, i) => i % s);
+/** A dense block's output x + f(x), the reference MoD must match. */
+const denseForward = (block: TransformerBlock, x: tf.Tensor3D, pos: Int32Array) =>
+  tf.tidy(() => {
+    const r = block.branch(x, pos);
+    return tf.add(x, r.out) as tf.Tensor3D;
+  });
 
 // A router whose scores are all 1 and which picks the first k positions: MoD at capacity 1
 // must then equal the dense block exactly.
@@ -21,13 +27,15 @@ class OnesRouter implements Router {
     const [b, s] = x.shape;
     return {
       scores: tf.ones([b, s]) as tf.Tensor2D,
-      indices: tf.tidy(() => tf.tile(tf.reshape(tf.range(0, k, 1, "int32"), [1, k]), [b, 1])) as tf.Tensor2D,
+      hostScores: new Float32Array(b * s).fill(1),
+      positions: Int32Array.from({ length: b * k }, (_, i) => i % k),
       auxLosses: {},
     };
   }
   routeCausal(x: tf.Tensor3D) {
     const [b, s] = x.shape;
-    return { scores: tf.ones([b, s]) as tf.Tensor2D, selected: tf.ones([b, s], "bool") as tf.Tensor2D, probability: tf.ones([b, s]) as tf.Tensor2D };
+    const n = b * s;
+    return { scores: tf.ones([b, s]) as tf.Tensor2D, hostScores: new Float32Array(n).fill(1), selected: new Uint8Array(n).fill(1), probability: new Float32Array(n).fill(1) };
   }
   weights() {
     return new Map<string, tf.Variable>();
@@ -79,12 +87,15 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
       const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 2) as tf.Tensor3D;
       const pos = positionsFor(2, 8);
       await expectNoLeaks(() => {
-        const a = mod.forward(x, pos);
-        const b = dense.forward(x, pos);
-        expect(maxAbsDiff(a.x, b)).toBe(0);
-        tf.dispose([a.x, b]);
+        const b = denseForward(dense, x, pos);
+        for (const mode of ["topk", "causal"] as const) {
+          const a = mod.forward(x, { mode });
+          expect(maxAbsDiff(a.x, b), mode).toBe(0);
+          a.x.dispose();
+        }
+        b.dispose();
       });
-      tf.dispose([x, pos]);
+      x.dispose();
       mod.dispose();
       dense.dispose();
     }
@@ -93,13 +104,17 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
   it("processes exactly k tokens per sequence, in order, at their original positions", async () => {
     const cfg = resolveModelConfig(base({ family: "llama", routing: { blocks: [1], capacity: 0.375, predictor: null } }));
     const mod = new ModBlock(cfg, 1, mulberry32(3), 3);
+    const block = new TransformerBlock(cfg, 1, mulberry32(3)); // the same weights as mod's
     // Large attention weights so that the attention pattern (and so rotary positions) matters.
-    const qkv = mod.block.weights().get("attn.qkv.w")!;
-    tf.tidy(() => qkv.assign(tf.mul(qkv, 50)));
+    for (const qkv of [mod.weights().get("attn.qkv.w")!, block.weights().get("attn.qkv.w")!]) tf.tidy(() => qkv.assign(tf.mul(qkv, 50)));
     const x = tf.randomNormal([3, 8, 8], 0, 1, "float32", 4) as tf.Tensor3D;
-    const pos = positionsFor(3, 8);
+    const branch = (rows: number[][][], pos: Int32Array) => {
+      const r = block.branch(tf.tensor3d(rows), pos);
+      tf.dispose([r.kv.k, r.kv.v]);
+      return r.out;
+    };
     await expectNoLeaks(() => {
-      const out = mod.forward(x, pos);
+      const out = mod.forward(x, { trace: true });
       const k = 3; // round(0.375 * 8)
       const trace = out.trace!;
       expect(trace.processed.map((r) => r.length)).toEqual([k, k, k]);
@@ -108,7 +123,7 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
       const xs = x.arraySync();
       const expected = tf.tidy(() => {
         const rows = trace.processed.map((row, b) => row.map((i) => xs[b]![i]!));
-        const f = mod.block.branch(tf.tensor3d(rows), tf.tensor2d(trace.processed, undefined, "int32")).out.arraySync();
+        const f = branch(rows, Int32Array.from(trace.processed.flat())).arraySync();
         return tf.tensor3d(xs.map((seq, b) => seq.map((tok, i) => {
           const j = trace.processed[b]!.indexOf(i);
           return j < 0 ? tok : tok.map((v, c) => v + trace.scores[b]![i]! * f[b]![j]![c]!);
@@ -118,31 +133,31 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
       // Not vacuous: positions 0..k-1 would give a different branch output under rotary.
       const wrong = tf.tidy(() => {
         const rows = trace.processed.map((row, b) => row.map((i) => xs[b]![i]!));
-        const f0 = mod.block.branch(tf.tensor3d(rows), positionsFor(3, k)).out;
-        const f1 = mod.block.branch(tf.tensor3d(rows), tf.tensor2d(trace.processed, undefined, "int32")).out;
+        const f0 = branch(rows, positionsFor(3, k));
+        const f1 = branch(rows, Int32Array.from(trace.processed.flat()));
         return maxAbsDiff(f0, f1);
       });
       expect(wrong).toBeGreaterThan(1e-4);
       tf.dispose([out.x, expected, ...Object.values(out.auxLosses)]);
     });
-    tf.dispose([x, pos]);
+    x.dispose();
     mod.dispose();
+    block.dispose();
   });
 
   it("routes exactly k with tied router scores (all equal)", async () => {
     const cfg = resolveModelConfig(base({ routing: { blocks: [1], capacity: 0.5, predictor: null } }));
     const mod = new ModBlock(cfg, 1, mulberry32(3), 3);
-    mod.router!.weights().get("w")!.assign(tf.zeros([8, 1]));
+    mod.weights().get("router.w")!.assign(tf.zeros([8, 1]));
     const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 4) as tf.Tensor3D;
-    const pos = positionsFor(2, 8);
     await expectNoLeaks(() => {
-      const out = mod.forward(x, pos);
+      const out = mod.forward(x, { trace: true });
       expect(out.trace!.processed).toEqual([[0, 1, 2, 3], [0, 1, 2, 3]]);
       // r = 0 for every token: the block changes nothing, yet its gradient reaches w
       expect(maxAbsDiff(out.x, x)).toBe(0);
       tf.dispose([out.x, ...Object.values(out.auxLosses)]);
     });
-    tf.dispose([x, pos]);
+    x.dispose();
     mod.dispose();
   });
 
@@ -154,11 +169,10 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
       const rw = mod.weights().get("router.w")!;
       tf.tidy(() => rw.assign(tf.mul(rw, 10)));
       const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 6) as tf.Tensor3D;
-      const pos = positionsFor(2, 8);
       const g = tf.randomNormal([2, 8, 8], 0, 1, "float32", 7);
       const loss = () =>
         tf.tidy(() => {
-          const out = mod.forward(x, pos, { trace: false });
+          const out = mod.forward(x);
           const aux = Object.values(out.auxLosses);
           return tf.addN([tf.sum(tf.mul(out.x, g)), ...aux]) as tf.Scalar;
         });
@@ -168,7 +182,7 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
           expect(variableGradCheck(loss, w.get(name)!, { eps: 1e-2, maxCoords: 6 }), `${family} ${name}`).toBeLessThan(3e-2);
         }
       });
-      tf.dispose([x, pos, g]);
+      tf.dispose([x, g]);
       mod.dispose();
     }
   });
@@ -182,16 +196,15 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
       const rw = mod.weights().get("router.w")!;
       tf.tidy(() => rw.assign(tf.mul(rw, 10)));
       const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 8) as tf.Tensor3D;
-      const pos = positionsFor(2, 8);
       const g = tf.randomNormal([2, 8, 8], 0, 1, "float32", 9);
-      const loss = () => tf.tidy(() => tf.sum(tf.mul(mod.forward(x, pos, { mode: "causal", trace: false }).x, g)) as tf.Scalar);
+      const loss = () => tf.tidy(() => tf.sum(tf.mul(mod.forward(x, { mode: "causal" }).x, g)) as tf.Scalar);
       await expectNoLeaks(() => {
         const w = mod.weights();
         for (const name of ["router.w", "attn.qkv.w", "mlp.fc.w"]) {
           expect(variableGradCheck(loss, w.get(name)!, { eps: 1e-2, maxCoords: 6 }), `${causal} ${name}`).toBeLessThan(3e-2);
         }
       });
-      tf.dispose([x, pos, g]);
+      tf.dispose([x, g]);
       mod.dispose();
     }
   });
@@ -202,30 +215,60 @@ describe.each(testBackends())("MoD block on %s", (backend) => {
       const block = new TransformerBlock(cfg, 0, mulberry32(9));
       const x = tf.randomNormal([1, 6, 8], 0, 1, "float32", 8) as tf.Tensor3D;
       // Non-contiguous original positions, as in a routed block's cache.
-      const pos = tf.tensor2d([[0, 2, 3, 5, 6, 7]], [1, 6], "int32");
+      const pos = Int32Array.from([0, 2, 3, 5, 6, 7]);
       await expectNoLeaks(() => {
         const full = block.branch(x, pos);
-        let past: { k: tf.Tensor4D; v: tf.Tensor4D; positions: tf.Tensor2D } | undefined;
+        let past: KeyValues | null = null;
         const steps: tf.Tensor[] = [];
         for (let t = 0; t < 6; t++) {
           const xt = tf.slice(x, [0, t, 0], [1, 1, 8]) as tf.Tensor3D;
-          const pt = tf.slice(pos, [0, t], [1, 1]) as tf.Tensor2D;
-          const r = block.branch(xt, pt, past ? { past } : {});
-          const next = past
-            ? { k: tf.concat([past.k, r.k], 2) as tf.Tensor4D, v: tf.concat([past.v, r.v], 2) as tf.Tensor4D, positions: tf.concat([past.positions, pt], 1) as tf.Tensor2D }
-            : { k: r.k, v: r.v, positions: tf.clone(pt) };
-          if (past) tf.dispose([past.k, past.v, past.positions, r.k, r.v]);
-          past = next;
+          const r = block.branch(xt, pos.subarray(t, t + 1), { past });
+          if (past) tf.dispose([past.k, past.v]);
+          past = r.kv;
           steps.push(r.out);
-          tf.dispose([xt, pt]);
+          xt.dispose();
         }
+        expect(Array.from(past!.positions)).toEqual(Array.from(pos));
         const stepped = tf.concat(steps, 1);
         expect(maxAbsDiff(stepped, full.out)).toBeLessThan(1e-4);
-        tf.dispose([stepped, ...steps, full.out, full.k, full.v, past!.k, past!.v, past!.positions]);
+        tf.dispose([stepped, ...steps, full.out, full.kv.k, full.kv.v, past!.k, past!.v]);
       });
-      tf.dispose([x, pos]);
+      x.dispose();
       block.dispose();
     }
+  });
+
+  it("causal mode: a batch with rows routing different numbers of tokens equals each row alone", async () => {
+    // Rows of one batch choose different counts, so the shorter rows are padded (masked, gated 0).
+    for (const family of ["gpt2", "llama"] as const) {
+      const cfg = resolveModelConfig(base({ family, routing: { blocks: [1], capacity: 0.5, predictor: null, causal: "threshold" } }));
+      const mod = new ModBlock(cfg, 1, mulberry32(17), 17);
+      const x = tf.randomNormal([3, 8, 8], 0, 1, "float32", 12) as tf.Tensor3D;
+      await expectNoLeaks(() => {
+        const all = mod.forward(x, { mode: "causal", trace: true });
+        const counts = all.trace!.processed.map((r) => r.length);
+        expect(new Set(counts).size, `counts ${counts.join(",")}`).toBeGreaterThan(1); // not vacuous: padding happens
+        for (let b = 0; b < 3; b++) {
+          const row = tf.slice(x, [b, 0, 0], [1, 8, 8]) as tf.Tensor3D;
+          const one = mod.forward(row, { mode: "causal" });
+          const want = tf.slice(all.x, [b, 0, 0], [1, 8, 8]);
+          expect(maxAbsDiff(one.x, want)).toBeLessThan(1e-5);
+          tf.dispose([row, one.x, want]);
+        }
+        all.x.dispose();
+      });
+      x.dispose();
+      mod.dispose();
+    }
+  });
+
+  it("a KV cache needs causal routing", () => {
+    const cfg = resolveModelConfig(base({ routing: { blocks: [1], capacity: 0.5 } }));
+    const mod = new ModBlock(cfg, 1, mulberry32(1), 1);
+    const x = tf.zeros([1, 2, 8]) as tf.Tensor3D;
+    expect(() => mod.forward(x, { mode: "topk", cache: { past: null } })).toThrow(/KV cache needs routing "causal"/);
+    x.dispose();
+    mod.dispose();
   });
 });
 
@@ -237,10 +280,9 @@ describe("cpu and wasm agree", () => {
       const cfg = resolveModelConfig(base({ family: "llama", routing: { blocks: [1], capacity: 0.5 } }));
       const mod = new ModBlock(cfg, 1, mulberry32(21), 21);
       const x = tf.tensor3d(Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(0.37 * i)), [2, 8, 8]);
-      const pos = positionsFor(2, 8);
-      const out = mod.forward(x, pos);
+      const out = mod.forward(x);
       outs.push(out.x.dataSync() as Float32Array);
-      tf.dispose([x, pos, out.x, ...Object.values(out.auxLosses)]);
+      tf.dispose([x, out.x, ...Object.values(out.auxLosses)]);
       mod.dispose();
     }
     for (const o of outs.slice(1)) expect(maxAbsDiff(o, outs[0]!)).toBeLessThan(1e-4);

@@ -1,14 +1,19 @@
-// A Mixture-of-Depths block (docs/method.md section 2): route, gather the k routed tokens in
+// A Mixture-of-Depths block (docs/method.md section 2): route, gather the routed tokens in
 // position order, run the block's branch on them only, scale by the router score, scatter
 // back. Tokens not routed pass through on the residual stream unchanged.
 //   top-k mode:   x_i <- x_i + r_i * f(X~)_i   for the k routed tokens of each sequence
 //   causal mode:  the router's causal decision picks tokens; a skipped token is neither a
-//                 query nor a key in this block (it writes no K/V), as in cached decoding
+//                 query nor a key in this block (it writes no K/V)
+// ONE implementation serves training (top-k), the causal forward and cached decoding: the
+// router's decision arrives on the host, the chosen tokens are gathered (rows of a batch
+// that chose fewer tokens are padded with skipped ones, masked out and gated to 0), and
+// with a KV cache the gathered tokens also attend to, and are appended to, what this block
+// cached before. Dense blocks are the same path with every token chosen.
 import * as tf from "@tensorflow/tfjs-core";
 import { routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
 import { createRouter, registerBuiltinRouters, routerContext, type Router } from "@mixdepth/router";
-import { TransformerBlock } from "./transformer-block.js";
-import { gatherRows, gatherTokens, scatterAddTokens } from "./token-gather.js";
+import { TransformerBlock, type KeyValues } from "./transformer-block.js";
+import { gatherTokens, scatterAddTokens } from "./token-gather.js";
 
 export type RoutingMode = "topk" | "causal";
 
@@ -16,7 +21,7 @@ export type RoutingMode = "topk" | "causal";
 export interface RoutingTrace {
   layer: number;
   mode: RoutingMode;
-  /** Per sequence: processed positions, ascending. */
+  /** Per sequence: processed positions (original positions), ascending. */
   processed: number[][];
   /** Router scores r, [B][S]. */
   scores: number[][];
@@ -24,32 +29,102 @@ export interface RoutingTrace {
   probability?: number[][];
 }
 
+/**
+ * What evaluation needs from one routed block of one forward pass: its input, the top-k
+ * choice (top-k mode) and the causal decision on the SAME input.
+ */
+export interface RoutingObservation {
+  layer: number;
+  /** The block input [B, S, d]. Valid only during the callback: do not dispose or keep it. */
+  input: tf.Tensor3D;
+  /** Original position of the input's first token. */
+  start: number;
+  /** Top-k mode: k and the chosen token indices [B * k] (row-major, ascending); null in causal mode. */
+  topk: { k: number; positions: Int32Array } | null;
+  /** The causal decision (`ModBlockOptions.causal`) on this input, [B * S] row-major host arrays. */
+  causal: { selected: Uint8Array; probability: Float32Array; scores: Float32Array };
+}
+
 export interface ModBlockOutput {
   /** The new hidden state [B, S, d]; caller owns it. */
   x: tf.Tensor3D;
-  /** Weighted auxiliary losses of this block's router; caller owns them. */
+  /** Weighted auxiliary losses of this block's router (top-k mode); caller owns them. */
   auxLosses: Record<string, tf.Scalar>;
-  /** Present for routed blocks. */
+  /** With `trace`, for routed blocks. */
   trace?: RoutingTrace;
+  /**
+   * With `cache`: this block's keys/values after the call (the past ones followed by those of
+   * the tokens it processed; new tensors the caller owns), or `cache.past` itself when the
+   * block processed no token.
+   */
+  kv?: KeyValues | null;
 }
 
 export interface ModBlockOptions {
+  /** "topk" (training-time expert choice; default) or "causal" (sampling-time decision). */
   mode?: RoutingMode;
-  /** Causal decision rule for mode "causal". Default: the config's routing.causal. */
+  /** Causal decision rule (mode "causal", and the observation). Default: the config's routing.causal. */
   causal?: CausalRouting;
-  /** Build a routing trace (reads scores back to the host). Default true. */
+  /** Original position of x's first token; the tokens sit at start, start + 1, ... Default 0. */
+  start?: number;
+  /** Incremental decoding: this block's cached keys/values of earlier tokens (null: none yet). */
+  cache?: { past: KeyValues | null };
+  /** Build a routing trace (host arrays the router already made; no readback). Default false. */
   trace?: boolean;
+  /** Called once per routed block with what evaluation needs (see {@link RoutingObservation}). */
+  observe?: (o: RoutingObservation) => void;
+}
+
+/** The tokens a block processes: per row, `n` token indices (padding marked invalid). */
+interface Selection {
+  n: number;
+  /** [B * n] token indices into x; per row the chosen ones ascending, then padding. */
+  index: Int32Array;
+  /** [B * n]: 0 at padding; null when no row is padded. */
+  valid: Uint8Array | null;
+  /** Every token of every row is chosen (no gather needed). */
+  all: boolean;
+}
+
+function everyToken(batch: number, seqLen: number): Selection {
+  const index = new Int32Array(batch * seqLen);
+  for (let i = 0; i < index.length; i++) index[i] = i % seqLen;
+  return { n: seqLen, index, valid: null, all: true };
+}
+
+/** Rows of a causal decision [B * S] as a selection padded to the longest row. */
+function fromDecisions(selected: Uint8Array, batch: number, seqLen: number): Selection {
+  const counts = Array.from({ length: batch }, (_, b) => selected.subarray(b * seqLen, (b + 1) * seqLen).reduce((a, v) => a + (v ? 1 : 0), 0));
+  const n = Math.max(...counts);
+  if (counts.every((c) => c === seqLen)) return everyToken(batch, seqLen);
+  const index = new Int32Array(batch * n);
+  const padded = counts.some((c) => c < n);
+  const valid = padded ? new Uint8Array(batch * n) : null;
+  for (let b = 0; b < batch; b++) {
+    let j = b * n;
+    for (let i = 0; i < seqLen; i++) if (selected[b * seqLen + i]) index[j++] = i;
+    // Padding: skipped tokens of this row (unique, so the scatter stays one-to-one).
+    for (let i = 0; i < seqLen && j < (b + 1) * n; i++) if (!selected[b * seqLen + i]) index[j++] = i;
+    if (valid) valid.fill(1, b * n, b * n + (counts[b] as number));
+  }
+  return { n, index, valid, all: false };
+}
+
+/** Host [B * S] row-major -> [B][S] (for traces). */
+function rowsOf(a: ArrayLike<number>, batch: number): number[][] {
+  const n = a.length / batch;
+  return Array.from({ length: batch }, (_, b) => Array.from(a).slice(b * n, (b + 1) * n));
 }
 
 /** A block of the model: dense, or routed with its own router. Owns its variables. */
 export class ModBlock {
-  readonly block: TransformerBlock;
-  readonly router: Router | null;
+  private readonly block: TransformerBlock;
+  private readonly router: Router | null;
   readonly routed: boolean;
   readonly capacity: number;
 
   constructor(
-    readonly config: ResolvedModelConfig,
+    private readonly config: ResolvedModelConfig,
     readonly index: number,
     rand: () => number,
     seed: number,
@@ -68,11 +143,6 @@ export class ModBlock {
     }
   }
 
-  /** Tokens this block processes in a sequence of length S under top-k routing. */
-  tokensFor(seqLen: number): number {
-    return this.routed ? routedTokens(this.capacity, seqLen) : seqLen;
-  }
-
   /** Weights by name relative to the block ("attn.qkv.w", "router.w", ...). */
   weights(): Map<string, tf.Variable> {
     const m = new Map(this.block.weights());
@@ -80,70 +150,115 @@ export class ModBlock {
     return m;
   }
 
-  /** x: [B, S, d]; positions: [B, S] int32 original positions. */
-  forward(x: tf.Tensor3D, positions: tf.Tensor2D, options: ModBlockOptions = {}): ModBlockOutput {
-    if (!this.router) return { x: this.block.forward(x, positions), auxLosses: {} };
+  /** The router's host-side state (see Router.getState), or undefined when it has none. */
+  getRouterState(): unknown {
+    return this.router?.getState?.();
+  }
+
+  /** Restores {@link getRouterState}. Throws when this block's router keeps no state. */
+  setRouterState(state: unknown): void {
+    if (!this.router?.setState) throw new Error(`block ${this.index}: no router with state`);
+    this.router.setState(state);
+  }
+
+  /** Whether this block's router keeps host-side state (Router.getState). */
+  get hasRouterState(): boolean {
+    return Boolean(this.router?.getState);
+  }
+
+  /**
+   * x: [B, S, d] at positions start.. start + S - 1. Routed blocks make at most one host
+   * readback (the router's), plus one more with `observe` in top-k mode (the causal decision).
+   */
+  forward(x: tf.Tensor3D, options: ModBlockOptions = {}): ModBlockOutput {
+    const [b, s] = x.shape;
+    const start = options.start ?? 0;
     const mode = options.mode ?? "topk";
-    return mode === "topk" ? this.forwardTopk(x, positions, options.trace ?? true) : this.forwardCausal(x, positions, options);
-  }
-
-  private forwardTopk(x: tf.Tensor3D, positions: tf.Tensor2D, wantTrace: boolean): ModBlockOutput {
-    const router = this.router as Router;
-    const [, s] = x.shape;
-    const k = routedTokens(this.capacity, s);
-    const routed = router.route(x, k);
-    try {
-      const out = tf.tidy(() => {
-        const xs = gatherTokens(x, routed.indices); // [B, k, d], position order
-        const ps = gatherRows(positions, routed.indices); // original positions
-        const f = this.block.branch(xs, ps).out; // attention + MLP on the routed tokens only
-        const r = gatherTokens(tf.expandDims(routed.scores, 2) as tf.Tensor3D, routed.indices); // [B, k, 1]
-        return scatterAddTokens(x, tf.mul(f, r) as tf.Tensor3D, routed.indices);
-      });
-      const trace: RoutingTrace | undefined = wantTrace
-        ? {
-            layer: this.index,
-            mode: "topk",
-            processed: routed.indices.arraySync() as number[][],
-            scores: routed.scores.arraySync() as number[][],
-          }
-        : undefined;
-      return { x: out, auxLosses: routed.auxLosses, ...(trace ? { trace } : {}) };
-    } finally {
-      tf.dispose([routed.scores, routed.indices]);
+    const cache = options.cache;
+    if (!this.router) return this.apply(x, null, everyToken(b, s), start, cache, {});
+    const causal = options.causal ?? this.config.routing.causal;
+    if (mode === "topk") {
+      if (cache) throw new Error('ModBlock.forward: a KV cache needs routing "causal" (top-k looks at the whole sequence)');
+      const k = routedTokens(this.capacity, s);
+      const routed = this.router.route(x, k);
+      try {
+        if (options.observe) {
+          const c = this.router.routeCausal(x, causal);
+          c.scores.dispose();
+          options.observe({ layer: this.index, input: x, start, topk: { k, positions: routed.positions }, causal: { selected: c.selected, probability: c.probability, scores: c.hostScores } });
+        }
+        const sel: Selection = k === s ? everyToken(b, s) : { n: k, index: routed.positions, valid: null, all: false };
+        const out = this.apply(x, routed.scores, sel, start, undefined, routed.auxLosses);
+        if (options.trace) {
+          out.trace = { layer: this.index, mode, processed: rowsOf(routed.positions, b).map((r) => r.map((i) => start + i)), scores: rowsOf(routed.hostScores, b) };
+        }
+        return out;
+      } catch (err) {
+        tf.dispose(Object.values(routed.auxLosses));
+        throw err;
+      } finally {
+        routed.scores.dispose();
+      }
     }
-  }
-
-  private forwardCausal(x: tf.Tensor3D, positions: tf.Tensor2D, options: ModBlockOptions): ModBlockOutput {
-    const router = this.router as Router;
-    const decision = router.routeCausal(x, options.causal ?? this.config.routing.causal);
-    // The decision is a comparison, which has no gradient: rebuilt from its values, it is a
-    // constant for the tape, so gradients flow through the scores (gate) and the branch only.
-    // The same host copy serves the trace.
-    const selValues = decision.selected.dataSync();
-    const selected = tf.tensor2d(selValues, decision.selected.shape, "bool");
+    const decision = this.router.routeCausal(x, causal);
     try {
-      const out = tf.tidy(() => {
-        const f = this.block.branch(x, positions, { keyMask: selected }).out;
-        const gate = tf.mul(tf.cast(selected, "float32"), decision.scores); // r_i where processed, else 0
-        return tf.add(x, tf.mul(f, tf.expandDims(gate, 2))) as tf.Tensor3D;
-      });
-      let trace: RoutingTrace | undefined;
-      if (options.trace ?? true) {
-        const [b, s] = decision.selected.shape;
-        const sel = Array.from({ length: b }, (_, i) => Array.from(selValues.subarray(i * s, (i + 1) * s)));
-        trace = {
+      options.observe?.({ layer: this.index, input: x, start, topk: null, causal: { selected: decision.selected, probability: decision.probability, scores: decision.hostScores } });
+      const out = this.apply(x, decision.scores, fromDecisions(decision.selected, b, s), start, cache, {});
+      if (options.trace) {
+        out.trace = {
           layer: this.index,
-          mode: "causal",
-          processed: sel.map((row) => row.flatMap((v, i) => (v ? [i] : []))),
-          scores: decision.scores.arraySync() as number[][],
-          probability: decision.probability.arraySync() as number[][],
+          mode,
+          processed: rowsOf(decision.selected, b).map((r) => r.flatMap((v, i) => (v ? [start + i] : []))),
+          scores: rowsOf(decision.hostScores, b),
+          probability: rowsOf(decision.probability, b),
         };
       }
-      return { x: out, auxLosses: {}, ...(trace ? { trace } : {}) };
+      return out;
     } finally {
-      tf.dispose([decision.scores, decision.selected, decision.probability, selected]);
+      decision.scores.dispose();
     }
+  }
+
+  /**
+   * x + gate * f(x~) on the selected tokens, gate = r (routed) or 1 (dense), 0 at padding.
+   * `scores`: [B, S] or null (dense). Caller keeps ownership of `scores`.
+   */
+  private apply(
+    x: tf.Tensor3D,
+    scores: tf.Tensor2D | null,
+    sel: Selection,
+    start: number,
+    cache: { past: KeyValues | null } | undefined,
+    auxLosses: Record<string, tf.Scalar>,
+  ): ModBlockOutput {
+    const [b] = x.shape;
+    const past = cache?.past ?? null;
+    // No token chosen anywhere: nothing to compute and nothing to cache.
+    if (sel.n === 0) return { x: tf.clone(x), auxLosses, ...(cache ? { kv: past } : {}) };
+    const positions = sel.index.map((i) => start + i); // original positions, [B * n]
+    if (sel.all) {
+      const r = this.block.branch(x, positions, { past });
+      const y = tf.tidy(() => tf.add(x, scores ? tf.mul(r.out, tf.expandDims(scores, 2)) : r.out) as tf.Tensor3D);
+      r.out.dispose();
+      if (!cache) tf.dispose([r.kv.k, r.kv.v]);
+      return { x: y, auxLosses, ...(cache ? { kv: r.kv } : {}) };
+    }
+    const idx = tf.tensor2d(sel.index, [b, sel.n], "int32");
+    const xs = gatherTokens(x, idx); // [B, n, d], chosen tokens in position order
+    let r;
+    try {
+      r = this.block.branch(xs, positions, { valid: sel.valid, past });
+    } finally {
+      xs.dispose();
+    }
+    const y = tf.tidy(() => {
+      let gate = gatherTokens(tf.expandDims(scores as tf.Tensor2D, 2) as tf.Tensor3D, idx); // [B, n, 1]
+      if (sel.valid) gate = tf.mul(gate, tf.tensor3d(Float32Array.from(sel.valid), [b, sel.n, 1])) as tf.Tensor3D;
+      return scatterAddTokens(x, tf.mul(r.out, gate) as tf.Tensor3D, idx);
+    });
+    tf.dispose([idx, r.out]);
+    if (!cache) tf.dispose([r.kv.k, r.kv.v]);
+    return { x: y, auxLosses, ...(cache ? { kv: r.kv } : {}) };
   }
 
   dispose(): void {

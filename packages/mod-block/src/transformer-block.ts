@@ -6,29 +6,44 @@
 // Llama family: RMSNorm (gain), no biases, rotary on q and k, SwiGLU MLP (gate, up, down).
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResolvedModelConfig } from "@mixdepth/core";
-import { causalMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, silu } from "./layers.js";
+import { attentionMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, silu } from "./layers.js";
 
-/** Keys and values of some tokens at one block, heads split: [B, H, T, headDim] each. */
+/**
+ * Keys and values of the tokens one block has processed (its KV cache entry), heads split,
+ * rotary applied. Positions and validity are host data: they are known on the host (the
+ * routing decisions are), and the attention mask is built from them there.
+ */
 export interface KeyValues {
-  k: tf.Tensor4D;
-  v: tf.Tensor4D;
-  /** Original positions of these tokens, [B, T] int32. */
-  positions: tf.Tensor2D;
+  k: tf.Tensor4D; // [B, H, T, hd]
+  v: tf.Tensor4D; // [B, H, T, hd]
+  /** Original positions of these tokens, [B * T] row-major. */
+  positions: Int32Array;
+  /** [B * T] row-major, 0 at padding slots (never attended to); null when every slot is a token. */
+  valid: Uint8Array | null;
 }
 
 export interface BranchOptions {
-  /** [B, T] bool: tokens that may be attended to (causal routing: skipped tokens are not keys). */
-  keyMask?: tf.Tensor2D;
+  /** [B * T] row-major: 0 marks padding among the new tokens (neither a key nor a result). */
+  valid?: Uint8Array | null;
   /** Keys/values of earlier tokens at this block (a KV cache); all of them precede the new tokens. */
-  past?: KeyValues;
+  past?: KeyValues | null;
 }
 
 export interface BranchResult {
   /** f(x) = a + m, [B, T, d]. */
   out: tf.Tensor3D;
-  /** Keys and values of the new tokens only (rotary already applied), to append to a cache. */
-  k: tf.Tensor4D;
-  v: tf.Tensor4D;
+  /** Keys and values of `past` followed by the new tokens': what the cache holds after this call. */
+  kv: KeyValues;
+}
+
+/** Row-wise concatenation of two [B * Ta] and [B * Tb] row-major arrays into [B * (Ta + Tb)]. */
+export function concatRows<T extends Int32Array | Uint8Array>(a: T, ta: number, b: T, tb: number, batch: number): T {
+  const out = new (a.constructor as new (n: number) => T)(batch * (ta + tb));
+  for (let r = 0; r < batch; r++) {
+    out.set(a.subarray(r * ta, (r + 1) * ta), r * (ta + tb));
+    out.set(b.subarray(r * tb, (r + 1) * tb), r * (ta + tb) + ta);
+  }
+  return out;
 }
 
 export class TransformerBlock {
@@ -100,50 +115,56 @@ export class TransformerBlock {
   private heads(x: tf.Tensor): tf.Tensor4D {
     const [b, t] = x.shape as [number, number, number];
     const { nHeads, headDim } = this.config;
+    // One token (a decode step): the same memory layout, so a reshape spares a transpose kernel.
+    if (t === 1) return tf.reshape(x, [b, nHeads, 1, headDim]);
     return tf.transpose(tf.reshape(x, [b, t, nHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
   }
 
   /**
-   * The residual branch f = a + m on the given tokens. `x`: [B, T, d] (the routed tokens
-   * only, in position order); `positions`: [B, T] int32, their ORIGINAL positions (rotary
-   * and the causal mask use them). With `past`, new tokens also attend to those keys.
-   * Returns tensors the caller owns.
+   * The residual branch f = a + m on the given tokens. `x`: [B, T, d] (e.g. the routed tokens
+   * only); `positions`: [B * T] row-major, their ORIGINAL positions (rotary and the causal mask
+   * use them). With `past`, new tokens also attend to those keys. Returns tensors the caller
+   * owns (`out`, `kv.k`, `kv.v`).
    */
-  branch(x: tf.Tensor3D, positions: tf.Tensor2D, options: BranchOptions = {}): BranchResult {
-    return tf.tidy(() => {
-      const [b, t, d] = x.shape;
+  branch(x: tf.Tensor3D, positions: Int32Array, options: BranchOptions = {}): BranchResult {
+    const [b, t, d] = x.shape;
+    const past = options.past ?? null;
+    const valid = options.valid ?? null;
+    const tPast = past ? past.positions.length / b : 0;
+    const keyPositions = past ? concatRows(past.positions, tPast, positions, t, b) : positions;
+    const keyValid = past && (past.valid || valid) ? concatRows(past.valid ?? ones(b * tPast), tPast, valid ?? ones(b * t), t, b) : valid;
+    const mask = attentionMask(positions, keyPositions, keyValid, b, t, tPast + t); // null: nothing masked
+    const { out, k, v } = tf.tidy(() => {
       const { headDim, family, ropeBase } = this.config;
       const h = this.norm(x, "norm1");
       const qkv = linear(h, this.w("attn.qkv.w") as tf.Tensor2D, this.wOpt("attn.qkv.b") as tf.Tensor1D | undefined);
       const [qf, kf, vf] = tf.split(qkv, 3, 2);
-      let q = this.heads(qf!);
+      let q = this.heads(qf!); // [B, H, T, hd]
       let k = this.heads(kf!);
       const v = this.heads(vf!);
       if (family === "llama") {
-        q = rotary(q, positions, ropeBase);
-        k = rotary(k, positions, ropeBase);
+        const pos = tf.tensor2d(positions, [b, t], "int32");
+        q = rotary(q, pos, ropeBase);
+        k = rotary(k, pos, ropeBase);
       }
-      const past = options.past;
-      const keys = past ? (tf.concat([past.k, k], 2) as tf.Tensor4D) : k;
+      const keys = past ? (tf.concat([past.k, k], 2) as tf.Tensor4D) : k; // [B, H, Tk, hd]
       const values = past ? (tf.concat([past.v, v], 2) as tf.Tensor4D) : v;
-      const keyPositions = past ? (tf.concat([past.positions, positions], 1) as tf.Tensor2D) : positions;
-      let keyMask = options.keyMask;
-      if (keyMask && past) keyMask = tf.concat([tf.ones(past.positions.shape, "bool"), keyMask], 1) as tf.Tensor2D;
-      const logits = tf.add(tf.mul(tf.matMul(q, keys, false, true), 1 / Math.sqrt(headDim)), causalMask(positions, keyPositions, keyMask));
+      let logits = tf.mul(tf.matMul(q, keys, false, true), 1 / Math.sqrt(headDim)); // [B, H, T, Tk]
+      if (mask) logits = tf.add(logits, tf.tensor4d(mask, [b, 1, t, tPast + t]));
       const attended = tf.matMul(tf.softmax(logits, -1), values); // [B, H, T, hd]
-      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [b, t, d]);
+      const merged = tf.reshape(t === 1 ? attended : tf.transpose(attended, [0, 2, 1, 3]), [b, t, d]); // [B, T, d]
       const a = linear(merged, this.w("attn.out.w") as tf.Tensor2D, this.wOpt("attn.out.b") as tf.Tensor1D | undefined);
       const m = this.mlp(this.norm(tf.add(x, a), "norm2"));
-      return { out: tf.add(a, m) as tf.Tensor3D, k, v };
+      return { out: tf.add(a, m) as tf.Tensor3D, k: keys, v: values };
     });
-  }
-
-  /** A dense block: x + f(x). */
-  forward(x: tf.Tensor3D, positions: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => tf.add(x, this.branch(x, positions).out) as tf.Tensor3D);
+    return { out, kv: { k, v, positions: keyPositions, valid: keyValid } };
   }
 
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
   }
+}
+
+function ones(n: number): Uint8Array {
+  return new Uint8Array(n).fill(1);
 }

@@ -3,7 +3,7 @@
 // registry and round-trips through its JSON config.
 import * as tf from "@tensorflow/tfjs-core";
 import { mulberry32, gaussian } from "@mixdepth/core";
-import { topkPositions, type CausalRouteResult, type Router, type RouteResult, type RouterContext, type RouterJSON } from "@mixdepth/router";
+import { thresholdRoute, topkRoute, type CausalRouteResult, type Router, type RouteResult, type RouterContext, type RouterJSON } from "@mixdepth/router";
 
 export class BiasedRouter implements Router {
   readonly kind = "biased";
@@ -25,19 +25,12 @@ export class BiasedRouter implements Router {
   }
 
   route(x: tf.Tensor3D, k: number): RouteResult {
-    const [batch, seqLen] = x.shape;
-    // One tidy: if topkPositions throws (bad k), the scores are freed too.
-    return tf.tidy(() => {
-      const scores = this.scores(x); // [B, S]
-      // exactly k per row, ties to the earlier position, positions sorted ascending
-      const indices = tf.tensor2d(topkPositions(scores.dataSync() as Float32Array, batch, seqLen, k), [batch, k], "int32");
-      return { scores, indices, auxLosses: {} };
-    });
+    // [B, S] scores; k positions per row, ascending. On a bad k, topkRoute frees the scores.
+    return topkRoute(this.scores(x), k);
   }
 
   routeCausal(x: tf.Tensor3D): CausalRouteResult {
-    const scores = this.scores(x);
-    return tf.tidy(() => ({ scores, selected: tf.greater(scores, 0) as tf.Tensor2D, probability: tf.sigmoid(scores) as tf.Tensor2D }));
+    return thresholdRoute(this.scores(x)); // routed where r > 0
   }
 
   weights(): Map<string, tf.Variable> {

@@ -1,8 +1,5 @@
 // How well a causal routing decision matches training-time top-k (docs/method.md section 3):
 // confusion counts with "in the top-k" as the positive class.
-import * as tf from "@tensorflow/tfjs-core";
-import type { CausalRouting } from "@mixdepth/core";
-import type { Router } from "./router.js";
 
 export interface RoutingAgreement {
   tp: number;
@@ -44,25 +41,26 @@ export function routingAgreement(selected: ArrayLike<number | boolean>, topk: Ar
     else if (target[i]) fn++;
     else tn++;
   }
-  const n = target.length;
+  return rates(tp, fp, fn, tn);
+}
+
+/** Pools confusion counts (e.g. over blocks or batches) and recomputes the rates from the sums. */
+export function combineAgreements(parts: readonly RoutingAgreement[]): RoutingAgreement {
+  let tp = 0, fp = 0, fn = 0, tn = 0;
+  for (const a of parts) {
+    tp += a.tp;
+    fp += a.fp;
+    fn += a.fn;
+    tn += a.tn;
+  }
+  return rates(tp, fp, fn, tn);
+}
+
+function rates(tp: number, fp: number, fn: number, tn: number): RoutingAgreement {
+  const n = tp + fp + fn + tn;
   return {
     tp, fp, fn, tn,
     accuracy: (tp + tn) / n, precision: tp / (tp + fp), recall: tp / (tp + fn),
     routedFraction: (tp + fp) / n, targetFraction: (tp + fn) / n,
   };
-}
-
-/**
- * Evaluation helper (docs/method.md section 3): routes `x` [B, S, d] both ways, top-k with this
- * `k` and causally with `mode`, and compares the decisions. Reads the results back and
- * disposes every tensor it made; `x` is left alone.
- */
-export function measureCausalRouting(router: Router, x: tf.Tensor3D, k: number, mode: CausalRouting): RoutingAgreement {
-  const [batch, seqLen] = x.shape;
-  const { selected, topk } = tf.tidy(() => {
-    const routed = router.route(x, k);
-    const causal = router.routeCausal(x, mode);
-    return { selected: causal.selected.dataSync().slice(), topk: routed.indices.dataSync().slice() };
-  });
-  return routingAgreement(selected, topk, batch, seqLen);
 }

@@ -11,9 +11,10 @@ export {
 export { LearnedRouter, createLearnedRouter } from "./learned-router.js";
 export type { LearnedRouterOptions } from "./learned-router.js";
 export { StochasticRouter, createStochasticRouter } from "./stochastic-router.js";
-export { measureCausalRouting, routingAgreement } from "./agreement.js";
+export { combineAgreements, routingAgreement } from "./agreement.js";
 export type { RoutingAgreement } from "./agreement.js";
-export { selectionMask, topkIndices, topkPositions } from "./topk.js";
+export { topkPositions } from "./topk.js";
+export { causalDecisions, thresholdRoute, topkRoute } from "./decisions.js";
 export { stopGradient } from "./stop-gradient.js";
 export { bceWithLogits } from "./bce.js";
 export type { CausalRouteResult, Router, RouteResult, RouterContext, RouterDeclaration, RouterFactory, RouterJSON } from "./router.js";

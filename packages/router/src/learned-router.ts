@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
 import { bceWithLogits } from "./bce.js";
+import { causalDecisions } from "./decisions.js";
 import { ConfigError, gaussian, mulberry32 } from "@mixdepth/core";
 import { stopGradient } from "./stop-gradient.js";
 import { assertK, selectionMask, topkPositions } from "./topk.js";
@@ -98,8 +99,8 @@ export class LearnedRouter implements Router {
     const [batch, seqLen] = x.shape;
     assertK(k, seqLen); // before any tensor is made, so a bad k leaks nothing
     const scores = this.scores(x);
-    const chosen = topkPositions(scores.dataSync() as Float32Array, batch, seqLen, k);
-    const indices = tf.tensor2d(chosen, [batch, k], "int32");
+    const hostScores = scores.dataSync() as Float32Array; // the one readback of this call
+    const chosen = topkPositions(hostScores, batch, seqLen, k);
     // Returned from tf.tidy (not tf.keep'd), so a caller's enclosing tidy still owns them.
     const auxLosses = tf.tidy(() => {
       const losses: Record<string, tf.Scalar> = {};
@@ -109,7 +110,7 @@ export class LearnedRouter implements Router {
       if (this.predictor) losses.predictor_bce = tf.mul(bceWithLogits(this.predictorLogits(x), target), this.predictorWeight);
       return losses;
     });
-    return { scores, indices, auxLosses };
+    return { scores, hostScores, positions: chosen, auxLosses };
   }
 
   routeCausal(x: tf.Tensor3D, mode: CausalRouting): CausalRouteResult {
@@ -118,11 +119,21 @@ export class LearnedRouter implements Router {
     if (mode === "predictor" && !this.predictor) {
       throw new Error('routing.causal: "predictor" needs routing.predictor, which is disabled for this model');
     }
-    return tf.tidy(() => {
-      const scores = this.scores(x); // [B, S]
-      const logits = mode === "predictor" ? this.predictorLogits(x) : scores; // [B, S]
-      return { scores, selected: tf.greater(logits, 0) as tf.Tensor2D, probability: tf.sigmoid(logits) as tf.Tensor2D };
-    });
+    const [batch, seqLen] = x.shape;
+    const n = batch * seqLen;
+    const scores = this.scores(x); // [B, S]
+    // One readback: the scores, and in predictor mode the predictor logits beside them.
+    let host: Float32Array;
+    if (mode === "predictor") {
+      const packed = tf.tidy(() => tf.stack([scores, this.predictorLogits(x)])); // [2, B, S]
+      host = packed.dataSync() as Float32Array;
+      packed.dispose();
+    } else {
+      host = scores.dataSync() as Float32Array;
+    }
+    const hostScores = host.subarray(0, n);
+    const logits = mode === "predictor" ? host.subarray(n, 2 * n) : hostScores;
+    return { scores, hostScores, ...causalDecisions(logits) };
   }
 
   weights(): Map<string, tf.Variable> {

@@ -8,6 +8,12 @@ import { routingAgreement } from "./agreement.js";
 import { topkPositions } from "./topk.js";
 import type { RouterContext } from "./router.js";
 
+/** Row-major host array -> rows. */
+function rowsOf(a: ArrayLike<number>, rows: number): number[][] {
+  const n = a.length / rows;
+  return Array.from({ length: rows }, (_, r) => Array.from(a).slice(r * n, (r + 1) * n));
+}
+
 const ctx = (over: Partial<RouterContext> = {}): RouterContext => ({
   dModel: 4, layerIndex: 1, auxLoss: { weight: 0.5 }, predictor: { hidden: 3, weight: 2 }, options: {}, seed: 7, ...over,
 });
@@ -52,9 +58,10 @@ describe.each(testBackends())("learned router on %s", (backend) => {
     await expectNoLeaks(() => {
       const out = r.route(x, 3);
       expect(out.scores.shape).toEqual([3, 8]);
-      expect(out.indices.shape).toEqual([3, 3]);
-      expect(out.indices.dtype).toBe("int32");
-      const idx = out.indices.arraySync() as number[][];
+      expect(out.positions).toBeInstanceOf(Int32Array);
+      expect(out.positions).toHaveLength(3 * 3);
+      expect(Array.from(out.hostScores)).toEqual(Array.from(out.scores.dataSync()));
+      const idx = rowsOf(out.positions, out.scores.shape[0]);
       const sc = out.scores.arraySync() as number[][];
       idx.forEach((row, b) => {
         expect([...row].sort((p, q) => p - q)).toEqual(row);
@@ -62,7 +69,7 @@ describe.each(testBackends())("learned router on %s", (backend) => {
         for (const i of row) expect(sc[b]![i]).toBeGreaterThanOrEqual(kth);
       });
       expect(Object.keys(out.auxLosses).sort()).toEqual(["aux_bce", "predictor_bce"]);
-      tf.dispose([out.scores, out.indices, ...Object.values(out.auxLosses)]);
+      tf.dispose([out.scores, ...Object.values(out.auxLosses)]);
     });
     x.dispose();
     r.dispose();
@@ -78,12 +85,12 @@ describe.each(testBackends())("learned router on %s", (backend) => {
     ]);
     await expectNoLeaks(() => {
       const out = r.route(x, 1);
-      expect(out.indices.arraySync()).toEqual([[0], [2]]);
+      expect(rowsOf(out.positions, out.scores.shape[0])).toEqual([[0], [2]]);
       const sp = (z: number) => Math.log1p(Math.exp(z));
       // targets: row0 [1,0,0], row1 [0,0,1]; BCE = softplus(z) - z*t
       const expected = (sp(3) - 3 + sp(-1) + sp(-2) + sp(-1) + sp(-2) + sp(4) - 4) / 6;
       expect(out.auxLosses.aux_bce!.dataSync()[0]).toBeCloseTo(expected, 5);
-      tf.dispose([out.scores, out.indices, ...Object.values(out.auxLosses)]);
+      tf.dispose([out.scores, ...Object.values(out.auxLosses)]);
     });
     x.dispose();
     r.dispose();
@@ -126,7 +133,7 @@ describe.each(testBackends())("learned router on %s", (backend) => {
       const { value, grads } = tf.variableGrads(() => {
         const out = r.route(x as unknown as tf.Tensor3D, 2);
         const loss = out.auxLosses.predictor_bce!;
-        tf.dispose([out.scores, out.indices]);
+        tf.dispose([out.scores]);
         return loss;
       }, [x, w, w1]);
       const maxAbs = (t: tf.Tensor | undefined) => (t ? Math.max(...Array.from(t.dataSync(), Math.abs)) : 0);
@@ -147,11 +154,11 @@ describe.each(testBackends())("learned router on %s", (backend) => {
         const a = r.routeCausal(x, mode);
         const x2 = tf.tidy(() => tf.concat([tf.slice(x, [0, 0, 0], [1, 3, 4]), tf.randomNormal([1, 3, 4], 0, 1, "float32", 10)], 1) as tf.Tensor3D);
         const b = r.routeCausal(x2, mode);
-        const pa = a.probability.arraySync()[0]!, pb = b.probability.arraySync()[0]!;
+        const pa = Array.from(a.probability), pb = Array.from(b.probability);
         expect(pa.slice(0, 3)).toEqual(pb.slice(0, 3));
-        const sel = a.selected.arraySync()[0]!;
+        const sel = a.selected;
         pa.forEach((p, i) => expect(Boolean(sel[i])).toBe(p > 0.5));
-        tf.dispose([a.scores, a.selected, a.probability, b.scores, b.selected, b.probability, x2]);
+        tf.dispose([a.scores, b.scores, x2]);
       }
     });
     const noPred = new LearnedRouter(ctx({ predictor: null }));
@@ -175,12 +182,12 @@ describe("routers agree across backends", () => {
         const causal = r.routeCausal(x, "predictor");
         results.push({
           s: out.scores.dataSync() as Float32Array,
-          i: out.indices.dataSync() as Int32Array,
+          i: out.positions,
           aux: ["aux_bce", "predictor_bce"].map((k) => out.auxLosses[k]!.dataSync()[0] as number),
-          p: causal.probability.dataSync() as Float32Array,
-          sel: causal.selected.dataSync() as Uint8Array,
+          p: causal.probability,
+          sel: causal.selected,
         });
-        tf.dispose([out.scores, out.indices, ...Object.values(out.auxLosses), causal.scores, causal.selected, causal.probability]);
+        tf.dispose([out.scores, ...Object.values(out.auxLosses), causal.scores]);
       });
       tf.dispose(x);
       r.dispose();
@@ -203,10 +210,10 @@ describe("stochastic router", () => {
     const x = tf.zeros([2, 8, 4]) as tf.Tensor3D;
     await expectNoLeaks(() => {
       const oa = a.route(x, 2), ob = b.route(x, 2), oa2 = a.route(x, 2);
-      expect(oa.indices.arraySync()).toEqual(ob.indices.arraySync());
-      expect(oa.indices.arraySync()).not.toEqual(oa2.indices.arraySync()); // fresh per call
+      expect(rowsOf(oa.positions, oa.scores.shape[0])).toEqual(rowsOf(ob.positions, ob.scores.shape[0]));
+      expect(rowsOf(oa.positions, oa.scores.shape[0])).not.toEqual(rowsOf(oa2.positions, oa2.scores.shape[0])); // fresh per call
       expect(Array.from(oa.scores.dataSync())).toEqual(new Array(16).fill(1));
-      tf.dispose([oa, ob, oa2].flatMap((o) => [o.scores, o.indices]));
+      tf.dispose([oa, ob, oa2].flatMap((o) => [o.scores]));
     });
     x.dispose();
   });

@@ -23,12 +23,18 @@ export interface RouterContext {
   capacity?: number;
 }
 
+// The decisions are host arrays: the block needs them on the host anyway (shapes depend on
+// them), and a router reads its scores back once to make them, so nobody uploads them and
+// reads them back again. A router makes at most ONE host readback per call.
+
 /** Result of training-time (expert-choice, top-k over the sequence) routing. */
 export interface RouteResult {
   /** r_i, [B, S] float32. Multiplies the block's residual branch; gradient flows through it. */
   scores: tf.Tensor2D;
-  /** [B, k] int32 token positions, ascending within each row (causal order kept). */
-  indices: tf.Tensor2D;
+  /** Host copy of `scores`, [B * S] row-major. */
+  hostScores: Float32Array;
+  /** Chosen token positions, [B * k] row-major, ascending within each row (causal order kept). */
+  positions: Int32Array;
   /** Auxiliary losses, already multiplied by their weights, keyed by name (e.g. "aux_bce"). */
   auxLosses: Record<string, tf.Scalar>;
 }
@@ -37,10 +43,12 @@ export interface RouteResult {
 export interface CausalRouteResult {
   /** r_i, [B, S] float32, as in {@link RouteResult}. */
   scores: tf.Tensor2D;
-  /** [B, S] bool: whether the block processes token i. */
-  selected: tf.Tensor2D;
-  /** [B, S] float32 probability behind the decision (sigmoid of score or predictor logit). */
-  probability: tf.Tensor2D;
+  /** Host copy of `scores`, [B * S] row-major. */
+  hostScores: Float32Array;
+  /** [B * S] row-major: 1 where the block processes token i, else 0. */
+  selected: Uint8Array;
+  /** [B * S] row-major probability behind each decision (sigmoid of score or predictor logit). */
+  probability: Float32Array;
 }
 
 export interface RouterJSON {
@@ -51,7 +59,7 @@ export interface RouterJSON {
 export interface Router {
   readonly kind: string;
   /** Training-time routing: top-k of each sequence, k given. Callers own the returned tensors. */
-  route(x: tf.Tensor3D, k: number, options?: { training?: boolean }): RouteResult;
+  route(x: tf.Tensor3D, k: number): RouteResult;
   /** Sampling-time routing decision, causal per token. Callers own the returned tensors. */
   routeCausal(x: tf.Tensor3D, mode: CausalRouting): CausalRouteResult;
   /** Trainable weights by name, relative to this router (e.g. "w", "predictor.w1"). */

@@ -35,8 +35,8 @@ export class StochasticRouter implements Router {
     const [batch, seqLen] = x.shape;
     assertK(k, seqLen); // before drawing, so a bad call does not advance the random stream
     const noise = gaussian(this.rng.next, batch * seqLen);
-    const indices = tf.tensor2d(topkPositions(noise, batch, seqLen, k), [batch, k], "int32");
-    return { scores: tf.ones([batch, seqLen]) as tf.Tensor2D, indices, auxLosses: {} };
+    const positions = topkPositions(noise, batch, seqLen, k);
+    return { scores: tf.ones([batch, seqLen]) as tf.Tensor2D, hostScores: new Float32Array(batch * seqLen).fill(1), positions, auxLosses: {} };
   }
 
   routeCausal(x: tf.Tensor3D, _mode: CausalRouting): CausalRouteResult {
@@ -45,8 +45,9 @@ export class StochasticRouter implements Router {
     for (let i = 0; i < sel.length; i++) sel[i] = this.rng.next() < this.capacity ? 1 : 0;
     return {
       scores: tf.ones([batch, seqLen]) as tf.Tensor2D,
-      selected: tf.tensor2d(sel, [batch, seqLen], "bool"),
-      probability: tf.fill([batch, seqLen], this.capacity) as tf.Tensor2D,
+      hostScores: new Float32Array(batch * seqLen).fill(1),
+      selected: sel,
+      probability: new Float32Array(batch * seqLen).fill(this.capacity),
     };
   }
 

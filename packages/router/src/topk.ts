@@ -25,12 +25,6 @@ export function topkPositions(scores: Float32Array | number[], batch: number, se
   return out;
 }
 
-/** Top-k positions as a [B, k] int32 tensor. `scores` is read back synchronously. */
-export function topkIndices(scores: tf.Tensor2D, k: number): tf.Tensor2D {
-  const [batch, seqLen] = scores.shape;
-  return tf.tensor2d(topkPositions(scores.dataSync() as Float32Array, batch, seqLen, k), [batch, k], "int32");
-}
-
 /** [B, S] float32 mask with 1 at the selected positions, built per row (no flat-index batch offset to forget). */
 export function selectionMask(indices: Int32Array, batch: number, seqLen: number, k: number): tf.Tensor2D {
   const mask = new Float32Array(batch * seqLen);

@@ -10,7 +10,9 @@
 // median ms per generated token (sampling + one cached decode step), prefill time, the
 // MoD/dense time ratio, and the FLOPs-per-token ratio from @mixdepth/flops-accounting.
 // Run: pnpm turbo run build --filter @mixdepth/sampler... && pnpm --filter @mixdepth/sampler run bench
-// Options (env): BENCH_REPEATS (default 3), BENCH_BACKEND (default wasm).
+// Options (env): BENCH_REPEATS (default 3), BENCH_BACKEND (default wasm), BENCH_SIZE
+// ("bench", default: the size above; "demo": the demo's checkpoints, gpt2 d=64 L=4 H=4
+// V=256 contextLength 128, prompt 32 and 64 new tokens).
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -20,9 +22,15 @@ import { CachedDecoder, generate, generateStream } from "../dist/index.js";
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const BACKEND = process.env.BENCH_BACKEND ?? "wasm";
-const PROMPT = 64;
-const NEW = 256;
-const base = { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 320, family: "gpt2" };
+const SIZES = {
+  bench: { prompt: 64, new: 256, model: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 320, family: "gpt2" } },
+  demo: { prompt: 32, new: 64, model: { vocabSize: 256, dModel: 64, nHeads: 4, nLayers: 4, contextLength: 128, family: "gpt2" } },
+};
+const SIZE = process.env.BENCH_SIZE ?? "bench";
+if (!SIZES[SIZE]) throw new Error(`BENCH_SIZE: must be one of ${Object.keys(SIZES).join(", ")} (got ${JSON.stringify(SIZE)})`);
+const PROMPT = SIZES[SIZE].prompt;
+const NEW = SIZES[SIZE].new;
+const base = SIZES[SIZE].model;
 const modConfig = { ...base, routing: { blocks: "every-other", capacity: 0.125 } };
 
 async function setup() {
@@ -70,9 +78,9 @@ function ids(n, seed) {
  */
 function calibrate(model, capacity, rows) {
   const tokens = tf.tensor2d(rows, [rows.length, rows[0].length], "int32");
-  for (const block of model.blocks) {
+  for (const block of model.config.layers) {
     if (!block.routed) continue;
-    const out = model.forward(tokens, { routing: "causal", causal: "predictor" });
+    const out = model.forward(tokens, { routing: "causal", causal: "predictor", trace: true });
     tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
     const trace = out.traces.find((t) => t.layer === block.index);
     const logits = trace.probability.flat().map((p) => Math.log(p / (1 - p))).sort((a, b) => b - a);
@@ -187,11 +195,11 @@ const flopsRatio = modFlopsNominal / denseFlops;
 const flopsRatioRealized = modFlopsRealized / denseFlops;
 const timeRatio = mm / md;
 const f2 = (x) => x.toFixed(2);
-console.log(`model: gpt2 d=256 L=8 H=8 V=256 contextLength=320; MoD: capacity 0.125, every other block, predictor-calibrated at init`);
+console.log(`model (${SIZE}): ${base.family} d=${base.dModel} L=${base.nLayers} H=${base.nHeads} V=${base.vocabSize} contextLength=${base.contextLength}; MoD: capacity 0.125, every other block, predictor-calibrated at init`);
 console.log(`prompt ${PROMPT} tokens, ${NEW} new tokens, batch 1, ${REPEATS} interleaved runs (medians over ${perToken.dense.length} steps)`);
 console.log(`routed fraction (MoD, prefill + decode): ${routing.map((r) => `block ${r.layer} ${f2(100 * r.fraction)}%`).join(", ")}; pooled ${f2(100 * realized)}% vs nominal 12.50%`);
 const prefillFlopsRatio = prefillFlops(modConfig, PROMPT) / prefillFlops(denseCounterpart(modConfig), PROMPT);
-console.log(`prefill (64 tokens, median of 7):   dense ${f2(prefill.dense)} ms   MoD ${f2(prefill.mod)} ms   ratio ${f2(prefill.mod / prefill.dense)} (FLOPs ratio ${prefillFlopsRatio.toFixed(3)} at k = 8 of 64)`);
+console.log(`prefill (${PROMPT} tokens, median of 7):   dense ${f2(prefill.dense)} ms   MoD ${f2(prefill.mod)} ms   ratio ${f2(prefill.mod / prefill.dense)} (FLOPs ratio ${prefillFlopsRatio.toFixed(3)} at k = ${Math.round(0.125 * PROMPT)} of ${PROMPT})`);
 console.log(`ms per generated token: dense ${f2(md)}   MoD ${f2(mm)}   ratio MoD/dense ${timeRatio.toFixed(3)}`);
 console.log(`FLOPs per token:        dense ${(denseFlops / 1e6).toFixed(2)} M   MoD ${(modFlopsNominal / 1e6).toFixed(2)} M (nominal 12.5%; ${(modFlopsRealized / 1e6).toFixed(2)} M at the realized fraction)   ratio ${flopsRatio.toFixed(3)} (realized ${(modFlopsRealized / denseFlops).toFixed(3)})`);
 const pct = (x) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`;

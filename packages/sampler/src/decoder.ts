@@ -1,24 +1,12 @@
-// Cached causal decoding of one sequence through a @mixdepth/transformer model (docs/method.md
-// sections 3 and 4). The prompt is prefilled in one pass, then one token per step; both go
-// through the same code:
-//   embed the new tokens (gpt2: + position embedding of their absolute positions)
-//   dense block:   x <- x + f(x)          attending over the cache; K/V of every new token cached
-//   routed block:  the router's CAUSAL decision (threshold or predictor, never top-k) picks
-//                  the new tokens this block processes; only those are gathered, attend over
-//                  the block's cache (routed tokens only), get x <- x + r * f(x~), and write K/V.
-//                  A skipped token costs the router (and predictor) only: no attention, no
-//                  MLP, no cache entry. When no new token is routed the block does nothing else.
-//   final norm, output head
-// This computes exactly what model.forward(tokens, { routing: "causal" }) computes, token by
-// token (tested to 1e-4).
+// Cached causal decoding of one sequence (docs/method.md sections 3 and 4): a loop helper around
+// the model's own incremental forward pass, model.forward(ids, { routing: "causal", cache }).
+// The prompt is prefilled in one call, then one token per call. The model owns the sparse
+// per-block KV cache (a routed block caches only the tokens its causal decision routed) and
+// the MoD semantics; this class tracks the sequence, checks its budget, and turns the
+// model's routing traces into per-token decisions.
 import * as tf from "@tensorflow/tfjs-core";
-import { gatherRows, layerNorm, rmsNorm } from "@mixdepth/mod-block";
 import type { CausalRouting } from "@mixdepth/core";
-import { fastMatMul, type Transformer } from "@mixdepth/transformer";
-import { KVCache } from "./kv-cache.js";
-
-/** Up to this many rows, the tied head uses tf.matMul's transposeB form (see run()). */
-const HEAD_TRANSPOSE_B_MAX_ROWS = 8;
+import type { KVCache, Transformer } from "@mixdepth/transformer";
 
 /** The causal decision of one routed block for the tokens of one decoder call. */
 export interface TokenRouting {
@@ -62,20 +50,14 @@ export class ContextLengthError extends RangeError {
 }
 
 /**
- * Incremental decoder for ONE sequence with its own {@link KVCache}. Holds references to the
- * model's live weights (not copies), so it sees later `setWeights` calls; the cache does
- * not, so reset() after changing weights. Call dispose() (frees the cache only).
+ * Incremental decoder for ONE sequence with its own KV cache (`model.createCache()`). The
+ * model's live weights are used at every call; the cache is not recomputed, so reset() after
+ * changing weights. Call dispose() (frees the cache only).
  */
 export class CachedDecoder {
   readonly cache: KVCache;
   readonly causal: CausalRouting;
-  private pos = 0;
   private disposed = false;
-  private readonly tokEmb: tf.Tensor2D;
-  private readonly posEmb: tf.Tensor2D | null;
-  private readonly normG: tf.Tensor1D;
-  private readonly normB: tf.Tensor1D | null;
-  private readonly headW: tf.Tensor2D | null;
 
   constructor(
     readonly model: Transformer,
@@ -89,33 +71,22 @@ export class CachedDecoder {
     if (this.causal === "predictor" && !c.routing.predictor && c.routing.blocks.length > 0) {
       throw new RangeError('causal: "predictor" needs routing.predictor, which is disabled for this model');
     }
-    const w = model.getWeights();
-    const get = (name: string): tf.Tensor => {
-      const v = w.get(name);
-      if (!v) throw new Error(`CachedDecoder: the model has no weight "${name}"`);
-      return v;
-    };
-    this.tokEmb = get("tok_emb") as tf.Tensor2D;
-    this.posEmb = c.family === "gpt2" ? (get("pos_emb") as tf.Tensor2D) : null;
-    this.normG = get("final_norm.g") as tf.Tensor1D;
-    this.normB = c.family === "gpt2" ? (get("final_norm.b") as tf.Tensor1D) : null;
-    this.headW = c.tieEmbeddings ? null : (get("head.w") as tf.Tensor2D);
-    this.cache = new KVCache(c.nLayers);
+    this.cache = model.createCache();
   }
 
   /** Tokens consumed so far (the absolute position of the next token). */
   get position(): number {
-    return this.pos;
+    return this.cache.position;
   }
 
   /** Room left before contextLength. */
   get remaining(): number {
-    return this.model.config.contextLength - this.pos;
+    return this.model.config.contextLength - this.position;
   }
 
   /** Processes the whole prompt in one pass. The cache must be empty (fresh or reset()). */
   prefill(tokens: readonly number[], options: { allLogits?: boolean } = {}): DecodeOutput {
-    if (this.pos !== 0) throw new Error(`CachedDecoder.prefill: the cache already holds ${this.pos} tokens; call reset() first`);
+    if (this.position !== 0) throw new Error(`CachedDecoder.prefill: the cache already holds ${this.position} tokens; call reset() first`);
     if (tokens.length === 0) throw new RangeError("CachedDecoder.prefill: the prompt is empty (give at least one token)");
     return this.run(tokens, options.allLogits ?? false);
   }
@@ -134,7 +105,6 @@ export class CachedDecoder {
   /** Empties the cache; the next call starts at position 0. */
   reset(): void {
     this.cache.clear();
-    this.pos = 0;
   }
 
   dispose(): void {
@@ -150,12 +120,13 @@ export class CachedDecoder {
         throw new RangeError(`token ${i} is ${JSON.stringify(t)}; token ids must be integers in [0, ${c.vocabSize - 1}]`);
       }
     });
-    const needed = this.pos + tokens.length;
+    const pos = this.position;
+    const needed = pos + tokens.length;
     if (needed > c.contextLength) {
       throw new ContextLengthError(
         needed,
         c.contextLength,
-        this.pos === 0 ? "shorten the prompt" : `the cache holds ${this.pos} tokens; lower maxNewTokens or generate with contextOverflow: "slide"`,
+        pos === 0 ? "shorten the prompt" : `the cache holds ${pos} tokens; lower maxNewTokens or generate with contextOverflow: "slide"`,
       );
     }
   }
@@ -165,71 +136,26 @@ export class CachedDecoder {
     this.checkTokens(tokens);
     const c = this.model.config;
     const t = tokens.length;
-    const d = c.dModel;
-    const start = this.pos;
-    const routing: TokenRouting[] = [];
-    const logits = tf.tidy(() => {
-      const ids = tf.tensor1d(Array.from(tokens), "int32");
-      let x = tf.gather(this.tokEmb, ids, 0) as tf.Tensor2D; // [T, d]
-      if (this.posEmb) x = tf.add(x, tf.slice(this.posEmb, [start, 0], [t, d]));
-      let h = tf.reshape(x, [1, t, d]) as tf.Tensor3D; // [1, T, d]
-      const positions = tf.tensor2d(Array.from({ length: t }, (_, i) => start + i), [1, t], "int32"); // [1, T]
-      // Cache writes are staged and applied only after every block ran, so an error
-      // part-way leaves the cache as it was.
-      const writes: { layer: number; k: tf.Tensor4D; v: tf.Tensor4D; positions: tf.Tensor2D }[] = [];
-      this.model.blocks.forEach((block, layer) => {
-        const past = this.cache.get(layer);
-        const opts = past ? { past } : {};
-        if (!block.router) {
-          const r = block.block.branch(h, positions, opts);
-          h = tf.add(h, r.out) as tf.Tensor3D;
-          writes.push({ layer, k: r.k, v: r.v, positions });
-          return;
-        }
-        const decision = block.router.routeCausal(h, this.causal);
-        const selected = decision.selected.dataSync();
-        const scoreValues = Array.from(decision.scores.dataSync());
-        routing.push({
-          layer,
-          processed: Array.from(selected, (s) => s !== 0),
-          scores: scoreValues,
-          probability: Array.from(decision.probability.dataSync()),
-        });
-        const chosen: number[] = [];
-        selected.forEach((s, i) => {
-          if (s) chosen.push(i);
-        });
-        if (chosen.length === 0) return; // skipped by every new token: no work, no K/V
-        if (chosen.length === t) {
-          const r = block.block.branch(h, positions, opts);
-          h = tf.add(h, tf.mul(r.out, tf.expandDims(decision.scores, 2))) as tf.Tensor3D;
-          writes.push({ layer, k: r.k, v: r.v, positions });
-          return;
-        }
-        // Some tokens routed: run the block on those only, in position order.
-        const idx = tf.tensor2d(chosen, [1, chosen.length], "int32"); // [1, n]
-        const xs = gatherRows(h, idx); // [1, n, d]
-        const ps = gatherRows(positions, idx); // [1, n], original positions
-        const rs = gatherRows(decision.scores, idx); // [1, n]
-        const r = block.block.branch(xs, ps, opts);
-        const update = tf.reshape(tf.mul(r.out, tf.expandDims(rs, 2)), [chosen.length, d]);
-        const scattered = tf.scatterND(tf.reshape(idx, [chosen.length, 1]), update, [t, d]);
-        h = tf.add(h, tf.reshape(scattered, [1, t, d])) as tf.Tensor3D;
-        writes.push({ layer, k: r.k, v: r.v, positions: ps });
-      });
-      for (const w of writes) this.cache.append(w.layer, { k: w.k, v: w.v, positions: w.positions });
-      const last = allLogits || t === 1 ? h : tf.slice(h, [0, t - 1, 0], [1, 1, d]);
-      const rows = last.shape[1];
-      const normed = this.normB ? layerNorm(last, this.normG, this.normB, c.normEps) : rmsNorm(last, this.normG, c.normEps);
-      const flat = tf.reshape(normed, [rows, d]) as tf.Tensor2D;
-      if (this.headW) return tf.matMul(flat, this.headW) as tf.Tensor2D; // [rows, V]
-      // Tied head: for many rows, the model's own kernel (explicit transpose, then an NN
-      // matmul: wasm's transposed matmul is slow at scale). For a decode step's single row
-      // the transpose of the [V, d] table costs more than the product, and wasm's transposeB
-      // matmul measured 2-5x faster than fastMatMul for [1, 256] x [256, 256]^T.
-      return (rows <= HEAD_TRANSPOSE_B_MAX_ROWS ? tf.matMul(flat, this.tokEmb, false, true) : fastMatMul(flat, this.tokEmb, false, true)) as tf.Tensor2D; // [rows, V]
+    const start = this.position;
+    const ids = tf.tensor2d(Array.from(tokens), [1, t], "int32");
+    let out;
+    try {
+      out = this.model.forward(ids, { routing: "causal", causal: this.causal, cache: this.cache, logits: allLogits ? "all" : "last", trace: c.routing.blocks.length > 0 });
+    } finally {
+      ids.dispose();
+    }
+    const rows = out.logits.shape[1];
+    const logits = tf.reshape(out.logits, [rows, c.vocabSize]) as tf.Tensor2D; // [rows, V]
+    out.logits.dispose();
+    const routing = out.traces.map((trace): TokenRouting => {
+      const processed = new Set(trace.processed[0]);
+      return {
+        layer: trace.layer,
+        processed: tokens.map((_, i) => processed.has(start + i)),
+        scores: trace.scores[0] ?? [],
+        probability: trace.probability?.[0] ?? [],
+      };
     });
-    this.pos += t;
     return { logits, routing, start };
   }
 }

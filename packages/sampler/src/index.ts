@@ -1,18 +1,12 @@
 export { CachedDecoder, ContextLengthError } from "./decoder.js";
 export type { DecodeOutput, DecoderOptions, TokenRouting } from "./decoder.js";
-export { KVCache } from "./kv-cache.js";
+export { KVCache, causalRoutingAgreement } from "@mixdepth/transformer";
+export type { CausalAgreement } from "@mixdepth/transformer";
 export { generate, generateStream } from "./generate.js";
 export type { BlockVisit, ContextOverflow, FinishReason, GenerateEvent, GenerateOptions, GenerateResult, SequenceResult } from "./generate.js";
 export { composeProcessors, greedy, processedProbabilities, repetitionPenalty, temperature, topK, topP } from "./processors.js";
 export type { LogitsProcessor, ProcessorContext } from "./processors.js";
 export { argmax, createRng, sampleIndex } from "./rng.js";
 export type { Rng } from "./rng.js";
-export { RoutingCounter, causalRoutingAgreement } from "./stats.js";
-export type { CausalAgreement, RoutedFraction } from "./stats.js";
-// Types of dependencies that this package's signatures use.
-export type { CausalRouting } from "@mixdepth/core";
-export type { KeyValues } from "@mixdepth/mod-block";
-export type { RoutingAgreement } from "@mixdepth/router";
-// A class is re-exported as a value: the bundled .d.ts drops `export type`, so a type-only
-// re-export would promise a runtime export that the .js lacks.
-export { Transformer } from "@mixdepth/transformer";
+export { RoutingCounter } from "./stats.js";
+export type { RoutedFraction } from "./stats.js";

@@ -2,7 +2,8 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
 import { CachedDecoder } from "./decoder.js";
-import { RoutingCounter, causalRoutingAgreement } from "./stats.js";
+import { RoutingCounter } from "./stats.js";
+import { causalRoutingAgreement } from "./index.js";
 import { MOD, tinyModel, tokenIds, tokenTensor } from "../test/models.js";
 
 describe.each(testBackends())("routing stats on %s", (backend) => {
@@ -40,7 +41,7 @@ describe.each(testBackends())("routing stats on %s", (backend) => {
       const model = tinyModel("llama", MOD);
       const x = tokenTensor([tokenIds(16, 1), tokenIds(16, 2)]);
       const got = causalRoutingAgreement(model, x, { causal: "threshold" });
-      const ref = model.forward(x, { routing: "topk" });
+      const ref = model.forward(x, { routing: "topk", trace: true });
       tf.dispose([ref.logits, ...Object.values(ref.auxLosses)]);
       expect(got.blocks.map((b) => b.layer)).toEqual(ref.traces.map((t) => t.layer));
       ref.traces.forEach((t, i) => {

@@ -32,7 +32,7 @@ describe.skipIf(!testBackends().includes("wasm") || !testBackends().includes("cp
         }
         const x = tf.tensor2d(tokens, [3, 12], "int32");
         const y = tf.tensor2d(tokens.map((t) => (t + 1) % 17), [3, 12], "int32");
-        const topk = model.forward(x);
+        const topk = model.forward(x, { trace: true });
         const causal = model.forward(x, { routing: "causal" });
         const { value, grads } = tf.variableGrads(() => model.loss(x, y).total, model.trainableVariables());
         const w = model.getWeights();

@@ -1,7 +1,10 @@
 export { Transformer, createTransformer, fromWeights, EMBEDDING_INIT_STD } from "./transformer.js";
 export type { ForwardOptions, ForwardResult, LossResult, TransformerOptions } from "./transformer.js";
+export { KVCache } from "./kv-cache.js";
+export { RoutingAgreementCounter, causalRoutingAgreement } from "./routing-agreement.js";
+export type { CausalAgreement } from "./routing-agreement.js";
+export type { KeyValues, RoutingMode, RoutingObservation, RoutingTrace } from "@mixdepth/mod-block";
 export { crossEntropy } from "./loss.js";
-export { embeddingLookup } from "./embedding.js";
 export { kernelMatmulFlops } from "./kernel-flops.js";
 export type { KernelMatmulFlops, ProfiledKernel } from "./kernel-flops.js";
 export { fastMatMul } from "@mixdepth/mod-block";

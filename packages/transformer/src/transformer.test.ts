@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectNoLeaks, maxAbsDiff, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
+import { expectNoLeaks, maxAbsDiff, testBackends, useBackend, variableGradCheck } from "@mixdepth/vitest-config/tf";
 import { routedTokens, type ModelConfig, type RoutingConfig } from "@mixdepth/core";
 import { topkPositions } from "@mixdepth/router";
 import { rmsNorm } from "@mixdepth/mod-block";
 import { createTransformer, crossEntropy, fromWeights, type Transformer } from "./index.js";
-import { registerTestRouters, variableGradCheck } from "../test/helpers.js";
+import { registerTestRouters } from "../test/helpers.js";
 
 const tiny = (family: "gpt2" | "llama", routing?: RoutingConfig, extra: Partial<ModelConfig> = {}): ModelConfig => ({
   vocabSize: 11,
@@ -30,7 +30,7 @@ function tokens(b: number, s: number, seed: number, v = 11): tf.Tensor2D {
 /** Loss plus a key naming the routing decision (for finite differences across top-k). */
 function lossWithKey(model: Transformer, x: tf.Tensor2D, y: tf.Tensor2D) {
   return () => {
-    const out = model.forward(x);
+    const out = model.forward(x, { trace: true });
     const value = tf.tidy(() => {
       const aux = Object.values(out.auxLosses);
       return tf.add(crossEntropy(out.logits, y), aux.length ? tf.addN(aux) : 0) as tf.Scalar;
@@ -49,14 +49,14 @@ describe.each(testBackends())("transformer on %s", (backend) => {
     await expectNoLeaks(() => {
       const model = createTransformer(tiny(family, { blocks: "every-other", capacity: 0.25 }), { seed: 1 });
       const x = tokens(2, 8, 3);
-      const out = model.forward(x);
+      const out = model.forward(x, { trace: true });
       expect(out.logits.shape).toEqual([2, 8, 11]);
       expect(out.traces).toHaveLength(1);
       expect(out.traces[0]?.layer).toBe(1);
       expect(Object.keys(out.auxLosses).sort()).toEqual(["aux_bce", "predictor_bce"]);
       // Shorter sequences: k follows S.
       const x5 = tokens(2, 5, 4);
-      const out5 = model.forward(x5);
+      const out5 = model.forward(x5, { trace: true });
       expect(out5.traces[0]?.processed.map((r) => r.length)).toEqual([routedTokens(0.25, 5), routedTokens(0.25, 5)]);
       tf.dispose([x, x5, out.logits, out5.logits, ...Object.values(out.auxLosses), ...Object.values(out5.auxLosses)]);
       model.dispose();
@@ -67,7 +67,7 @@ describe.each(testBackends())("transformer on %s", (backend) => {
     await expectNoLeaks(() => {
       const model = createTransformer(tiny("gpt2"), { seed: 1 });
       const x = tokens(1, 9, 1);
-      expect(() => model.forward(x)).toThrow(/exceeds contextLength 8/);
+      expect(() => model.forward(x, { trace: true })).toThrow(/exceeds contextLength 8/);
       x.dispose();
       model.dispose();
     });
@@ -105,9 +105,12 @@ describe.each(testBackends())("transformer on %s", (backend) => {
       const y = tokens(2, 8, 8);
       const names = ["tok_emb", "blocks.0.attn.qkv.w", "blocks.1.attn.qkv.w", "blocks.1.router.w", "final_norm.g", family === "gpt2" ? "blocks.1.mlp.fc.w" : "blocks.1.mlp.gate.w"];
       if (family === "gpt2") names.push("pos_emb");
-      const r = variableGradCheck(model, lossWithKey(model, x, y), names, { eps: 1e-2, coords: 3 });
-      expect(r.checked).toBeGreaterThanOrEqual(names.length * 2);
-      expect(r.worst).toBeLessThan(2e-2);
+      const w = model.getWeights();
+      // Coordinates whose +-eps evaluations route differently are skipped (top-k is
+      // piecewise constant); a variable where all were skipped gives NaN and fails.
+      for (const name of names) {
+        expect(variableGradCheck(lossWithKey(model, x, y), w.get(name)!, { eps: 1e-2, maxCoords: 3, coords: "largest" }), name).toBeLessThan(2e-2);
+      }
       tf.dispose([x, y]);
       model.dispose();
     });
@@ -118,8 +121,8 @@ describe.each(testBackends())("transformer on %s", (backend) => {
       const mod = createTransformer(tiny(family, { blocks: "all", capacity: 1, router: "ones", auxLoss: null, predictor: null, causal: "threshold" }), { seed: 4 });
       const dense = fromWeights(tiny(family), mod.getWeights());
       const x = tokens(2, 8, 9);
-      const a = mod.forward(x);
-      const b = dense.forward(x);
+      const a = mod.forward(x, { trace: true });
+      const b = dense.forward(x, { trace: true });
       expect(maxAbsDiff(a.logits, b.logits)).toBe(0);
       expect(a.traces.every((t) => t.processed.every((row) => row.length === 8))).toBe(true);
       tf.dispose([x, a.logits, b.logits]);
@@ -132,14 +135,14 @@ describe.each(testBackends())("transformer on %s", (backend) => {
     await expectNoLeaks(() => {
       const model = createTransformer(tiny("gpt2", { blocks: "all", capacity: 0.5, router: "ones", auxLoss: null, predictor: null, causal: "threshold" }), { seed: 5 });
       const x = tokens(3, 8, 10);
-      const out = model.forward(x);
+      const out = model.forward(x, { trace: true });
       expect(out.traces).toHaveLength(2);
       for (const t of out.traces) expect(t.processed).toEqual([[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]]);
       tf.dispose([x, out.logits]);
       model.dispose();
       const learned = createTransformer(tiny("llama", { blocks: "all", capacity: 0.375 }), { seed: 6 });
       const x2 = tokens(4, 8, 11);
-      const out2 = learned.forward(x2);
+      const out2 = learned.forward(x2, { trace: true });
       for (const t of out2.traces) {
         for (const row of t.processed) {
           expect(row).toHaveLength(3);
@@ -158,19 +161,27 @@ describe.each(testBackends())("transformer on %s", (backend) => {
       // Larger weights, so attention is far from uniform and positions matter visibly.
       for (const v of model.trainableVariables()) if (v.shape.length === 2) tf.tidy(() => v.assign(tf.mul(v, 20)));
       const x = tokens(1, S, 12);
-      const out = model.forward(x);
+      const out = model.forward(x, { trace: true });
       const score = (i: number) => 1 + ((5 * i) % S) / S;
       const idx = Array.from(topkPositions(Array.from({ length: S }, (_, i) => score(i)), 1, S, 4));
       expect(out.traces[0]?.processed).toEqual([idx]);
       expect(idx).toEqual([1, 3, 4, 6]); // uneven gaps: rotary by 0..k-1 would differ
       const w = model.getWeights();
+      // The blocks' internals, reached past `private` for this hand-built reference only.
+      type Branch = (x: tf.Tensor3D, p: Int32Array) => { out: tf.Tensor3D; kv: { k: tf.Tensor; v: tf.Tensor } };
+      const blocks = (model as unknown as { blocks: { block: { branch: Branch } }[] }).blocks;
+      const branch = (i: number, xs: tf.Tensor3D, p: number[]) => {
+        const r = blocks[i]!.block.branch(xs, Int32Array.from(p));
+        tf.dispose([r.kv.k, r.kv.v]);
+        return r.out;
+      };
       const reference = (positionsOf: (idx: number[]) => number[], pick: (idx: number[]) => number[]) =>
         tf.tidy(() => {
           let h = tf.gather(w.get("tok_emb") as tf.Tensor2D, x.reshape([S])).reshape([1, S, 8]) as tf.Tensor3D;
-          h = (model.blocks[0] as (typeof model.blocks)[0]).block.forward(h, tf.tensor2d([Array.from({ length: S }, (_, i) => i)], [1, S], "int32"));
+          h = tf.add(h, branch(0, h, Array.from({ length: S }, (_, i) => i)));
           const rows = pick(idx);
           const xs = tf.gather(h, rows, 1) as tf.Tensor3D;
-          const f = (model.blocks[1] as (typeof model.blocks)[0]).block.branch(xs, tf.tensor2d([positionsOf(rows)], [1, 4], "int32")).out;
+          const f = branch(1, xs, positionsOf(rows));
           const hv = h.arraySync() as number[][][];
           const fv = f.arraySync() as number[][][];
           rows.forEach((p, j) => {
@@ -219,37 +230,6 @@ describe.each(testBackends())("transformer on %s", (backend) => {
     });
   });
 
-  it.each(["gpt2", "llama"] as const)("%s: decode primitive token by token with past K/V equals the whole sequence", async (family) => {
-    await expectNoLeaks(() => {
-      const model = createTransformer(tiny(family, { blocks: "every-other", capacity: 0.5 }), { seed: 9 });
-      const block = (model.blocks[1] as (typeof model.blocks)[0]).block;
-      // Non-contiguous original positions, as in a routed block's cache.
-      const pos = [0, 2, 3, 5, 6, 7];
-      const T = pos.length;
-      const x = tf.randomNormal([2, T, 8], 0, 1, "float32", 21) as tf.Tensor3D;
-      const positions = tf.tensor2d([pos, pos], [2, T], "int32");
-      const [fullOut, fullK, incOut, incK] = tf.tidy(() => {
-      const full = block.branch(x, positions);
-      let past: { k: tf.Tensor4D; v: tf.Tensor4D; positions: tf.Tensor2D } | undefined;
-      const outs: tf.Tensor3D[] = [];
-      for (let t = 0; t < T; t++) {
-        const step = block.branch(tf.slice(x, [0, t, 0], [2, 1, 8]), tf.slice(positions, [0, t], [2, 1]), past ? { past } : {});
-        outs.push(step.out);
-        const next = past
-          ? { k: tf.concat([past.k, step.k], 2) as tf.Tensor4D, v: tf.concat([past.v, step.v], 2) as tf.Tensor4D, positions: tf.concat([past.positions, tf.slice(positions, [0, t], [2, 1])], 1) as tf.Tensor2D }
-          : { k: step.k, v: step.v, positions: tf.slice(positions, [0, t], [2, 1]) as tf.Tensor2D };
-        if (past) tf.dispose([past.k, past.v, past.positions, step.k, step.v]);
-        past = next;
-      }
-      return [full.out, full.k, tf.concat(outs, 1), past!.k];
-      });
-      expect(maxAbsDiff(fullOut, incOut)).toBeLessThan(1e-4);
-      expect(maxAbsDiff(fullK, incK)).toBeLessThan(1e-5);
-      tf.dispose([x, positions, fullOut, fullK, incOut, incK]);
-      model.dispose();
-    });
-  });
-
   it("weights: names, determinism, setWeights errors, fromWeights round trip", async () => {
     await expectNoLeaks(() => {
       const config = tiny("gpt2", { blocks: "every-other", capacity: 0.5 }, { tieEmbeddings: false });
@@ -271,8 +251,8 @@ describe.each(testBackends())("transformer on %s", (backend) => {
       expect(() => b.setWeights(new Map([["tok_emb", a.getWeights().get("tok_emb") as tf.Tensor]]))).toThrow(/missing weights/);
       const c = fromWeights(a.toJSON(), a.getWeights(), { seed: 99 });
       const x = tokens(1, 8, 1);
-      const la = a.forward(x);
-      const lc = c.forward(x);
+      const la = a.forward(x, { trace: true });
+      const lc = c.forward(x, { trace: true });
       expect(maxAbsDiff(la.logits, lc.logits)).toBe(0);
       expect(c.toJSON()).toEqual(config);
       tf.dispose([wrong, x, la.logits, lc.logits, ...Object.values(la.auxLosses), ...Object.values(lc.auxLosses)]);
@@ -286,7 +266,7 @@ describe.each(testBackends())("transformer on %s", (backend) => {
       const a = createTransformer(config, { seed: 5 });
       const x = tokens(2, 8, 3);
       const run = (m: Transformer) => {
-        const out = m.forward(x);
+        const out = m.forward(x, { trace: true });
         tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
         return JSON.stringify(out.traces.map((t) => t.processed));
       };

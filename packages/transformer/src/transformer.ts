@@ -4,10 +4,14 @@
 // Formulas, weight names and shapes: ../README.md.
 import * as tf from "@tensorflow/tfjs-core";
 import { mulberry32 } from "@mixdepth/core";
-import { ModBlock, fastMatMul, layerNorm, rmsNorm, type RoutingMode, type RoutingTrace } from "@mixdepth/mod-block";
+import { ModBlock, fastMatMul, layerNorm, rmsNorm, type KeyValues, type RoutingMode, type RoutingObservation, type RoutingTrace } from "@mixdepth/mod-block";
 import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
+import { KVCache } from "./kv-cache.js";
+
+/** Up to this many rows, the tied head uses tf.matMul's transposeB form (see forward()). */
+const HEAD_TRANSPOSE_B_MAX_ROWS = 8;
 
 /** Init std of embeddings (and of every block matrix, see mod-block). */
 export const EMBEDDING_INIT_STD = 0.02;
@@ -20,12 +24,26 @@ export interface TransformerOptions {
 export interface ForwardOptions {
   /** "topk" (training-time expert choice; default) or "causal" (sampling-time decision). */
   routing?: RoutingMode;
-  /** Causal decision rule when routing is "causal". Default: config.routing.causal. */
+  /** Causal decision rule (routing "causal", and `observe`). Default: config.routing.causal. */
   causal?: CausalRouting;
-  /** Reserved for routers that behave differently in training (passed through where supported). */
-  training?: boolean;
-  /** Build routing traces (reads router scores back to the host). Default true. */
+  /**
+   * Incremental decoding: the tokens continue the sequences held by this cache (from
+   * `createCache()`), at positions cache.position, cache.position + 1, ...; they attend to
+   * the cached keys, and each block appends the keys/values of the tokens it processed
+   * (a routed block: only those its causal decision routed). Needs routing "causal" when the
+   * model has routed blocks. The cache changes only when the whole call succeeds.
+   */
+  cache?: KVCache;
+  /** "all" (default): logits of every token, [B, S, V]; "last": of the last token only, [B, 1, V]. */
+  logits?: "all" | "last";
+  /** Build routing traces (host arrays the routers already made: no extra readback). Default false. */
   trace?: boolean;
+  /**
+   * Called once per routed block, in layer order, with its input, the top-k choice (routing
+   * "topk") and the causal decision on the same input: what evaluation needs (see
+   * RoutingAgreementCounter). In top-k mode this costs one more readback per routed block.
+   */
+  observe?: (o: RoutingObservation) => void;
 }
 
 export interface ForwardResult {
@@ -33,7 +51,7 @@ export interface ForwardResult {
   logits: tf.Tensor3D;
   /** Weighted auxiliary losses summed over blocks, by name ("aux_bce", "predictor_bce"). Caller owns. */
   auxLosses: Record<string, tf.Scalar>;
-  /** One per routed block, in layer order (plain arrays, nothing to dispose). */
+  /** With `trace`: one per routed block, in layer order (plain arrays, nothing to dispose); else empty. */
   traces: RoutingTrace[];
 }
 
@@ -60,7 +78,7 @@ function topLevelShapes(c: ResolvedModelConfig): [string, number[]][] {
 /** A MoD (or dense) decoder-only transformer. Owns its variables; call dispose(). */
 export class Transformer {
   readonly config: ResolvedModelConfig;
-  readonly blocks: readonly ModBlock[];
+  private readonly blocks: readonly ModBlock[];
   private readonly raw: ModelConfig;
   private readonly top = new Map<string, tf.Variable>();
   private disposed = false;
@@ -106,50 +124,97 @@ export class Transformer {
     if (this.disposed) throw new Error("Transformer: used after dispose()");
   }
 
-  private checkTokens(tokens: tf.Tensor, what: string): [number, number] {
+  private checkTokens(tokens: tf.Tensor, what: string, start = 0): [number, number] {
     if (tokens.rank !== 2) throw new Error(`${what}: expected [B, S] int32, got shape [${tokens.shape.join(", ")}]`);
     const [b, s] = tokens.shape as [number, number];
-    if (s > this.config.contextLength) {
-      throw new RangeError(`${what}: sequence length ${s} exceeds contextLength ${this.config.contextLength}`);
+    if (start + s > this.config.contextLength) {
+      throw new RangeError(
+        start
+          ? `${what}: ${s} new tokens after the ${start} cached ones exceed contextLength ${this.config.contextLength}`
+          : `${what}: sequence length ${s} exceeds contextLength ${this.config.contextLength}`,
+      );
     }
     if (b < 1 || s < 1) throw new RangeError(`${what}: empty batch or sequence (shape [${b}, ${s}])`);
     return [b, s];
   }
 
+  /** An empty KV cache for incremental decoding with {@link forward} (`cache` option). Call its dispose(). */
+  createCache(): KVCache {
+    this.checkAlive();
+    return new KVCache(this.config.nLayers);
+  }
+
   /**
-   * tokens [B, S] int32 (S <= contextLength) -> logits [B, S, V], summed auxiliary losses and
-   * per-routed-block traces. In "topk" mode a routed block processes
-   * k = routedTokens(capacity, S) tokens per sequence. Caller owns the returned tensors.
+   * tokens [B, S] int32 -> logits [B, S, V] (or [B, 1, V] with logits "last"), summed
+   * auxiliary losses and, with `trace`, per-routed-block traces. In "topk" mode a routed block
+   * processes k = routedTokens(capacity, S) tokens per sequence; in "causal" mode the tokens
+   * its router's causal decision picks. With `cache`, the tokens continue the cached
+   * sequences (see {@link ForwardOptions.cache}). Host readbacks: one per routed block (its
+   * router's). Caller owns the returned tensors.
    */
   forward(tokens: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
     this.checkAlive();
-    const [b, s] = this.checkTokens(tokens, "tokens");
     const c = this.config;
+    const cache = options.cache ?? null;
+    const routing = options.routing ?? "topk";
+    if (cache) {
+      if (routing !== "causal" && c.routing.blocks.length > 0) throw new Error('forward: a KV cache needs routing: "causal" (top-k routing looks at the whole sequence)');
+      if (cache.nLayers !== c.nLayers) throw new Error(`forward: the cache has ${cache.nLayers} blocks, the model ${c.nLayers}; make it with model.createCache()`);
+    }
+    const start = cache ? cache.position : 0;
+    const [b, s] = this.checkTokens(tokens, "tokens", start);
+    if (cache && cache.batch !== null && cache.batch !== b) throw new Error(`forward: the cache holds ${cache.batch} sequences, tokens have ${b} rows`);
     const d = c.dModel;
     const traces: RoutingTrace[] = [];
-    const { logits, aux } = tf.tidy(() => {
-      const ids = tf.reshape(tf.cast(tokens, "int32"), [b * s]) as tf.Tensor1D;
-      let x = tf.reshape(embeddingLookup(this.w("tok_emb") as unknown as tf.Tensor2D, ids), [b, s, d]) as tf.Tensor3D;
-      if (c.family === "gpt2") x = tf.add(x, tf.slice(this.w("pos_emb"), [0, 0], [s, d])) as tf.Tensor3D;
-      const positions = tf.tile(tf.reshape(tf.range(0, s, 1, "int32"), [1, s]), [b, 1]) as tf.Tensor2D;
-      const aux: Record<string, tf.Scalar> = {};
-      for (const block of this.blocks) {
-        const out = block.forward(x, positions, {
-          mode: options.routing ?? "topk",
-          ...(options.causal ? { causal: options.causal } : {}),
-          trace: options.trace ?? true,
+    const entries: (KeyValues | null)[] = [];
+    const kept: tf.Tensor[] = []; // new cache tensors, kept out of the tidy until committed
+    let result: { logits: tf.Tensor3D; aux: Record<string, tf.Scalar> };
+    try {
+      result = tf.tidy(() => {
+        const ids = tf.reshape(tf.cast(tokens, "int32"), [b * s]) as tf.Tensor1D;
+        let x = tf.reshape(embeddingLookup(this.w("tok_emb") as unknown as tf.Tensor2D, ids), [b, s, d]) as tf.Tensor3D;
+        if (c.family === "gpt2") x = tf.add(x, tf.slice(this.w("pos_emb"), [start, 0], [s, d])) as tf.Tensor3D;
+        const aux: Record<string, tf.Scalar> = {};
+        this.blocks.forEach((block, i) => {
+          const past = cache ? cache.get(i) : null;
+          const out = block.forward(x, {
+            mode: routing,
+            start,
+            ...(options.causal ? { causal: options.causal } : {}),
+            ...(cache ? { cache: { past } } : {}),
+            ...(options.trace ? { trace: true } : {}),
+            ...(options.observe ? { observe: options.observe } : {}),
+          });
+          x = out.x;
+          if (out.trace) traces.push(out.trace);
+          if (cache) {
+            const kv = out.kv ?? null;
+            if (kv && kv !== past) kept.push(tf.keep(kv.k), tf.keep(kv.v));
+            entries.push(kv);
+          }
+          for (const [name, v] of Object.entries(out.auxLosses)) aux[name] = aux[name] ? tf.add(aux[name], v) : v;
         });
-        x = out.x;
-        if (out.trace) traces.push(out.trace);
-        for (const [name, v] of Object.entries(out.auxLosses)) aux[name] = aux[name] ? tf.add(aux[name], v) : v;
-      }
-      const h = tf.reshape(this.finalNorm(x), [b * s, d]) as tf.Tensor2D;
-      const head = c.tieEmbeddings
-        ? fastMatMul(h, this.w("tok_emb") as unknown as tf.Tensor2D, false, true)
-        : fastMatMul(h, this.w("head.w") as unknown as tf.Tensor2D);
-      return { logits: tf.reshape(head, [b, s, c.vocabSize]) as tf.Tensor3D, aux };
-    });
-    return { logits, auxLosses: aux, traces };
+        const last = options.logits === "last" && s > 1 ? tf.slice(x, [0, s - 1, 0], [b, 1, d]) : x;
+        const rows = last.shape[0] * last.shape[1];
+        const h = tf.reshape(this.finalNorm(last), [rows, d]) as tf.Tensor2D;
+        const tokEmb = this.w("tok_emb") as unknown as tf.Tensor2D;
+        // Tied head: for many rows, an explicit transpose then an NN matmul (wasm's transposed
+        // matmul is slow at scale). For a decode step's few rows the transpose of the [V, d]
+        // table costs more than the product: there wasm's transposeB matmul measured 2-5x
+        // faster than fastMatMul for [1, 256] x [256, 256]^T.
+        const head = !c.tieEmbeddings
+          ? fastMatMul(h, this.w("head.w") as unknown as tf.Tensor2D)
+          : rows <= HEAD_TRANSPOSE_B_MAX_ROWS
+            ? tf.matMul(h, tokEmb, false, true)
+            : fastMatMul(h, tokEmb, false, true);
+        return { logits: tf.reshape(head, [b, rows / b, c.vocabSize]) as tf.Tensor3D, aux };
+      });
+    } catch (err) {
+      tf.dispose(kept);
+      throw err;
+    }
+    cache?.commit(entries, b, s);
+    return { logits: result.logits, auxLosses: result.aux, traces };
   }
 
   private finalNorm(x: tf.Tensor): tf.Tensor {
@@ -163,13 +228,13 @@ export class Transformer {
    * lm = mean next-token cross-entropy (nats), aux = sum of the routers' weighted auxiliary
    * losses, total = lm + aux. Works under tf.variableGrads on cpu and wasm. Caller owns results.
    */
-  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, options: ForwardOptions = {}): LossResult {
+  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, options: Omit<ForwardOptions, "cache" | "logits"> = {}): LossResult {
     const [b, s] = this.checkTokens(inputs, "inputs");
     if (targets.shape[0] !== b || targets.shape[1] !== s) {
       throw new Error(`targets: expected shape [${b}, ${s}] like inputs, got [${targets.shape.join(", ")}]`);
     }
     return tf.tidy(() => {
-      const out = this.forward(inputs, { trace: false, ...options });
+      const out = this.forward(inputs, { ...options, trace: false });
       const lm = crossEntropy(out.logits, targets);
       const terms = Object.values(out.auxLosses);
       const aux = (terms.length ? tf.addN(terms) : tf.scalar(0)) as tf.Scalar;
@@ -237,7 +302,7 @@ export class Transformer {
   getRouterStates(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     this.blocks.forEach((b, i) => {
-      if (b.router?.getState) out[`blocks.${i}`] = b.router.getState();
+      if (b.hasRouterState) out[`blocks.${i}`] = b.getRouterState();
     });
     return out;
   }
@@ -246,9 +311,9 @@ export class Transformer {
   setRouterStates(states: Record<string, unknown>): void {
     for (const [name, state] of Object.entries(states)) {
       const m = /^blocks\.(\d+)$/.exec(name);
-      const router = m ? this.blocks[Number(m[1])]?.router : undefined;
-      if (!router?.setState) throw new Error(`setRouterStates: ${name} has no router with state (routers with state: ${Object.keys(this.getRouterStates()).join(", ") || "none"})`);
-      router.setState(state);
+      const block = m ? this.blocks[Number(m[1])] : undefined;
+      if (!block?.hasRouterState) throw new Error(`setRouterStates: ${name} has no router with state (routers with state: ${Object.keys(this.getRouterStates()).join(", ") || "none"})`);
+      block.setRouterState(state);
     }
   }
 

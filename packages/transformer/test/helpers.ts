@@ -1,7 +1,7 @@
-// Test-only routers registered through the public registry, and a finite-difference check
-// over a model's variables.
+// Test-only routers registered through the public registry, a host-readback counter, and
+// seeded redrawn weights.
 import * as tf from "@tensorflow/tfjs";
-import { registerRouter, topkPositions, type Router, type RouterContext } from "@mixdepth/router";
+import { registerRouter, thresholdRoute, topkRoute, type Router, type RouterContext } from "@mixdepth/router";
 import type { Transformer } from "../src/index.js";
 
 /** A weightless router whose score of token i in a sequence of S is `score(i, S)`. */
@@ -16,14 +16,10 @@ class PatternRouter implements Router {
     return tf.tensor2d(Array.from({ length: b }, () => row).flat(), [b, s]);
   }
   route(x: tf.Tensor3D, k: number) {
-    const [b, s] = x.shape;
-    const scores = this.scoresFor(x);
-    const indices = tf.tensor2d(topkPositions(scores.dataSync() as Float32Array, b, s, k), [b, k], "int32");
-    return { scores, indices, auxLosses: {} };
+    return topkRoute(this.scoresFor(x), k);
   }
   routeCausal(x: tf.Tensor3D) {
-    const scores = this.scoresFor(x);
-    return tf.tidy(() => ({ scores: tf.clone(scores), selected: tf.greater(scores, 0) as tf.Tensor2D, probability: tf.sigmoid(scores) as tf.Tensor2D }));
+    return thresholdRoute(this.scoresFor(x));
   }
   weights() {
     return new Map<string, tf.Variable>();
@@ -41,61 +37,49 @@ export function registerTestRouters(): void {
 }
 
 /**
- * Central finite differences of `loss()` w.r.t. a few coordinates of the named variables,
- * against tf.variableGrads. Coordinates where the routing changes between +eps and -eps are
- * skipped (top-k is piecewise constant). Returns the worst relative error
- * |a - n| / max(floor, |a| + |n|), floor = 5 % of the largest analytic entry of that variable.
+ * Counts host readbacks (every path from a tensor's data to the host goes through the
+ * engine's readSync or read: dataSync, arraySync, data, array) while `fn` runs.
  */
-export function variableGradCheck(
-  model: Transformer,
-  loss: () => { value: tf.Scalar; key: string },
-  names: string[],
-  options: { eps?: number; coords?: number } = {},
-): { worst: number; checked: number; skipped: number } {
-  const eps = options.eps ?? 1e-2;
-  const coords = options.coords ?? 4;
-  const weights = model.getWeights();
-  const vars = names.map((n) => {
-    const v = weights.get(n);
-    if (!v) throw new Error(`no weight ${n}`);
-    return v;
-  });
-  const grads = tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => loss().value, vars);
-    return names.map((_, i) => (grads[(vars[i] as tf.Variable).name] as tf.Tensor).dataSync().slice());
-  });
-  let worst = 0;
-  let checked = 0;
-  let skipped = 0;
-  vars.forEach((v, vi) => {
-    const base = v.dataSync().slice();
-    const g = grads[vi] as Float32Array;
-    let maxA = 0;
-    for (const a of g) maxA = Math.max(maxA, Math.abs(a));
-    // Coordinates with the largest analytic gradient, so the check is not vacuous.
-    const order = Array.from(g.keys()).sort((a, b) => Math.abs(g[b] as number) - Math.abs(g[a] as number)).slice(0, coords);
-    for (const j of order) {
-      const at = (delta: number) => {
-        const p = base.slice();
-        p[j] = (p[j] as number) + delta;
-        tf.tidy(() => v.assign(tf.tensor(p, v.shape)));
-        const r = loss();
-        const val = r.value.dataSync()[0] as number;
-        r.value.dispose();
-        return { val, key: r.key };
-      };
-      const plus = at(eps);
-      const minus = at(-eps);
-      tf.tidy(() => v.assign(tf.tensor(base, v.shape)));
-      if (plus.key !== minus.key) {
-        skipped++;
-        continue;
-      }
-      const numeric = (plus.val - minus.val) / (2 * eps);
-      const a = g[j] as number;
-      worst = Math.max(worst, Math.abs(a - numeric) / Math.max(0.05 * maxA + 1e-7, Math.abs(a) + Math.abs(numeric)));
-      checked++;
-    }
-  });
-  return { worst, checked, skipped };
+export async function countReadbacks<T>(fn: () => T | Promise<T>): Promise<{ result: T; readbacks: number }> {
+  const engine = tf.engine() as unknown as { readSync: (...a: unknown[]) => unknown; read: (...a: unknown[]) => unknown };
+  const { readSync, read } = engine;
+  let readbacks = 0;
+  engine.readSync = function (this: unknown, ...a: unknown[]) {
+    readbacks++;
+    return readSync.apply(this, a);
+  };
+  engine.read = function (this: unknown, ...a: unknown[]) {
+    readbacks++;
+    return read.apply(this, a);
+  };
+  try {
+    const result = await fn();
+    return { result, readbacks };
+  } finally {
+    engine.readSync = readSync;
+    engine.read = read;
+  }
+}
+
+/**
+ * Redraws every weight N(0, std) (gains 1 + N(0, std)), seeded, so that attention and routing
+ * change the logits by far more than a 1e-4 tolerance (at the default init, std 0.02, a wrong
+ * cache could hide below it) and routers both route and skip.
+ */
+export function redrawWeights(model: Transformer, seed: number, std = 0.4): void {
+  let a = (seed * 2654435761) >>> 0;
+  const uniform = () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return (a + 0.5) / 4294967296;
+  };
+  const fresh = new Map<string, tf.Tensor>();
+  for (const [name, v] of model.getWeights()) {
+    const data = Float32Array.from({ length: v.size }, () => {
+      const g = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()) * std;
+      return name.endsWith(".g") ? 1 + g : g;
+    });
+    fresh.set(name, tf.tensor(data, v.shape));
+  }
+  model.setWeights(fresh);
+  tf.dispose([...fresh.values()]);
 }

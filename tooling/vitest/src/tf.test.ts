@@ -2,7 +2,7 @@
 // a leaked tensor is caught, and both backends load.
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { expectNoLeaks, gradCheck, maxAbsDiff, testBackends, useBackend } from "./tf.js";
+import { expectNoLeaks, gradCheck, maxAbsDiff, testBackends, useBackend, variableGradCheck } from "./tf.js";
 
 describe.each(testBackends())("helpers on %s", (backend) => {
   it("activates the backend", async () => {
@@ -24,6 +24,28 @@ describe.each(testBackends())("helpers on %s", (backend) => {
       expect(gradCheck(bad, [x])).toBeGreaterThan(0.1);
     });
     x.dispose();
+  });
+
+  it("variableGradCheck accepts a correct gradient, rejects a wrong one, skips coordinates whose key flips", async () => {
+    await useBackend(backend);
+    const v = tf.variable(tf.tensor1d([0.3, -0.7, 1.2, 0.004]));
+    await expectNoLeaks(() => {
+      expect(variableGradCheck(() => tf.sum(tf.square(v)) as tf.Scalar, v)).toBeLessThan(1e-3);
+      // A custom gradient that is off by a factor 2.
+      const wrong = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+        save([x]);
+        return { value: tf.sum(tf.square(x)) as tf.Scalar, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.mul(4, saved[0]!)) };
+      }) as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor) => tf.Scalar;
+      expect(variableGradCheck(() => wrong(v), v)).toBeGreaterThan(0.1);
+      // Piecewise: the key (sign of each entry) flips only at the entry near 0 (0.004 +- 0.01).
+      const piecewise = () => ({ value: tf.sum(tf.mul(v, tf.sign(v))) as tf.Scalar, key: String(Array.from(v.dataSync(), Math.sign)) });
+      expect(variableGradCheck(piecewise, v, { coords: "largest", maxCoords: 3 })).toBeLessThan(1e-3);
+      expect(variableGradCheck(piecewise, v)).toBeLessThan(1e-3);
+      // Every checked coordinate flips: NaN, so an expectation of a small error fails.
+      const alwaysFlips = () => ({ value: tf.sum(v) as tf.Scalar, key: String(Math.random()) });
+      expect(variableGradCheck(alwaysFlips, v)).toBeNaN();
+    });
+    v.dispose();
   });
 
   it("expectNoLeaks fails when a tensor is left behind", async () => {
