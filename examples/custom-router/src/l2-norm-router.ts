@@ -11,7 +11,7 @@
 // router state (getState/setState), so checkpoints keep it and a resumed run is exact.
 import * as tf from "@tensorflow/tfjs-core";
 import { ConfigError, type CausalRouting } from "@mixdepth/core";
-import { topkPositions, type CausalRouteResult, type Router, type RouterContext, type RouterCost, type RouterJSON, type RouteResult } from "@mixdepth/router";
+import { causalDecisions, topkPositions, type CausalRouteResult, type Router, type RouterContext, type RouterCost, type RouterJSON, type RouteResult } from "@mixdepth/router";
 
 export interface L2NormRouterOptions {
   /** Weight of the previous threshold in the moving average, in [0, 1). Default 0.9. */
@@ -66,13 +66,25 @@ export class L2NormRouter implements Router {
 
   route(x: tf.Tensor3D, k: number): RouteResult {
     const [batch, seqLen] = x.shape;
+    const { scores, host } = this.scoresAndNorms(x);
+    const norms = host.subarray(0, batch * seqLen);
+    let positions: Int32Array;
+    try {
+      positions = topkPositions(norms, batch, seqLen, k); // validates k
+    } catch (err) {
+      scores.dispose();
+      throw err;
+    }
+    this.calibrate(norms, batch, seqLen, k);
+    return { scores, hostScores: host.slice(batch * seqLen), positions, auxLosses: {} };
+  }
+
+  /** r = g * ||x|| / sqrt(d) [B, S] (caller owns), and norms then r on the host: ONE readback. */
+  private scoresAndNorms(x: tf.Tensor3D): { scores: tf.Tensor2D; host: Float32Array } {
     return tf.tidy(() => {
       const norms = this.norms(x); // [B, S]
-      const host = norms.dataSync() as Float32Array;
-      const chosen = topkPositions(host, batch, seqLen, k); // validates k
-      this.calibrate(host, batch, seqLen, k);
-      const scores = tf.mul(norms, this.gain) as tf.Tensor2D; // r = g * score
-      return { scores, indices: tf.tensor2d(chosen, [batch, k], "int32"), auxLosses: {} };
+      const scores = tf.keep(tf.mul(norms, this.gain) as tf.Tensor2D);
+      return { scores, host: tf.concat([tf.reshape(norms, [-1]), tf.reshape(scores, [-1])]).dataSync() as Float32Array };
     });
   }
 
@@ -89,11 +101,10 @@ export class L2NormRouter implements Router {
 
   // The rule is the same whatever routing.causal says: this router has no predictor.
   routeCausal(x: tf.Tensor3D, _mode: CausalRouting): CausalRouteResult {
-    return tf.tidy(() => {
-      const norms = this.norms(x);
-      const margin = tf.sub(norms, this.threshold);
-      return { scores: tf.mul(norms, this.gain) as tf.Tensor2D, selected: tf.greater(margin, 0) as tf.Tensor2D, probability: tf.sigmoid(margin) as tf.Tensor2D };
-    });
+    const n = x.shape[0] * x.shape[1];
+    const { scores, host } = this.scoresAndNorms(x);
+    const margins = host.subarray(0, n).map((v) => v - this.threshold); // score_i - tau
+    return { scores, hostScores: host.slice(n), ...causalDecisions(margins) };
   }
 
   weights(): Map<string, tf.Variable> {

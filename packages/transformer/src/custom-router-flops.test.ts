@@ -9,7 +9,8 @@ import { forwardFlops, paramCounts } from "@mixdepth/flops-accounting";
 import {
   registerRouter,
   routerCost,
-  topkPositions,
+  thresholdRoute,
+  topkRoute,
   unregisterRouter,
   type CausalRouteResult,
   type Router,
@@ -39,19 +40,11 @@ class TwoLayerRouter implements Router {
   }
 
   route(x: tf.Tensor3D, k: number): RouteResult {
-    const [batch, seqLen] = x.shape;
-    return tf.tidy(() => {
-      const scores = this.scores(x); // [B, S]
-      const indices = tf.tensor2d(topkPositions(scores.dataSync() as Float32Array, batch, seqLen, k), [batch, k], "int32");
-      return { scores, indices, auxLosses: {} };
-    });
+    return topkRoute(this.scores(x), k); // [B, S] scores, top-k positions on the host
   }
 
   routeCausal(x: tf.Tensor3D, _mode: CausalRouting): CausalRouteResult {
-    return tf.tidy(() => {
-      const scores = this.scores(x);
-      return { scores, selected: tf.greater(scores, 0) as tf.Tensor2D, probability: tf.sigmoid(scores) as tf.Tensor2D };
-    });
+    return thresholdRoute(this.scores(x));
   }
 
   weights(): Map<string, tf.Variable> {

@@ -12,7 +12,3 @@ export { encodeSafetensors, decodeSafetensors, SafetensorsError } from "./safete
 export type { DecodedSafetensors, SafetensorsDtype, SafetensorsTensor } from "./safetensors.js";
 // Types of dependencies that this package's signatures use.
 export type { CausalRouting, ModelConfig, ResolvedModelConfig } from "@mixdepth/core";
-export type { RoutingMode, RoutingTrace } from "@mixdepth/mod-block";
-// A class is re-exported as a value: the bundled .d.ts drops `export type`, so a type-only
-// re-export would promise a runtime export that the .js lacks.
-export { ModBlock } from "@mixdepth/mod-block";
