@@ -1,7 +1,7 @@
 export { createRouter, listRouters, registerBuiltinRouters, registerRouter, unregisterRouter } from "./registry.js";
 export { LearnedRouter, createLearnedRouter } from "./learned-router.js";
 export type { LearnedRouterOptions } from "./learned-router.js";
-export { StochasticRouter, createStochasticRouter } from "./stochastic-router.js";
+export { StochasticRouter, createStochasticRouter, type StochasticRouterOptions } from "./stochastic-router.js";
 export { measureCausalRouting, routingAgreement } from "./agreement.js";
 export type { RoutingAgreement } from "./agreement.js";
 export { selectionMask, topkIndices, topkPositions } from "./topk.js";
