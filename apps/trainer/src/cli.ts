@@ -226,6 +226,25 @@ export function buildProgram(): Command {
     }
   });
 
+  program
+    .command("report")
+    .description("rebuild a run's report.html and metrics.csv from its metrics.jsonl; with several runs, one page overlaying them")
+    .argument("<runs...>", "run folders (each holds metrics.jsonl)")
+    .option("-o, --out <file>", "overlay page to write (several runs; default mixdepth-report.html, with a .csv beside it)")
+    .action(async (dirs: string[], f: { out?: string }) => {
+      for (const d of dirs) {
+        if (!existsSync(join(d, "metrics.jsonl"))) throw new ConfigInvalid(`<runs>: ${JSON.stringify(d)} is not a run folder (no metrics.jsonl in it)`);
+      }
+      const { writeOverlayReport, writeRunReport } = await import("./run-report.js");
+      if (dirs.length === 1 && f.out === undefined) {
+        const path = writeRunReport(dirs[0] as string);
+        console.log(`report: ${path}\nmetrics: ${join(dirs[0] as string, "metrics.csv")}`);
+        return;
+      }
+      const r = writeOverlayReport(dirs, f.out ?? "mixdepth-report.html");
+      console.log(`report: ${r.html}\nmetrics: ${r.csv}`);
+    });
+
   return program;
 }
 

@@ -16,6 +16,7 @@ import { MetricsLog } from "./metrics.js";
 import { AdamW, clipByGlobalNorm, decayRule, learningRate } from "./optimizer.js";
 import { Progress } from "./progress.js";
 import { writeRunReport } from "./run-report.js";
+import { depthView } from "./depth-view.js";
 import { Rng } from "./rng.js";
 import { byteTokenizer, type Tokenizer } from "./tokenizer.js";
 import { writeAtomic } from "./atomic.js";
@@ -270,7 +271,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     progress.done();
     if (!interrupted && step === t.steps && startStep === t.steps) log(`the run already finished at step ${step}`);
     metrics.write({ type: "end", step, status: interrupted ? "interrupted" : "done", time: new Date().toISOString() });
-    const reportPath = opts.report === false ? null : writeRunReport(runDir);
+    const reportPath = opts.report === false ? null : writeRunReport(runDir, { depth: depthView(model, data.val, tokenizer, step) });
     return { status: interrupted ? "interrupted" : "done", step, checkpointDir: lastCheckpoint, reportPath, finalEval, msPerStep: stepsTimed ? msTotal / stepsTimed : Number.NaN, data };
   } finally {
     progress.done();
