@@ -98,7 +98,7 @@ export function writeSweepReport(out: string, runs: SweepRun[], backendLine: str
         const first = rs[0] as RunResult;
         const gaps = rs.filter((r) => r.causal !== null).map((r) => (r.causal as number) - r.loss);
         const accs = rs.filter((r) => r.accuracy !== null).map((r) => r.accuracy as number);
-        return [[budgetLabel(b), v, shapeLabel(first.run.shape), first.run.params, String(first.run.steps), String(rs.length), mean(losses), std(losses), Math.min(...losses), Math.max(...losses), losses.map((l) => fmt(l, 4)).join(" / "), mean(rs.map((r) => r.msPerStep)), gaps.length ? mean(gaps) : "-", accs.length ? mean(accs) : "-"]];
+        return [[budgetLabel(b), v, shapeLabel(first.run.shape), String(first.run.params), String(first.run.steps), String(rs.length), mean(losses), std(losses), Math.min(...losses), Math.max(...losses), losses.map((l) => fmt(l, 4)).join(" / "), mean(rs.map((r) => r.msPerStep)), gaps.length ? mean(gaps) : "-", accs.length ? mean(accs) : "-"]];
       }),
     ),
   };
@@ -119,7 +119,7 @@ export function writeSweepReport(out: string, runs: SweepRun[], backendLine: str
   const gridTable: Table = {
     title: "every run",
     head: ["budget", "run", "phase", "params", "steps", "final val loss top-k", "causal", "ms / step"],
-    rows: results.map((r) => [budgetLabel(r.run.budget), r.run.name, r.run.phase, r.run.params, String(r.run.steps), r.loss, r.causal ?? "-", r.msPerStep]),
+    rows: results.map((r) => [budgetLabel(r.run.budget), r.run.name, r.run.phase, String(r.run.params), String(r.run.steps), r.loss, r.causal ?? "-", r.msPerStep]),
   };
   const html = reportHtml(
     "mixdepth isoFLOP sweep: dense vs learned MoD vs stochastic routing",
