@@ -20,7 +20,7 @@ export interface RunResult {
   msPerStep: number;
 }
 
-const VARIANTS: Variant[] = ["dense", "mod", "stochastic", "dense-half"];
+const VARIANTS: Variant[] = ["dense", "mod", "stochastic", "dense-half", "stochastic-noise"];
 
 function result(run: SweepRun): RunResult {
   const curves = runCurves(run.valid.config.output.dir, run.name);
@@ -68,7 +68,7 @@ export function writeSweepReport(out: string, runs: SweepRun[], backendLine: str
 
   // isoFLOP curves: final loss vs params over the grid, per variant and budget.
   const iso: Series[] = budgets.flatMap((b, bi) =>
-    (["dense", "mod", "stochastic"] as Variant[]).map((v) => ({
+    (["dense", "mod", "stochastic", "stochastic-noise"] as Variant[]).filter((v) => runs.some((r) => r.variant === v)).map((v) => ({
       name: `${v} @ ${budgetLabel(b)}`,
       points: results.filter((r) => r.run.phase === "grid" && r.run.budget === b && r.run.variant === v).map((r): [number, number] => [r.run.params, r.loss]).sort((p, q) => p[0] - q[0]),
       markers: true,
@@ -103,7 +103,7 @@ export function writeSweepReport(out: string, runs: SweepRun[], backendLine: str
     ),
   };
   // Paired by seed: same seed means the same data order, so differences cancel part of the noise.
-  const pairs: [Variant, Variant][] = [["mod", "dense"], ["stochastic", "dense"], ["mod", "stochastic"], ["dense-half", "mod"]];
+  const pairs: [Variant, Variant][] = [["mod", "dense"], ["stochastic", "dense"], ["mod", "stochastic"], ["dense-half", "mod"], ["stochastic-noise", "stochastic"]];
   const diffTable: Table = {
     title: "seed-by-seed differences of the optima (final val loss, a - b; negative: a is better)",
     head: ["budget", "a - b", "seeds", "mean", "by seed"],
@@ -125,7 +125,7 @@ export function writeSweepReport(out: string, runs: SweepRun[], backendLine: str
     "mixdepth isoFLOP sweep: dense vs learned MoD vs stochastic routing",
     [
       `Budgets: ${budgets.map((b) => b.toExponential(3)).join(", ")} training FLOPs per run (steps from the isoFLOP planner of @mixdepth/flops-accounting).`,
-      `Variants: dense; mod (12.5 % capacity, every other block, learned router); stochastic (the same blocks, top-k of Gaussian noise); dense-half (the dense optimum's width at half its depth, same FLOPs).`,
+      `Variants: dense; mod (12.5 % capacity, every other block, learned router); stochastic (the same blocks, top-k of Gaussian noise, r = 1); stochastic-noise, when trained (the Gaussian scores also scale the branch); dense-half (the dense optimum's width at half its depth, same FLOPs).`,
       `Backend: ${backendLine}. Runs: ${out}/<budget>/<run>/ (each with its own report.html).`,
     ],
     charts,

@@ -30,6 +30,17 @@ describe("sweep planning", () => {
     expect(mod.steps).toBeGreaterThan(dense.steps); // cheaper steps, more of them
   });
 
+  it("--noise-control adds the other reading of the stochastic control at the same steps", () => {
+    const base = loadConfig({ preset: "sweep" });
+    const runs = gridRuns(base, { budgets: [1e12], shapes: parseShapes("64x4"), seeds: 1, noiseControl: true }, "/tmp/sw");
+    expect(runs.map((r) => r.variant)).toEqual(["dense", "mod", "stochastic", "stochastic-noise"]);
+    const [st, noise] = [runs[2]!, runs[3]!];
+    expect(noise.steps).toBe(st.steps);
+    expect(noise.valid.model.routing.routerOptions).toEqual({ scale: "noise" });
+    expect(st.valid.model.routing.routerOptions).toEqual({});
+    expect(noise.valid.model.routing.router).toBe("stochastic");
+  });
+
   it("the preset spans >= 10x from >= 8x the compare budget", () => {
     const b = SWEEP_PRESET.budgets;
     expect(Math.min(...b)).toBeGreaterThanOrEqual(8 * 2.3e12);

@@ -29,6 +29,11 @@ export interface SweepSpec {
   shapes: Shape[];
   /** Seeds at each variant's optimum (the grid run is seed 0 of them). */
   seeds: number;
+  /**
+   * Also train the other reading of the paper's stochastic control, "stochastic-noise": the
+   * sampled Gaussian scores also scale the routed branch (routerOptions.scale "noise").
+   */
+  noiseControl?: boolean;
 }
 
 /**
@@ -47,7 +52,10 @@ export const SWEEP_PRESET: SweepSpec = {
   seeds: 3,
 };
 
-export type Variant = SweepEntry["variant"] | "dense-half";
+export type Variant = SweepEntry["variant"] | "stochastic-noise" | "dense-half";
+
+/** A planned model of one shape at one budget (the planner's entry, or a variant derived from one). */
+type Entry = Omit<SweepEntry, "variant"> & { variant: Variant };
 
 export interface SweepRun {
   /** Folder name under the budget's folder, e.g. "mod-d64-L8-s0". */
@@ -110,25 +118,30 @@ function setting(base: ValidConfig) {
   return { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum };
 }
 
-function entryRun(base: ValidConfig, out: string, budget: number, e: SweepEntry, shape: Shape, seed: number, phase: SweepRun["phase"], variant: Variant = e.variant): SweepRun {
+function entryRun(base: ValidConfig, out: string, budget: number, e: Entry, shape: Shape, seed: number, phase: SweepRun["phase"], variant: Variant = e.variant): SweepRun {
   const name = `${variant}-${shapeLabel(shape)}-s${seed}`;
   const steps = e.plan.steps;
   if (steps < 1) throw new ConfigInvalid(`--budgets: ${budget.toExponential(3)} FLOPs buy ${variant} ${shapeLabel(shape)} no step (${e.plan.flopsPerStep.toExponential(3)} FLOPs/step)`);
   return { name, budget, variant, shape, seed, phase, steps, params: paramCounts(e.config).total, valid: runConfig(base, e.config, steps, base.config.training.seed + seed, join(out, budgetLabel(budget), name)) };
 }
 
-/** The entries (dense, mod, stochastic) of one shape at one budget, from the isoFLOP planner. */
-function entries(base: ValidConfig, budget: number, shape: Shape): SweepEntry[] {
+/** The entries (dense, mod, stochastic[, stochastic-noise]) of one shape at one budget, from the isoFLOP planner. */
+function entries(base: ValidConfig, budget: number, shape: Shape, noiseControl = false): Entry[] {
   const { routing, dModel: _d, nLayers: _l, nHeads: _h, ...rest } = base.config.model;
   void _d;
   void _l;
   void _h;
-  return isoFlopSweep({ budget, setting: setting(base), base: { ...rest, routing: { ...(routing ?? {}) } }, sizes: [{ name: shapeLabel(shape), ...shape }], capacities: [0.125] });
+  const planned: Entry[] = isoFlopSweep({ budget, setting: setting(base), base: { ...rest, routing: { ...(routing ?? {}) } }, sizes: [{ name: shapeLabel(shape), ...shape }], capacities: [0.125] });
+  if (!noiseControl) return planned;
+  // The scale does not change the FLOPs: same plan as the stochastic entry, other router option.
+  return planned.flatMap((e) =>
+    e.variant === "stochastic" ? [e, { ...e, variant: "stochastic-noise" as const, config: { ...e.config, routing: { ...e.config.routing, routerOptions: { ...(e.config.routing?.routerOptions ?? {}), scale: "noise" } } } }] : [e],
+  );
 }
 
 /** Phase 1: every shape x variant at every budget, seed 0. */
 export function gridRuns(base: ValidConfig, spec: SweepSpec, out: string): SweepRun[] {
-  return spec.budgets.flatMap((budget) => spec.shapes.flatMap((shape) => entries(base, budget, shape).map((e) => entryRun(base, out, budget, e, shape, 0, "grid"))));
+  return spec.budgets.flatMap((budget) => spec.shapes.flatMap((shape) => entries(base, budget, shape, spec.noiseControl).map((e) => entryRun(base, out, budget, e, shape, 0, "grid"))));
 }
 
 /** Final top-k validation loss of a finished run (its last evaluation), or null. */
@@ -168,13 +181,13 @@ export function seedRuns(base: ValidConfig, spec: SweepSpec, out: string, grid: 
   const runs: SweepRun[] = [];
   const best = optima(grid, budget);
   for (const [variant, opt] of best) {
-    const e = entries(base, budget, opt.shape).find((x) => x.variant === variant) as SweepEntry;
+    const e = entries(base, budget, opt.shape, spec.noiseControl).find((x) => x.variant === variant) as Entry;
     for (let s = 1; s < spec.seeds; s++) runs.push(entryRun(base, out, budget, e, opt.shape, s, "seeds"));
   }
   const dense = best.get("dense");
   if (dense && dense.shape.nLayers >= 2) {
     const half = { ...dense.shape, nLayers: Math.floor(dense.shape.nLayers / 2) };
-    const e = entries(base, budget, half).find((x) => x.variant === "dense") as SweepEntry;
+    const e = entries(base, budget, half).find((x) => x.variant === "dense") as Entry;
     for (let s = 0; s < spec.seeds; s++) runs.push(entryRun(base, out, budget, e, half, s, "seeds", "dense-half"));
   }
   return runs;
@@ -208,10 +221,11 @@ export async function runSweep(base: ValidConfig, spec: SweepSpec, outDir: strin
   if (existsSync(specFile) && readFileSync(specFile, "utf8") !== record) {
     throw new ConfigInvalid(`--out: ${out} holds a sweep with another spec or config (${specFile}); choose another --out`);
   }
-  const perBudget = spec.shapes.length * 3 + 3 * (spec.seeds - 1) + spec.seeds;
+  const variants = spec.noiseControl ? 4 : 3;
+  const perBudget = spec.shapes.length * variants + variants * (spec.seeds - 1) + spec.seeds;
   const total = budgets.length * perBudget;
   const totalFlops = perBudget * budgets.reduce((a, b) => a + b, 0); // each run spends (just under) its budget
-  log(`sweep: ${budgets.length} budget(s) x ${spec.shapes.length} shapes x 3 variants, then ${spec.seeds} seeds at each optimum and the half-depth dense control: ${total} runs, ${totalFlops.toExponential(2)} training FLOPs`);
+  log(`sweep: ${budgets.length} budget(s) x ${spec.shapes.length} shapes x ${variants} variants, then ${spec.seeds} seeds at each optimum and the half-depth dense control: ${total} runs, ${totalFlops.toExponential(2)} training FLOPs`);
   for (const b of budgets) {
     for (const r of grid.filter((g) => g.budget === b)) log(`  ${budgetLabel(b)} ${r.name}: ${r.steps} steps, ${r.params} parameters`);
   }
