@@ -235,9 +235,10 @@ export function buildProgram(): Command {
       .option("--seeds <n>", "seeds at each variant's optimum (default 3)")
       .option("--budget <flops>", "run only this budget of the sweep (again: finished runs are kept)")
       .option("--hours <h>", "stop this sitting after h hours (checkpointed; run again to continue)")
+      .option("--evals <n>", "evaluations (and checkpoints) per run (default 5)")
       .option("--noise-control", "also train the stochastic control whose Gaussian scores scale the branch (routerOptions.scale noise)")
       .option("--plan", "print the runs, their steps and the total FLOPs, and stop"),
-  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean }, cmd: Command) => {
+  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string }, cmd: Command) => {
     const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec, runSweep } = await import("./sweep.js");
     const valid = loadConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
     const spec = {
@@ -245,6 +246,7 @@ export function buildProgram(): Command {
       shapes: flags.shapes !== undefined ? parseShapes(flags.shapes) : SWEEP_PRESET.shapes,
       seeds: flags.seeds !== undefined ? Number(flags.seeds) : SWEEP_PRESET.seeds,
       noiseControl: Boolean(flags.noiseControl),
+      ...(flags.evals !== undefined ? { evals: Number(flags.evals) } : {}),
     };
     checkSpec(spec);
     const budget = flags.budget !== undefined ? parseBudgets(flags.budget, "--budget")[0] : undefined;

@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { expectNoLeaks } from "@mixdepth/vitest-config/tf";
 import { createTransformer } from "@mixdepth/transformer";
 import { routedTokens } from "@mixdepth/core";
-import { depthView, tokenDepths } from "./depth-view.js";
+import * as tf from "@tensorflow/tfjs";
+import { auxLossesByName, depthView, tokenDepths } from "./depth-view.js";
 import { byteTokenizer } from "./tokenizer.js";
 
 const cfg = { vocabSize: 256, dModel: 16, nHeads: 2, nLayers: 4, contextLength: 32, routing: { blocks: "every-other" as const, capacity: 0.25 } };
@@ -43,5 +44,26 @@ describe("depth view", () => {
     });
     dense.dispose();
     routed.dispose();
+  });
+
+  it("auxLossesByName: the named terms add up to the aux loss the training objective sums", async () => {
+    const model = createTransformer(cfg, { seed: 2 });
+    const dense = createTransformer({ ...cfg, routing: { blocks: "none" } }, { seed: 2 });
+    const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 37) % 256);
+    const batch = { inputs: ids, targets: ids.map((v) => (v + 1) % 256) };
+    await expectNoLeaks(() => {
+      const named = auxLossesByName(model, batch, 2, 32);
+      expect(Object.keys(named).sort()).toEqual(["aux_bce", "predictor_bce"]);
+      const x = tf.tensor2d(batch.inputs, [2, 32], "int32");
+      const y = tf.tensor2d(batch.targets, [2, 32], "int32");
+      const l = model.loss(x, y);
+      const sum = l.aux.dataSync()[0] as number;
+      tf.dispose([x, y, l.total, l.lm, l.aux]);
+      expect(sum).toBeGreaterThan(0);
+      expect(Math.abs((named.aux_bce as number) + (named.predictor_bce as number) - sum)).toBeLessThan(1e-5);
+      expect(auxLossesByName(dense, batch, 2, 32)).toEqual({});
+    });
+    model.dispose();
+    dense.dispose();
   });
 });

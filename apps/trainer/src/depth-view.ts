@@ -1,9 +1,12 @@
-// Per-token depth (the paper's figure of routing decisions): how many of the model's blocks
-// processed each token of a validation passage. `tokenDepths` is the one place the report
-// observes routing; it reads the per-routed-block traces of the model's own forward pass, so
-// a change in how routing is observed is a change here only.
+// What the report observes of a model's forward pass beyond the loss. Per-token depth (the
+// paper's figure of routing decisions): how many of the model's blocks processed each token
+// of a validation passage; `tokenDepths` is the one place that reads routing, from the
+// per-routed-block traces of the model's own forward pass, so a change in how routing is
+// observed is a change here only. And the auxiliary losses by name, which the training
+// objective only reports summed.
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardOptions, Transformer } from "@mixdepth/transformer";
+import type { Batch } from "./data.js";
 import type { Tokenizer } from "./tokenizer.js";
 
 export type DepthMode = NonNullable<ForwardOptions["routing"]>;
@@ -43,4 +46,22 @@ export function depthView(model: Transformer, passage: Int32Array, tokenizer: To
   const modes: DepthView["modes"] = [{ mode: "topk", depth: topk.depth }];
   if (topk.routedBlocks.length) modes.push({ mode: "causal", depth: tokenDepths(model, ids, "causal").depth });
   return { step, nLayers: model.config.nLayers, routedBlocks: topk.routedBlocks, tokens: Array.from(ids, (id) => tokenizer.decode([id])), modes };
+}
+
+/**
+ * The weighted auxiliary losses by name ("aux_bce", "predictor_bce"; summed over routed
+ * blocks, as trained) on one batch under top-k routing: one forward pass and one readback,
+ * for evaluation time only. Empty for dense models. Frees what it allocates.
+ */
+export function auxLossesByName(model: Transformer, batch: Batch, batchSize: number, seqLen: number): Record<string, number> {
+  const x = tf.tensor2d(batch.inputs, [batchSize, seqLen], "int32");
+  try {
+    const out = model.forward(x, { routing: "topk", trace: false });
+    const names = Object.keys(out.auxLosses);
+    const values = names.length ? tf.tidy(() => tf.stack(Object.values(out.auxLosses)).dataSync()) : new Float32Array();
+    tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
+    return Object.fromEntries(names.map((n, i) => [n, values[i] as number]));
+  } finally {
+    x.dispose();
+  }
 }

@@ -15,6 +15,7 @@ function fakeRun(dir: string, steps: number, routed: boolean): void {
     if (s % 5 === 0) {
       recs.push({
         type: "eval", step: s, flops: 1e6 * s, tokens: 64, topk: { loss: 4.9 - s / 10, bpb: 7 }, causal: routed ? { loss: 5 - s / 10, bpb: 7.1 } : null, seconds: 0.1, tokensPerSec: 640,
+        ...(routed ? { auxLosses: { aux_bce: 0.05, predictor_bce: 0.6 - s / 100 } } : {}),
         routing: routed ? [{ layer: 1, nominalFraction: 0.25, causalFraction: 0.2 + s / 100, accuracy: 0.7 + s / 100, precision: 0.5, recall: 0.4 }] : [],
       });
     }
@@ -38,6 +39,7 @@ describe("run report", () => {
     expect(html).toContain('title="token 2: 4 of 4 blocks">&lt;</span>');
     expect(html).toContain("mean depth 3 of 4 blocks");
     expect(html).not.toMatch(/<script|<link|src=|@import/);
+    expect(html).toContain("<title>predictor_bce: 0.5 at 10</title>"); // named aux losses at evaluations
     // depth.json is kept, so the report regenerates without the model.
     expect(runCurves(dir, "x").depth).toEqual(depth);
     expect(readFileSync(writeRunReport(dir), "utf8")).toContain("per-token depth on a validation passage (step 10)");
@@ -51,6 +53,7 @@ describe("run report", () => {
     const head = (lines[0] as string).split(",");
     expect(head.slice(0, 6)).toEqual(["step", "train_loss", "total_loss", "aux_loss", "lr", "grad_norm"]);
     expect(head).toContain("block1_accuracy");
+    expect(head).toContain("eval_predictor_bce");
     expect(lines).toHaveLength(11);
     const row5 = Object.fromEntries(head.map((h, i) => [h, (lines[5] as string).split(",")[i]]));
     expect(row5).toMatchObject({ step: "5", train_loss: "4.5", lr: "0.005", val_loss_topk: "4.4", val_loss_causal: "4.5", block1_accuracy: "0.75" });

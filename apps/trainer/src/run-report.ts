@@ -94,7 +94,17 @@ export function runCharts(runs: RunCurves[]): string[] {
     lineChart(valSeries(runs, "step", 1), { title: "validation loss: top-k and causal routing", xLabel: "step", yLabel: "loss (nats/token)" }),
     lineChart(perStep("learning rate", (t) => t.lr, false), { title: "learning rate (warmup, cosine decay)", xLabel: "step", yLabel: "learning rate" }),
     lineChart(perStep("gradient norm", (t) => t.gradNorm, true), { title: "global gradient norm before clipping (moving average)", xLabel: "step", yLabel: "L2 norm" }),
-    lineChart(perStep("auxiliary loss", (t) => t.aux, true), { title: "auxiliary losses: router BCE + predictor BCE, weighted (moving average)", xLabel: "step", yLabel: "loss (nats)" }),
+    lineChart(
+      [
+        ...perStep("auxiliary loss, sum (moving average)", (t) => t.aux, true),
+        // By name at evaluations (the training step only reads the sum back).
+        ...runs.flatMap((r, i) => {
+          const names = [...new Set(r.evals.flatMap((e) => Object.keys(e.auxLosses ?? {})))].sort();
+          return names.map((n, j) => s(i, j + 1, n, r.evals.filter((e) => e.auxLosses?.[n] !== undefined).map((e): [number, number] => [e.step, e.auxLosses?.[n] as number]), { markers: true }));
+        }),
+      ],
+      { title: "auxiliary losses, weighted: router BCE + predictor BCE", xLabel: "step", yLabel: "loss (nats)" },
+    ),
     lineChart(
       // Tokens of this step over its own wall time (tokensPerSec in the log is the running mean).
       perStep("tokens/s", (t) => (t.tokens / t.step / t.msPerStep) * 1000, true),
@@ -169,10 +179,12 @@ export function depthSection(v: DepthView, name = ""): Section {
 /** metrics.csv: one row per training step; evaluation columns filled at evaluation steps. */
 export function metricsCsv(runs: RunCurves[]): string {
   const layers = [...new Set(runs.flatMap((r) => r.evals.flatMap((e) => e.routing.map((l) => l.layer))))].sort((a, b) => a - b);
+  const auxNames = [...new Set(runs.flatMap((r) => r.evals.flatMap((e) => Object.keys(e.auxLosses ?? {}))))].sort();
   const head = [
     ...(runs.length > 1 ? ["run"] : []),
     "step", "train_loss", "total_loss", "aux_loss", "lr", "grad_norm", "tokens", "training_flops", "ms_per_step", "tokens_per_sec",
     "val_loss_topk", "val_bpb_topk", "val_loss_causal", "val_bpb_causal",
+    ...auxNames.map((n) => `eval_${n}`),
     ...layers.flatMap((l) => [`block${l}_causal_fraction`, `block${l}_accuracy`, `block${l}_precision`, `block${l}_recall`]),
   ];
   const rows = runs.flatMap((r) => {
@@ -186,6 +198,7 @@ export function metricsCsv(runs: RunCurves[]): string {
         ...(runs.length > 1 ? [r.name] : []),
         st, t?.loss, t?.total, t?.aux, t?.lr, t?.gradNorm, t?.tokens, t?.flops ?? e?.flops, t?.msPerStep, t?.tokensPerSec,
         e?.topk.loss, e?.topk.bpb, e?.causal?.loss, e?.causal?.bpb,
+        ...auxNames.map((n) => e?.auxLosses?.[n]),
         ...layers.flatMap((l) => {
           const x = e?.routing.find((y) => y.layer === l);
           return [x?.causalFraction, x?.accuracy, x?.precision, x?.recall];

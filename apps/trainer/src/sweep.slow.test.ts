@@ -1,5 +1,6 @@
 // `mixdepth sweep` end to end on a tiny model (cpu backend): 2 budgets x 2 shapes x 3 variants,
-// then 2 seeds at each optimum and the half-depth dense control (22 runs of 4-19 steps).
+// then 2 seeds at each optimum and the half-depth dense control (22 runs of 4-19 steps, 2
+// evaluations and checkpoints each).
 // Killed with SIGKILL in the middle of run 5, it resumes that run from its checkpoint (the
 // same losses as an uninterrupted run), skips the finished ones, and writes one report; a
 // third invocation only skips; --budget runs one budget and refuses one not in the sweep.
@@ -13,15 +14,15 @@ describe("mixdepth sweep", () => {
   it("trains the grid and the seeds, resumes after SIGKILL, skips finished runs, writes one report", async () => {
     const { dir, tiny } = tinySetup();
     const out = join(dir, "sweep");
-    const args = ["sweep", ...tiny, "--budgets", "1.5e7,3e7", "--shapes", "16x2,16x4", "--seeds", "2", "--out", out];
+    const args = ["sweep", ...tiny, "--budgets", "1.5e7,3e7", "--shapes", "16x2,16x4", "--seeds", "2", "--evals", "2", "--out", out];
 
-    // Kill hard once run 5 (mod d16 L4 at the first budget, 6 steps) has passed step 3.
+    // Kill hard once run 5 (mod d16 L4 at the first budget, 6 steps, checkpoint at 3) has passed step 4.
     const killed = await new Promise<string>((resolveKill, reject) => {
       const child = spawn("node", [cli, ...args], { env });
       let seen = "";
       child.stdout.on("data", (d: Buffer) => {
         seen += d.toString();
-        if (/\[sweep 5\/22\][^]*step 3\/6/.test(seen)) child.kill("SIGKILL");
+        if (/\[sweep 5\/22\][^]*step 4\/6/.test(seen)) child.kill("SIGKILL");
       });
       child.on("exit", (_c, signal) => (signal === "SIGKILL" ? resolveKill(seen) : reject(new Error(`not killed:\n${seen}`))));
     });
@@ -31,7 +32,7 @@ describe("mixdepth sweep", () => {
     const resumed = await run(args);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout.match(/: done already$/gm)).toHaveLength(4);
-    expect(resumed.stdout).toMatch(/\[sweep 5\/22\] 1\.50e7 mod-d16-L4-s0: 6 steps, resuming at step [1-5];/);
+    expect(resumed.stdout).toMatch(/\[sweep 5\/22\] 1\.50e7 mod-d16-L4-s0: 6 steps, resuming at step 3;/);
     expect(resumed.stdout).toMatch(/\[sweep 22\/22\] 3\.00e7 dense-half-d16-L1-s1: \d+ steps/);
     // The resumed run computed what an uninterrupted run of the same config computes.
     const killedRun = join(out, "1.50e7", "mod-d16-L4-s0");
@@ -59,5 +60,5 @@ describe("mixdepth sweep", () => {
     const bad = await run([...args, "--budget", "5e7"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--budget: 50000000 is not one of the sweep's budgets \(1\.500e\+7, 3\.000e\+7\)/);
-  }, 240_000);
+  }, 360_000);
 });

@@ -32,7 +32,8 @@ describe("sweep planning", () => {
 
   it("--noise-control adds the other reading of the stochastic control at the same steps", () => {
     const base = loadConfig({ preset: "sweep" });
-    const runs = gridRuns(base, { budgets: [1e12], shapes: parseShapes("64x4"), seeds: 1, noiseControl: true }, "/tmp/sw");
+    const runs = gridRuns(base, { budgets: [1e12], shapes: parseShapes("64x4"), seeds: 1, noiseControl: true, evals: 2 }, "/tmp/sw");
+    expect(runs[0]!.valid.config.training.evalEvery).toBe(Math.round(runs[0]!.steps / 2));
     expect(runs.map((r) => r.variant)).toEqual(["dense", "mod", "stochastic", "stochastic-noise"]);
     const [st, noise] = [runs[2]!, runs[3]!];
     expect(noise.steps).toBe(st.steps);
@@ -55,6 +56,7 @@ describe("sweep planning", () => {
     expect(() => parseBudgets("1e12,-3")).toThrow(/--budgets: must be FLOPs > 0 \(got "-3"\)/);
     expect(() => checkSpec({ budgets: [1], shapes: [], seeds: 1 })).toThrow(/--shapes: at least one/);
     expect(() => checkSpec({ budgets: [1], shapes: parseShapes("8x2"), seeds: 0 })).toThrow(/--seeds: must be a positive integer \(got 0\)/);
+    expect(() => checkSpec({ budgets: [1], shapes: parseShapes("8x2"), seeds: 1, evals: 1.5 })).toThrow(/--evals: must be a positive integer \(got 1\.5\)/);
     const base = loadConfig({ preset: "sweep" });
     expect(() => gridRuns(base, { budgets: [1e6], shapes: parseShapes("64x2"), seeds: 1 }, "/tmp/x")).toThrow(/--budgets: 1\.000e\+6 FLOPs buy dense d64-L2 no step/);
   });

@@ -4,8 +4,8 @@
 // (@mixdepth/flops-accounting's isoFLOP planner); then each variant's optimum (lowest final
 // top-k validation loss) is trained again with more seeds, beside a dense model of half the
 // dense optimum's depth at the same FLOPs as a control.
-// Crash safety: one run folder per run (<out>/<budget>/<run>/), checkpointed every fifth of
-// its steps; a run whose latest checkpoint is its last step is done and skipped, any other
+// Crash safety: one run folder per run (<out>/<budget>/<run>/), checkpointed at each of its
+// evaluations (5 per run by default); a run whose latest checkpoint is its last step is done and skipped, any other
 // run with a checkpoint is resumed from it, so a killed sweep continues where it stopped.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -34,6 +34,8 @@ export interface SweepSpec {
    * sampled Gaussian scores also scale the routed branch (routerOptions.scale "noise").
    */
   noiseControl?: boolean;
+  /** Evaluations (and checkpoints) per run, evenly spaced, the last at the final step. Default 5. */
+  evals?: number;
 }
 
 /**
@@ -96,15 +98,16 @@ export function checkSpec(spec: SweepSpec): void {
   if (spec.budgets.length === 0) throw new ConfigInvalid("--budgets: at least one budget is needed");
   if (spec.shapes.length === 0) throw new ConfigInvalid("--shapes: at least one shape is needed");
   if (!Number.isInteger(spec.seeds) || spec.seeds < 1) throw new ConfigInvalid(`--seeds: must be a positive integer (got ${JSON.stringify(spec.seeds)})`);
+  if (spec.evals !== undefined && (!Number.isInteger(spec.evals) || spec.evals < 1)) throw new ConfigInvalid(`--evals: must be a positive integer (got ${JSON.stringify(spec.evals)})`);
 }
 
 /**
  * One run's full trainer config: the base training settings with this run's model, steps and
- * seed; warmup keeps the base's fraction of the steps; evaluations and checkpoints every fifth.
+ * seed; warmup keeps the base's fraction of the steps; `evals` evaluations and checkpoints.
  */
-function runConfig(base: ValidConfig, model: ModelConfig, steps: number, seed: number, dir: string): ValidConfig {
+function runConfig(base: ValidConfig, model: ModelConfig, steps: number, seed: number, dir: string, evals: number): ValidConfig {
   const t = base.config.training;
-  const every = Math.max(1, Math.round(steps / 5));
+  const every = Math.max(1, Math.round(steps / evals));
   return validateConfig({
     ...base.config,
     model,
@@ -118,11 +121,11 @@ function setting(base: ValidConfig) {
   return { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum };
 }
 
-function entryRun(base: ValidConfig, out: string, budget: number, e: Entry, shape: Shape, seed: number, phase: SweepRun["phase"], variant: Variant = e.variant): SweepRun {
+function entryRun(base: ValidConfig, spec: SweepSpec, out: string, budget: number, e: Entry, shape: Shape, seed: number, phase: SweepRun["phase"], variant: Variant = e.variant): SweepRun {
   const name = `${variant}-${shapeLabel(shape)}-s${seed}`;
   const steps = e.plan.steps;
   if (steps < 1) throw new ConfigInvalid(`--budgets: ${budget.toExponential(3)} FLOPs buy ${variant} ${shapeLabel(shape)} no step (${e.plan.flopsPerStep.toExponential(3)} FLOPs/step)`);
-  return { name, budget, variant, shape, seed, phase, steps, params: paramCounts(e.config).total, valid: runConfig(base, e.config, steps, base.config.training.seed + seed, join(out, budgetLabel(budget), name)) };
+  return { name, budget, variant, shape, seed, phase, steps, params: paramCounts(e.config).total, valid: runConfig(base, e.config, steps, base.config.training.seed + seed, join(out, budgetLabel(budget), name), spec.evals ?? 5) };
 }
 
 /** The entries (dense, mod, stochastic[, stochastic-noise]) of one shape at one budget, from the isoFLOP planner. */
@@ -141,7 +144,7 @@ function entries(base: ValidConfig, budget: number, shape: Shape, noiseControl =
 
 /** Phase 1: every shape x variant at every budget, seed 0. */
 export function gridRuns(base: ValidConfig, spec: SweepSpec, out: string): SweepRun[] {
-  return spec.budgets.flatMap((budget) => spec.shapes.flatMap((shape) => entries(base, budget, shape, spec.noiseControl).map((e) => entryRun(base, out, budget, e, shape, 0, "grid"))));
+  return spec.budgets.flatMap((budget) => spec.shapes.flatMap((shape) => entries(base, budget, shape, spec.noiseControl).map((e) => entryRun(base, spec, out, budget, e, shape, 0, "grid"))));
 }
 
 /** Final top-k validation loss of a finished run (its last evaluation), or null. */
@@ -182,13 +185,13 @@ export function seedRuns(base: ValidConfig, spec: SweepSpec, out: string, grid: 
   const best = optima(grid, budget);
   for (const [variant, opt] of best) {
     const e = entries(base, budget, opt.shape, spec.noiseControl).find((x) => x.variant === variant) as Entry;
-    for (let s = 1; s < spec.seeds; s++) runs.push(entryRun(base, out, budget, e, opt.shape, s, "seeds"));
+    for (let s = 1; s < spec.seeds; s++) runs.push(entryRun(base, spec, out, budget, e, opt.shape, s, "seeds"));
   }
   const dense = best.get("dense");
   if (dense && dense.shape.nLayers >= 2) {
     const half = { ...dense.shape, nLayers: Math.floor(dense.shape.nLayers / 2) };
     const e = entries(base, budget, half).find((x) => x.variant === "dense") as Entry;
-    for (let s = 0; s < spec.seeds; s++) runs.push(entryRun(base, out, budget, e, half, s, "seeds", "dense-half"));
+    for (let s = 0; s < spec.seeds; s++) runs.push(entryRun(base, spec, out, budget, e, half, s, "seeds", "dense-half"));
   }
   return runs;
 }
