@@ -1,10 +1,13 @@
 // Sweep planning without training: the grid (every shape x variant at every budget spends at
 // most its budget and at least what one more step would exceed), flag parsing with clear
 // errors, and the statistics of the report.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { flopsPerStep } from "@mixdepth/flops-accounting";
 import { loadConfig } from "./config.js";
-import { SWEEP_PRESET, budgetLabel, checkSpec, gridRuns, parseBudgets, parseShapes } from "./sweep.js";
+import { SWEEP_PRESET, budgetLabel, checkSpec, gridRuns, parseBudgets, parseShapes, runSweep } from "./sweep.js";
 import { mean, std } from "./sweep-report.js";
 
 describe("sweep planning", () => {
@@ -59,6 +62,16 @@ describe("sweep planning", () => {
     expect(() => checkSpec({ budgets: [1], shapes: parseShapes("8x2"), seeds: 1, evals: 1.5 })).toThrow(/--evals: must be a positive integer \(got 1\.5\)/);
     const base = loadConfig({ preset: "sweep" });
     expect(() => gridRuns(base, { budgets: [1e6], shapes: parseShapes("64x2"), seeds: 1 }, "/tmp/x")).toThrow(/--budgets: 1\.000e\+6 FLOPs buy dense d64-L2 no step/);
+  });
+
+  it("refuses a folder holding another study and a budget outside the sweep, before writing anything", async () => {
+    const base = loadConfig({ preset: "sweep" });
+    const spec = { budgets: [1e12], shapes: parseShapes("64x2"), seeds: 1 };
+    const dir = mkdtempSync(join(tmpdir(), "mixdepth-sweep-"));
+    const o = { plan: true, backendLine: "", stop: { requested: false }, log: () => {} };
+    await expect(runSweep(base, spec, dir, { ...o, budget: 2e12 })).rejects.toThrow(/--budget: 2000000000000 is not one of the sweep's budgets \(1\.000e\+12\)/);
+    writeFileSync(join(dir, "sweep.json"), "{}\n");
+    await expect(runSweep(base, spec, dir, o)).rejects.toThrow(/holds a sweep with another spec or config/);
   });
 
   it("mean and sample standard deviation", () => {

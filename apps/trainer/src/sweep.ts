@@ -218,9 +218,10 @@ export async function runSweep(base: ValidConfig, spec: SweepSpec, outDir: strin
   }
   const budgets = o.budget === undefined ? spec.budgets : spec.budgets.filter((b) => Math.abs(b - (o.budget as number)) <= 1e-9 * b);
   const grid = gridRuns(base, spec, out);
-  // A folder holds one study: a different spec or base config would mix incomparable runs.
+  // A folder holds one study: a different spec or base config would mix incomparable runs. The
+  // backend is left out: a later sitting may run on another machine (the report names it).
   const specFile = join(out, "sweep.json");
-  const record = JSON.stringify({ spec, base: { ...base.config, output: undefined } }, null, 2) + "\n";
+  const record = JSON.stringify({ spec, base: { ...base.config, output: undefined, backend: undefined } }, null, 2) + "\n";
   if (existsSync(specFile) && readFileSync(specFile, "utf8") !== record) {
     throw new ConfigInvalid(`--out: ${out} holds a sweep with another spec or config (${specFile}); choose another --out`);
   }
