@@ -54,8 +54,17 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const W = o.width ?? 640;
   const m = { l: 64, r: 16, t: 32, b: 48 };
   const plotH = (o.height ?? 360) - m.t - m.b;
-  const perRow = Math.max(1, Math.floor((W - m.l) / 200));
-  const legendRows = Math.ceil(series.length / perRow);
+  // Legend entries flow left to right at their text's width (about 6.5 px per character at
+  // 11 px) and wrap at the chart's right edge.
+  const slots: [number, number][] = [];
+  let [cx, row] = [m.l, 0];
+  for (const s of series) {
+    const w = Math.max(120, 36 + s.name.length * 6.5);
+    if (cx > m.l && cx + w > W - m.r) [cx, row] = [m.l, row + 1];
+    slots.push([cx, row]);
+    cx += w;
+  }
+  const legendRows = series.length ? row + 1 : 0;
   const H = m.t + plotH + m.b + legendRows * 16 + (legendRows ? 6 : 0);
   const bottom = m.t + plotH;
   const tx = (x: number) => (o.logX ? Math.log10(Math.max(x, 1e-300)) : x);
@@ -96,8 +105,8 @@ export function lineChart(series: Series[], o: ChartOptions): string {
     if (s.markers) {
       for (const [x, y] of p) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${c}"><title>${escapeHtml(s.name)}: ${fmt(y, 4)} at ${fmt(x)}</title></circle>`);
     }
-    const lx = m.l + (i % perRow) * 200;
-    const ly = bottom + 52 + Math.floor(i / perRow) * 16;
+    const [lx, slotRow] = slots[i] as [number, number];
+    const ly = bottom + 52 + slotRow * 16;
     parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${c}" stroke-width="2"${dash}/>`);
     if (s.markers) parts.push(`<circle cx="${lx + 9}" cy="${ly - 4}" r="3" fill="${c}"/>`);
     parts.push(`<text x="${lx + 24}" y="${ly}">${escapeHtml(s.name)}</text>`);
