@@ -322,6 +322,64 @@ export function buildProgram(): Command {
     }
   });
 
+  addConfigOptions(
+    program
+      .command("sweep")
+      .description("isoFLOP sweep: dense, MoD and stochastic over a grid of shapes at several training-FLOPs budgets, seeds at the optima; resumable, one report")
+      .option("--budgets <list>", "training FLOPs per run, comma-separated (default: the sweep preset's 1.84e13,5.8e13,1.84e14)")
+      .option("--shapes <list>", "width x depth grid, comma-separated, e.g. 64x4,128x8 (default: 64x4,64x8,128x4,128x8)")
+      .option("--seeds <n>", "seeds at each variant's optimum (default 3)")
+      .option("--budget <flops>", "run only this budget of the sweep (again: finished runs are kept)")
+      .option("--hours <h>", "stop this sitting after h hours (checkpointed; run again to continue)")
+      .option("--evals <n>", "evaluations (and checkpoints) per run (default 5)")
+      .option("--noise-control", "also train the stochastic control whose Gaussian scores scale the branch (routerOptions.scale noise)")
+      .option("--plan", "print the runs, their steps and the total FLOPs, and stop"),
+  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string }, cmd: Command) => {
+    const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec, runSweep } = await import("./sweep.js");
+    const valid = loadConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+    const spec = {
+      budgets: flags.budgets !== undefined ? parseBudgets(flags.budgets) : SWEEP_PRESET.budgets,
+      shapes: flags.shapes !== undefined ? parseShapes(flags.shapes) : SWEEP_PRESET.shapes,
+      seeds: flags.seeds !== undefined ? Number(flags.seeds) : SWEEP_PRESET.seeds,
+      noiseControl: Boolean(flags.noiseControl),
+      ...(flags.evals !== undefined ? { evals: Number(flags.evals) } : {}),
+    };
+    checkSpec(spec);
+    const budget = flags.budget !== undefined ? parseBudgets(flags.budget, "--budget")[0] : undefined;
+    const hours = flags.hours !== undefined ? Number(flags.hours) : undefined;
+    if (hours !== undefined && !(hours > 0)) throw new ConfigInvalid(`--hours: must be a number > 0 (got ${JSON.stringify(flags.hours)})`);
+    const stop = installStop();
+    try {
+      // Every run's config is planned and validated before the backend starts or anything is written.
+      const opts = { stop, ...(budget !== undefined ? { budget } : {}), ...(hours !== undefined ? { hours } : {}) };
+      await runSweep(valid, spec, valid.config.output.dir, { ...opts, plan: true, backendLine: "", ...(flags.plan ? {} : { log: () => {} }) });
+      if (flags.plan) return;
+      const backendLine = await startBackend(valid.config.backend);
+      await runSweep(valid, spec, valid.config.output.dir, { ...opts, backendLine });
+    } finally {
+      stop.remove();
+    }
+  });
+
+  program
+    .command("report")
+    .description("rebuild a run's report.html and metrics.csv from its metrics.jsonl; with several runs, one page overlaying them")
+    .argument("<runs...>", "run folders (each holds metrics.jsonl)")
+    .option("-o, --out <file>", "overlay page to write (several runs; default mixdepth-report.html, with a .csv beside it)")
+    .action(async (dirs: string[], f: { out?: string }) => {
+      for (const d of dirs) {
+        if (!existsSync(join(d, "metrics.jsonl"))) throw new ConfigInvalid(`<runs>: ${JSON.stringify(d)} is not a run folder (no metrics.jsonl in it)`);
+      }
+      const { writeOverlayReport, writeRunReport } = await import("./run-report.js");
+      if (dirs.length === 1 && f.out === undefined) {
+        const path = writeRunReport(dirs[0] as string);
+        console.log(`report: ${path}\nmetrics: ${join(dirs[0] as string, "metrics.csv")}`);
+        return;
+      }
+      const r = writeOverlayReport(dirs, f.out ?? "mixdepth-report.html");
+      console.log(`report: ${r.html}\nmetrics: ${r.csv}`);
+    });
+
   return program;
 }
 

@@ -178,6 +178,23 @@ export const PRESETS: Record<string, TrainerConfig> = {
     output: { dir: "runs/compare" },
     backend: BASE.backend,
   },
+  // `mixdepth sweep`: the training settings every run of the isoFLOP study shares (its
+  // budgets and shapes are in sweep.ts); llama, the family the project trains by default.
+  sweep: {
+    model: {
+      vocabSize: 256,
+      dModel: 128,
+      nHeads: 4,
+      nLayers: 4,
+      contextLength: 128,
+      family: "llama",
+      routing: { blocks: "every-other", capacity: 0.125 },
+    },
+    training: { ...BASE_TRAINING, steps: 400, warmupSteps: 40, evalEvery: 100, evalBatches: 8 },
+    data: { ...BASE.data },
+    output: { dir: "runs/sweep" },
+    backend: BASE.backend,
+  },
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -25,6 +25,8 @@ export interface EvalRecord extends EvalResult {
   type: "eval";
   step: number;
   flops: number;
+  /** Weighted auxiliary losses by name on the first evaluation batch (absent in older logs). */
+  auxLosses?: Record<string, number>;
 }
 
 export type MetricRecord =

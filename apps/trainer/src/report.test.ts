@@ -1,6 +1,6 @@
 // Reports must open offline: inline SVG, no scripts, no external references.
 import { describe, expect, it } from "vitest";
-import { fmt, lineChart, reportHtml, smooth } from "./report.js";
+import { fmt, lineChart, reportHtml, smooth, toCsv } from "./report.js";
 
 describe("report", () => {
   it("draws each series as a path with axes and a legend, escaping names", () => {
@@ -30,5 +30,18 @@ describe("report", () => {
     expect(fmt(1234567)).toBe("1.23e+6");
     expect(fmt(0.5)).toBe("0.5");
     expect(smooth([[1, 1], [2, 3], [3, 5]], 2)).toEqual([[1, 1], [2, 2], [3, 4]]);
+  });
+
+  it("puts the legend below the plot, never over a curve; dots carry hover titles", () => {
+    const svg = lineChart([{ name: "val", points: [[1, 3], [2, 2]], markers: true, dash: "4 2" }], { title: "t", xLabel: "step", yLabel: "loss", height: 300 });
+    const plotBottom = 300 - 48;
+    const legendY = Number(/<text x="\d+" y="(\d+)">val<\/text>/.exec(svg)?.[1]);
+    expect(legendY).toBeGreaterThan(plotBottom + 34);
+    expect(svg).toContain('<title>val: 2 at 2</title>');
+    expect(svg).toContain('stroke-dasharray="4 2"');
+  });
+
+  it("writes CSV with quoting and empty cells for missing values", () => {
+    expect(toCsv(["a", "b"], [["x,y", 1.5], ['say "hi"', Number.NaN], [null, undefined]])).toBe('a,b\n"x,y",1.5\n"say ""hi""",\n,\n');
   });
 });

@@ -16,6 +16,7 @@ import { MetricsLog } from "./metrics.js";
 import { AdamW, clipByGlobalNorm, decayRule, learningRate } from "./optimizer.js";
 import { Progress } from "./progress.js";
 import { writeRunReport } from "./run-report.js";
+import { auxLossesByName, depthView } from "./depth-view.js";
 import { Rng } from "./rng.js";
 import { byteTokenizer, type Tokenizer } from "./tokenizer.js";
 import { writeAtomic } from "./atomic.js";
@@ -173,7 +174,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     };
     const runEval = (s: number): EvalResult => {
       const r = evaluate(model, evalSet, t.batchSize, t.seqLen, tokenizer.bytesPerToken());
-      metrics.write({ type: "eval", step: s, flops: s * perStep, ...r });
+      metrics.write({ type: "eval", step: s, flops: s * perStep, ...r, auxLosses: auxLossesByName(model, evalSet[0] as Batch, t.batchSize, t.seqLen) });
       const causal = r.causal ? `, causal ${r.causal.loss.toFixed(4)} (${r.causal.bpb.toFixed(3)} bpb)` : "";
       const acc = r.routing.length ? `, causal-vs-topk accuracy ${r.routing.map((l) => l.accuracy.toFixed(3)).join("/")}` : "";
       log(`eval @ step ${s}: val loss top-k ${r.topk.loss.toFixed(4)} (${r.topk.bpb.toFixed(3)} bpb)${causal}${acc}`);
@@ -271,7 +272,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     progress.done();
     if (!interrupted && step === t.steps && startStep === t.steps) log(`the run already finished at step ${step}`);
     metrics.write({ type: "end", step, status: interrupted ? "interrupted" : "done", time: new Date().toISOString() });
-    const reportPath = opts.report === false ? null : writeRunReport(runDir);
+    const reportPath = opts.report === false ? null : writeRunReport(runDir, { depth: depthView(model, data.val, tokenizer, step) });
     return { status: interrupted ? "interrupted" : "done", step, checkpointDir: lastCheckpoint, reportPath, finalEval, msPerStep: stepsTimed ? msTotal / stepsTimed : Number.NaN, data };
   } finally {
     progress.done();

@@ -10,7 +10,7 @@ export {
 } from "./registry.js";
 export { LearnedRouter, createLearnedRouter } from "./learned-router.js";
 export type { LearnedRouterOptions } from "./learned-router.js";
-export { StochasticRouter, createStochasticRouter } from "./stochastic-router.js";
+export { StochasticRouter, createStochasticRouter, type StochasticRouterOptions } from "./stochastic-router.js";
 export { combineAgreements, routingAgreement } from "./agreement.js";
 export type { RoutingAgreement } from "./agreement.js";
 export { topkPositions } from "./topk.js";

@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
-import { StochasticRouter } from "./stochastic-router.js";
+import { normalQuantile, StochasticRouter } from "./stochastic-router.js";
 import type { RouterContext } from "./router.js";
 
 /** Row-major host array -> rows. */
@@ -57,6 +57,49 @@ describe.each(testBackends())("stochastic router on %s", (backend) => {
     tf.dispose(x);
   });
 
+  it('scale "noise": the Gaussian scores that pick the top-k also scale the branch', async () => {
+    const r = new StochasticRouter(ctx({ options: { scale: "noise" } }));
+    const one = new StochasticRouter(ctx());
+    const x = tf.zeros([2, 32, 4]) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      const out = r.route(x, 4);
+      const ref = one.route(x, 4); // same seed, same draw: the selection does not depend on the reading
+      const s = out.scores.arraySync();
+      const idx = out.indices.arraySync();
+      expect(idx).toEqual(ref.indices.arraySync());
+      expect(new Set(ref.scores.dataSync())).toEqual(new Set([1]));
+      idx.forEach((row, b) => {
+        const scores = s[b] as number[];
+        const chosen = row.map((i) => scores[i] as number);
+        const rest = scores.filter((_, i) => !row.includes(i));
+        expect(Math.min(...chosen)).toBeGreaterThan(Math.max(...rest)); // the routed tokens are the top-k of r
+      });
+      expect(new Set(out.scores.dataSync()).size).toBe(64); // fresh noise, not ones
+      tf.dispose([out.scores, out.indices, ref.scores, ref.indices]);
+    });
+    tf.dispose(x);
+  });
+
+  it('scale "noise", causal: routed iff the score passes the (1 - capacity) quantile; fraction near capacity', async () => {
+    const r = new StochasticRouter(ctx({ options: { scale: "noise" } }));
+    const x = tf.zeros([4, 256, 4]) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      const c = r.routeCausal(x, "threshold");
+      const z = c.scores.dataSync();
+      const sel = c.selected.dataSync();
+      const q = normalQuantile(0.75);
+      let n = 0;
+      z.forEach((v, i) => {
+        expect(sel[i]).toBe(v > q ? 1 : 0);
+        n += sel[i] as number;
+      });
+      expect(Math.abs(n / sel.length - 0.25)).toBeLessThan(0.05); // 1024 Bernoulli(0.25): sd 0.0135
+      expect(new Set(c.probability.dataSync())).toEqual(new Set([Math.fround(0.25)]));
+      tf.dispose([c.scores, c.selected, c.probability]);
+    });
+    tf.dispose(x);
+  });
+
   it("rejects a bad capacity and a bad k, naming the field", () => {
     expect(() => new StochasticRouter(ctx({ capacity: 0 }))).toThrow(/routing\.capacity: must be a number in \(0, 1\] \(got 0\)/);
     expect(() => new StochasticRouter(ctx({ capacity: 1.5 }))).toThrow(/got 1\.5/);
@@ -64,6 +107,22 @@ describe.each(testBackends())("stochastic router on %s", (backend) => {
     const x = tf.zeros([1, 4, 4]) as tf.Tensor3D;
     expect(() => r.route(x, 5)).toThrow(/k: must be an integer in \[1, 4\] \(got 5\)/);
     tf.dispose(x);
+  });
+});
+
+describe("stochastic router options", () => {
+  it("normalQuantile matches tabulated standard normal quantiles", () => {
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 9);
+    expect(normalQuantile(0.875)).toBeCloseTo(1.1503494, 6);
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 6);
+    expect(normalQuantile(0.01)).toBeCloseTo(-2.3263479, 6);
+  });
+
+  it("rejects a bad scale, naming the field and quoting the value; leaves other routers' options alone", () => {
+    expect(() => new StochasticRouter(ctx({ options: { scale: "gauss" } }))).toThrow(/routing\.routerOptions\.scale: must be "one" or "noise" \(got "gauss"\)/);
+    expect(() => new StochasticRouter(ctx({ options: { scale: 1 } }))).toThrow(/\(got 1\)/);
+    expect(() => new StochasticRouter(ctx({ options: { initStd: 1 } }))).not.toThrow(); // the learned router's option, shared config
+    expect(new StochasticRouter(ctx({ options: { scale: "noise" } })).toJSON()).toEqual({ kind: "stochastic", options: { scale: "noise" } });
   });
 });
 

@@ -1,0 +1,67 @@
+// What the report observes of a model's forward pass beyond the loss. Per-token depth (the
+// paper's figure of routing decisions): how many of the model's blocks processed each token
+// of a validation passage; `tokenDepths` is the one place that reads routing, from the
+// per-routed-block traces of the model's own forward pass, so a change in how routing is
+// observed is a change here only. And the auxiliary losses by name, which the training
+// objective only reports summed.
+import * as tf from "@tensorflow/tfjs";
+import type { ForwardOptions, Transformer } from "@mixdepth/transformer";
+import type { Batch } from "./data.js";
+import type { Tokenizer } from "./tokenizer.js";
+
+export type DepthMode = NonNullable<ForwardOptions["routing"]>;
+
+export interface DepthView {
+  /** Training step of the weights. */
+  step: number;
+  nLayers: number;
+  /** Indices of the routed (MoD) blocks; the others process every token. */
+  routedBlocks: number[];
+  /** The passage, one string per token (decoded alone). */
+  tokens: string[];
+  /** Blocks that processed each token, per routing mode ("topk": training-time expert choice; "causal": the sampling-time rule). */
+  modes: { mode: DepthMode; depth: number[] }[];
+}
+
+/** Blocks (of nLayers) that processed each token of `ids` in one forward pass. Frees what it allocates. */
+export function tokenDepths(model: Transformer, ids: ArrayLike<number>, mode: DepthMode): { depth: number[]; routedBlocks: number[] } {
+  const n = ids.length;
+  const x = tf.tensor2d(Array.from(ids), [1, n], "int32");
+  try {
+    const out = model.forward(x, { routing: mode, trace: true });
+    tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
+    const dense = model.config.nLayers - out.traces.length;
+    const depth = new Array<number>(n).fill(dense);
+    for (const t of out.traces) for (const i of t.processed[0] ?? []) depth[i] = (depth[i] as number) + 1;
+    return { depth, routedBlocks: out.traces.map((t) => t.layer) };
+  } finally {
+    x.dispose();
+  }
+}
+
+/** The depth view of the first context-length tokens of `passage` under top-k and (for MoD models) causal routing. */
+export function depthView(model: Transformer, passage: Int32Array, tokenizer: Tokenizer, step: number): DepthView {
+  const ids = passage.subarray(0, Math.min(passage.length, model.config.contextLength));
+  const topk = tokenDepths(model, ids, "topk");
+  const modes: DepthView["modes"] = [{ mode: "topk", depth: topk.depth }];
+  if (topk.routedBlocks.length) modes.push({ mode: "causal", depth: tokenDepths(model, ids, "causal").depth });
+  return { step, nLayers: model.config.nLayers, routedBlocks: topk.routedBlocks, tokens: Array.from(ids, (id) => tokenizer.decode([id])), modes };
+}
+
+/**
+ * The weighted auxiliary losses by name ("aux_bce", "predictor_bce"; summed over routed
+ * blocks, as trained) on one batch under top-k routing: one forward pass and one readback,
+ * for evaluation time only. Empty for dense models. Frees what it allocates.
+ */
+export function auxLossesByName(model: Transformer, batch: Batch, batchSize: number, seqLen: number): Record<string, number> {
+  const x = tf.tensor2d(batch.inputs, [batchSize, seqLen], "int32");
+  try {
+    const out = model.forward(x, { routing: "topk", trace: false });
+    const names = Object.keys(out.auxLosses);
+    const values = names.length ? tf.tidy(() => tf.stack(Object.values(out.auxLosses)).dataSync()) : new Float32Array();
+    tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
+    return Object.fromEntries(names.map((n, i) => [n, values[i] as number]));
+  } finally {
+    x.dispose();
+  }
+}
