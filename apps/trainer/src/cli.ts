@@ -334,9 +334,11 @@ export function buildProgram(): Command {
       .option("--evals <n>", "evaluations (and checkpoints) per run (default 5)")
       .option("--noise-control", "also train the stochastic control whose Gaussian scores scale the branch (routerOptions.scale noise)")
       .option("--plan", "print the runs, their steps and the total FLOPs, and stop"),
+    "sweep",
   ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string }, cmd: Command) => {
     const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec, runSweep } = await import("./sweep.js");
-    const valid = loadConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+    const valid = await prepareConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) }, flags);
+    if (printConfig(flags, valid)) return;
     const spec = {
       budgets: flags.budgets !== undefined ? parseBudgets(flags.budgets) : SWEEP_PRESET.budgets,
       shapes: flags.shapes !== undefined ? parseShapes(flags.shapes) : SWEEP_PRESET.shapes,
