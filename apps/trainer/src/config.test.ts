@@ -46,7 +46,7 @@ describe("config", () => {
       /model\.routing\.routerOptions\.initstd: unknown option of the learned router \(known: initStd\) \(got 0\.1\)/,
     );
     expect(() => loadConfig({ overrides: [parseSet("model.routing.routerOptions.initStd=-1")] })).toThrow(/model\.routing\.routerOptions\.initStd: must be a number >= 0 \(got -1\)/);
-    expect(() => loadConfig({ overrides: [parseSet("model.routing.router=stochastic"), parseSet("model.routing.routerOptions.p=1")] })).toThrow(/model\.routing\.routerOptions\.p: unknown option: the stochastic router takes none/);
+    expect(() => loadConfig({ overrides: [parseSet("model.routing.router=stochastic"), parseSet("model.routing.routerOptions.p=1")] })).toThrow(/model\.routing\.routerOptions\.p: unknown option of the stochastic router \(known: scale\)/);
     expect(loadConfig({ overrides: [parseSet("model.routing.routerOptions.initStd=0.02")] }).model.routing.routerOptions).toEqual({ initStd: 0.02 });
   });
 

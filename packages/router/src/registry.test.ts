@@ -85,7 +85,7 @@ describe("router registry", () => {
       expect(() => api.checkRouterConfig(cfg({ router: "nope" }))).toThrow(/^routing\.router: unknown router kind; registered: learned, stochastic \(got "nope"\)$/);
       expect(() => api.checkRouterConfig(cfg({ routerOptions: { initstd: 1 } }))).toThrow(ConfigError);
       expect(() => api.checkRouterConfig(cfg({ routerOptions: { initstd: 1 } }))).toThrow("routing.routerOptions.initstd: unknown option of the learned router (known: initStd) (got 1)");
-      expect(() => api.checkRouterConfig(cfg({ router: "stochastic", routerOptions: { seed: 1 } }))).toThrow("routing.routerOptions.seed: unknown option: the stochastic router takes none (got 1)");
+      expect(() => api.checkRouterConfig(cfg({ router: "stochastic", routerOptions: { seed: 1 } }))).toThrow("routing.routerOptions.seed: unknown option of the stochastic router (known: scale) (got 1)");
       expect(() => api.checkRouterConfig(cfg({ routerOptions: { initStd: 0.5 } }))).not.toThrow();
       expect(() => api.checkRouterConfig(cfg({ router: "nope", blocks: "none" }))).not.toThrow(); // dense: no router is built
     });
