@@ -1,11 +1,10 @@
 // `eval` and `compare`: the commands built on top of train().
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import * as tf from "@tensorflow/tfjs";
-import { fromWeights, type Transformer } from "@mixdepth/transformer";
+import { checkpointToModel, type Transformer } from "@mixdepth/transformer";
 import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts } from "@mixdepth/flops-accounting";
 import { validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
-import { latestStep, loadModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
+import { latestStep, loadModelCheckpoint, type ModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
 import { evalBatches, prepareTokens } from "./data.js";
 import { evaluate } from "./eval.js";
 import { fmt, reportHtml, type Table } from "./report.js";
@@ -22,14 +21,9 @@ export interface EvalCommandOptions {
   json: boolean;
 }
 
-/** Builds the transformer of a loaded checkpoint; the caller disposes it. */
-function modelFromCheckpoint(ck: ReturnType<typeof loadModelCheckpoint>): Transformer {
-  const tensors = new Map([...ck.weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape, "float32")]));
-  try {
-    return fromWeights(ck.config.model, tensors); // copies the values
-  } finally {
-    tf.dispose([...tensors.values()]);
-  }
+/** Builds the transformer of a loaded (already checked) checkpoint; the caller disposes it. */
+function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
+  return checkpointToModel(ck.parsed);
 }
 
 /** Evaluates a checkpoint on the validation split of its run's data (or --data). */

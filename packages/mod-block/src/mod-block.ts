@@ -6,8 +6,8 @@
 //                 query nor a key in this block (it writes no K/V), as in cached decoding
 import * as tf from "@tensorflow/tfjs-core";
 import { routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
-import { createRouter, registerBuiltinRouters, type Router } from "@mixdepth/router";
-import { TransformerBlock } from "./transformer-block.js";
+import { createRouter, registerBuiltinRouters, routerWeightShapes, type Router, type RouterContext } from "@mixdepth/router";
+import { TransformerBlock, transformerBlockWeightShapes } from "./transformer-block.js";
 import { gatherRows, gatherTokens, scatterAddTokens } from "./token-gather.js";
 
 export type RoutingMode = "topk" | "causal";
@@ -41,6 +41,39 @@ export interface ModBlockOptions {
   trace?: boolean;
 }
 
+/** What the router of routed block `index` is created with (the one place that derives it). */
+export function routerContext(config: ResolvedModelConfig, index: number, seed: number): RouterContext {
+  const layer = config.layers[index];
+  if (!layer) throw new RangeError(`block index ${index} out of range (nLayers ${config.nLayers})`);
+  const r = config.routing;
+  return {
+    dModel: config.dModel,
+    layerIndex: index,
+    auxLoss: r.auxLoss,
+    predictor: r.predictor,
+    options: r.routerOptions,
+    seed: (seed * 1000003 + index * 7919) >>> 0,
+    capacity: layer.capacity,
+  };
+}
+
+/**
+ * Name -> shape of every weight of block `index` ("attn.qkv.w", "router.w", ...), in
+ * {@link ModBlock.weights} order, from the config alone: no tensors are allocated. Router
+ * weights come from the router registry; `null` for them means the router kind did not
+ * declare its shapes (registerRouter's `weightShapes`), and then only the block part is known.
+ */
+export function blockWeightShapes(config: ResolvedModelConfig, index: number): { shapes: Map<string, number[]>; routerKnown: boolean } {
+  const layer = config.layers[index];
+  if (!layer) throw new RangeError(`block index ${index} out of range (nLayers ${config.nLayers})`);
+  const shapes = new Map(transformerBlockWeightShapes(config));
+  if (!layer.routed) return { shapes, routerKnown: true };
+  registerBuiltinRouters();
+  const router = routerWeightShapes(config.routing.router, routerContext(config, index, 0));
+  for (const [k, s] of router ?? []) shapes.set(`router.${k}`, s);
+  return { shapes, routerKnown: router !== null };
+}
+
 /** A block of the model: dense, or routed with its own router. Owns its variables. */
 export class ModBlock {
   readonly block: TransformerBlock;
@@ -61,17 +94,8 @@ export class ModBlock {
     this.block = new TransformerBlock(config, index, rand);
     if (this.routed) {
       registerBuiltinRouters();
-      const r = config.routing;
       // Every routed block gets its own router (mod-spec section 8: never one shared router).
-      this.router = createRouter(r.router, {
-        dModel: config.dModel,
-        layerIndex: index,
-        auxLoss: r.auxLoss,
-        predictor: r.predictor,
-        options: r.routerOptions,
-        seed: (seed * 1000003 + index * 7919) >>> 0,
-        capacity: layer.capacity,
-      });
+      this.router = createRouter(config.routing.router, routerContext(config, index, seed));
     } else {
       this.router = null;
     }

@@ -1,5 +1,6 @@
-export { createRouter, listRouters, registerBuiltinRouters, registerRouter, unregisterRouter } from "./registry.js";
-export { LearnedRouter, createLearnedRouter } from "./learned-router.js";
+export { createRouter, listRouters, registerBuiltinRouters, registerRouter, routerWeightShapes, unregisterRouter } from "./registry.js";
+export type { RegisterRouterOptions, RouterWeightShapes } from "./registry.js";
+export { LearnedRouter, createLearnedRouter, learnedRouterWeightShapes } from "./learned-router.js";
 export type { LearnedRouterOptions } from "./learned-router.js";
 export { StochasticRouter, createStochasticRouter } from "./stochastic-router.js";
 export { measureCausalRouting, routingAgreement } from "./agreement.js";

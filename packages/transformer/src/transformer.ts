@@ -8,6 +8,7 @@ import { ModBlock, fastMatMul, layerNorm, rmsNorm, type RoutingMode, type Routin
 import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
+import { topLevelWeightShapes } from "./weight-shapes.js";
 
 /** Init std of embeddings (and of every block matrix, see mod-block). */
 export const EMBEDDING_INIT_STD = 0.02;
@@ -46,17 +47,6 @@ export interface LossResult {
   aux: tf.Scalar;
 }
 
-/** Names and shapes of the model-level weights (blocks excluded), in a stable order. */
-function topLevelShapes(c: ResolvedModelConfig): [string, number[]][] {
-  const d = c.dModel;
-  const out: [string, number[]][] = [["tok_emb", [c.vocabSize, d]]];
-  if (c.family === "gpt2") out.push(["pos_emb", [c.contextLength, d]]);
-  out.push(["final_norm.g", [d]]);
-  if (c.family === "gpt2") out.push(["final_norm.b", [d]]);
-  if (!c.tieEmbeddings) out.push(["head.w", [d, c.vocabSize]]);
-  return out;
-}
-
 /** A MoD (or dense) decoder-only transformer. Owns its variables; call dispose(). */
 export class Transformer {
   readonly config: ResolvedModelConfig;
@@ -76,7 +66,7 @@ export class Transformer {
     const blockRand = mulberry32(seed);
     const blocks: ModBlock[] = [];
     try {
-      for (const [name, shape] of topLevelShapes(c)) {
+      for (const [name, shape] of topLevelWeightShapes(c)) {
         // tidy frees the initial value; variables are not tracked by tidy.
         const v = tf.tidy(() =>
           tf.variable(
