@@ -20,21 +20,40 @@ import { Rng } from "./rng.js";
 import { byteTokenizer, type Tokenizer } from "./tokenizer.js";
 import { writeAtomic } from "./atomic.js";
 
-/** Thrown when the loss or gradient norm stops being finite; nothing is checkpointed. */
+/**
+ * Thrown when the loss, the gradient norm or any weight stops being finite; nothing is
+ * checkpointed after it. `lastCheckpoint` is the newest checkpoint of this run (or the one it
+ * resumed from), whose weights were checked finite when it was written (or loaded).
+ */
 export class NonFiniteError extends Error {
   constructor(
     readonly step: number,
     what: string,
-    value: number,
     lastCheckpoint: string | null,
   ) {
     super(
-      `${what} is ${value} at step ${step}; training stopped without writing a checkpoint` +
-        (lastCheckpoint ? ` (the last good one, ${lastCheckpoint}, is intact)` : " (no checkpoint was written in this run)") +
+      `${what} at step ${step}; training stopped without writing a checkpoint` +
+        (lastCheckpoint ? ` (the last checkpoint with finite weights, ${lastCheckpoint}, is intact)` : " (no checkpoint was written in this run)") +
         ". Try a lower training.lr or a gradClip.",
     );
     this.name = "NonFiniteError";
   }
+}
+
+/** Test hooks: inject faults at a step (replaces the old MIXDEPTH_FAULT_NAN_AT_STEP env var). */
+export interface TrainFaults {
+  /** Report a NaN loss at this step. */
+  nanLossAtStep?: number;
+  /** Write Infinity into one weight right after this step's update. */
+  infWeightAtStep?: number;
+}
+
+/** Name of the first array holding a non-finite value, or null. */
+function firstNonFinite(arrays: Iterable<[string, Float32Array]>): string | null {
+  for (const [name, a] of arrays) {
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i] as number)) return name;
+  }
+  return null;
 }
 
 export interface TrainOptions {
@@ -51,6 +70,8 @@ export interface TrainOptions {
   onStep?: (step: number, loss: number) => void;
   /** Write report.html at the end (default true). */
   report?: boolean;
+  /** Tests only: inject faults. */
+  faults?: TrainFaults;
 }
 
 export interface TrainResult {
@@ -125,6 +146,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   try {
     if (opts.resume) {
       const ck = loadCheckpoint(runDir, model.weightShapes(), fp);
+      const bad = firstNonFinite([...ck.weights, ...[...ck.m].map(([n, a]) => [`m.${n}`, a] as [string, Float32Array]), ...[...ck.v].map(([n, a]) => [`v.${n}`, a] as [string, Float32Array])]);
+      if (bad) throw new CheckpointError(`checkpoint: ${ck.dir} holds non-finite values in "${bad}"; it cannot be resumed (delete it and point checkpoints/latest.json at an earlier step folder)`);
       const loaded = new Map([...ck.weights].map(([n, d]) => [n, tf.tensor(d, ck.shapes.get(n))]));
       try {
         model.setWeights(loaded); // copies the values
@@ -159,6 +182,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const checkpoint = (s: number) => {
       const w = weightData(model);
       const st = opt.getState();
+      // Never write a checkpoint that cannot be trained or sampled from.
+      const bad = firstNonFinite([...w.values, ...st.m, ...st.v]);
+      if (bad) {
+        const e = new NonFiniteError(s, `"${bad}" holds a non-finite value`, lastCheckpoint);
+        metrics.write({ type: "error", step: s, message: e.message });
+        throw e;
+      }
       lastCheckpoint = saveCheckpoint(runDir, {
         step: s,
         weights: w.values,
@@ -179,7 +209,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       return r;
     };
 
-    const faultAt = Number(process.env.MIXDEPTH_FAULT_NAN_AT_STEP ?? "0"); // test hook: inject a NaN loss
+    const faults = opts.faults ?? {};
+    const varNames = [...params.keys()];
+    /** One readback per step: is every trainable weight finite? Names the first that is not. */
+    const nonFiniteWeight = (): string | null => {
+      const ok = tf.tidy(() => tf.stack(vars.map((v) => tf.all(tf.isFinite(v)))).dataSync());
+      const i = ok.findIndex((x) => !x);
+      return i < 0 ? null : (varNames[i] as string);
+    };
     const startStep = step;
     const trainStart = performance.now();
     let finalEval: EvalResult | null = null;
@@ -218,11 +255,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       let loss = lmSum / t.gradAccum;
       const aux = auxSum / t.gradAccum;
-      if (faultAt > 0 && step + 1 === faultAt) loss = Number.NaN;
+      if (faults.nanLossAtStep === step + 1) loss = Number.NaN;
       const grads = acc as Map<string, tf.Tensor>;
       if (!Number.isFinite(loss) || !Number.isFinite(aux)) {
         tf.dispose([...grads.values()]);
-        const e = new NonFiniteError(step + 1, Number.isFinite(loss) ? "the auxiliary loss" : "the loss", Number.isFinite(loss) ? aux : loss, lastCheckpoint);
+        const e = new NonFiniteError(step + 1, Number.isFinite(loss) ? `the auxiliary loss is ${aux}` : `the loss is ${loss}`, lastCheckpoint);
         metrics.write({ type: "error", step: step + 1, message: e.message });
         throw e;
       }
@@ -236,12 +273,25 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       tf.dispose([...grads.values()]);
       if (!Number.isFinite(clipped.norm)) {
         tf.dispose([...clipped.grads.values()]);
-        const e = new NonFiniteError(step + 1, "the gradient norm", clipped.norm, lastCheckpoint);
+        const e = new NonFiniteError(step + 1, `the gradient norm is ${clipped.norm}`, lastCheckpoint);
         metrics.write({ type: "error", step: step + 1, message: e.message });
         throw e;
       }
       opt.apply(clipped.grads, lr);
       tf.dispose([...clipped.grads.values()]);
+      if (faults.infWeightAtStep === step + 1) {
+        const v = vars[0] as tf.Variable;
+        const inf = tf.tidy(() => tf.mul(v, Number.POSITIVE_INFINITY));
+        v.assign(inf);
+        inf.dispose();
+      }
+      // A finite loss and gradient can still give an update that overflows the weights.
+      const badWeight = nonFiniteWeight();
+      if (badWeight) {
+        const e = new NonFiniteError(step + 1, `weight "${badWeight}" is not finite after the update`, lastCheckpoint);
+        metrics.write({ type: "error", step: step + 1, message: e.message });
+        throw e;
+      }
       step += 1;
       const ms = performance.now() - st0;
       msTotal += ms;
