@@ -12,6 +12,7 @@ import { lossCharts, routingTable, runCurves } from "./run-report.js";
 import { tokenizerFromJSON } from "./tokenizer.js";
 import { loadDocuments, train } from "./train.js";
 import { writeAtomic } from "./atomic.js";
+import { printable } from "./printable.js";
 
 export interface EvalCommandOptions {
   batches: number;
@@ -47,7 +48,7 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
       console.log(JSON.stringify(result, null, 2));
       return;
     }
-    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${ck.config.description})`);
+    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${printable(String(ck.config.description))})`);
     console.log(`training FLOPs so far: ${state ? state.trainingFlops.toExponential(3) : "unknown (no trainer-state.json)"}`);
     console.log(`validation: ${r.tokens} tokens of ${dataCfg.source} (${o.batches} x ${o.batchSize} x ${seqLen}), ${Math.round(r.tokensPerSec)} tokens/s`);
     console.log(`  top-k routing:  loss ${r.topk.loss.toFixed(4)} nats/token, ${r.topk.bpb.toFixed(4)} bits/byte`);
@@ -166,14 +167,14 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
     if (prompt.length === 0) throw new Error("--prompt: must not be empty");
     if (prompt.length > model.config.contextLength) throw new Error(`--prompt: ${prompt.length} tokens exceed the model's contextLength ${model.config.contextLength}`);
     const processors = o.temperature === 0 ? [greedy()] : [temperature(o.temperature), ...(o.topK ? [topK(o.topK)] : []), ...(o.topP ? [topP(o.topP)] : [])];
-    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${ck.config.description})`);
-    process.stdout.write(o.prompt);
+    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${printable(String(ck.config.description))})`);
+    process.stdout.write(printable(o.prompt));
     const t0 = performance.now();
     const stream = generateStream(model, prompt, {
       maxNewTokens: o.maxNewTokens,
       processors,
       seed: o.seed,
-      decode: (ids) => tokenizer.decode(ids),
+      tokenBytes: (id) => tokenizer.tokenBytes(id), // streaming UTF-8: each character printed once
       contextOverflow: "slide",
       ...(o.causal ? { causal: o.causal } : {}),
     });
@@ -189,7 +190,7 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
       }
       n += 1;
       const text = r.value.text?.[0];
-      if (text) process.stdout.write(text);
+      if (text) process.stdout.write(printable(text));
     }
   } finally {
     model.dispose();
