@@ -1,8 +1,8 @@
 // Non-finite training stops before any save: a NaN loss, and weights that an update made
 // Inf while the loss stayed finite (the case that used to be checkpointed). The message names
 // the step and the last checkpoint, whose weights are finite.
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeSafetensors } from "@mixdepth/transformer";
@@ -52,5 +52,26 @@ describe("non-finite training", () => {
     const { err, runDir } = await failing({ nanLossAtStep: 5 });
     expect((err as Error).message).toMatch(/the loss is NaN at step 5; training stopped without writing a checkpoint \(the last checkpoint with finite weights, .*step-000004, is intact\)/);
     expect(JSON.parse(readFileSync(join(runDir, "checkpoints", "latest.json"), "utf8"))).toEqual({ checkpoint: "step-000004", step: 4 });
+  }, 60_000);
+
+  it("a second trainer on a locked run folder is refused, naming the owner; nothing is written", async () => {
+    const { valid, runDir } = setup();
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, ".lock"), JSON.stringify({ pid: process.ppid, host: hostname(), started: "t0" }));
+    await expect(train({ valid, runDir, resume: false, backendLine: "b", out: { write: () => true }, report: false })).rejects.toThrow(
+      new RegExp(`in use by another trainer \\(process ${process.ppid}`),
+    );
+    expect(readdirSync(runDir)).toEqual([".lock"]);
+  }, 60_000);
+
+  it("a fresh run in a folder with a stale metrics.jsonl starts a new file", async () => {
+    const { valid, runDir } = setup();
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, "metrics.jsonl"), JSON.stringify({ type: "train", step: 99, loss: 123 }) + "\n");
+    const short = { ...valid, config: { ...valid.config, training: { ...valid.config.training, steps: 2 } } };
+    await train({ valid: short, runDir, resume: false, backendLine: "b", out: { write: () => true }, report: false });
+    const steps = readFileSync(join(runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; step?: number });
+    expect(steps.filter((r) => r.type === "train").map((r) => r.step)).toEqual([1, 2]);
+    expect(existsSync(join(runDir, ".lock"))).toBe(false);
   }, 60_000);
 });

@@ -3,7 +3,7 @@
 // optimizer moments and step, and the batch sampler's RNG state (the data position); with the
 // same backend the resumed run computes the same numbers as an uninterrupted one.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { createTransformer, type Transformer } from "@mixdepth/transformer";
@@ -19,6 +19,7 @@ import { writeRunReport } from "./run-report.js";
 import { Rng } from "./rng.js";
 import { byteTokenizer, type Tokenizer } from "./tokenizer.js";
 import { writeAtomic } from "./atomic.js";
+import { lockRunDir } from "./run-lock.js";
 
 /**
  * Thrown when the loss, the gradient norm or any weight stops being finite; nothing is
@@ -128,8 +129,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const evalSet: Batch[] = evalBatches(data.val, t.batchSize, t.seqLen, t.evalBatches);
 
   mkdirSync(runDir, { recursive: true });
+  // One writer per run folder; released in the finally below (a killed run's lock is stale).
+  const releaseLock = lockRunDir(runDir, log);
+  if (!opts.resume && existsSync(join(runDir, "checkpoints", "latest.json"))) {
+    releaseLock();
+    throw new CheckpointError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);
+  }
   const metrics = new MetricsLog(join(runDir, "metrics.jsonl"));
-  const model = createTransformer(cfg.model, { seed: t.seed });
+  // A fresh run starts a new metrics file: records of an earlier attempt that never wrote a
+  // checkpoint would otherwise mix into its curves.
+  if (!opts.resume) rmSync(metrics.path, { force: true });
+  let model: Transformer;
+  try {
+    model = createTransformer(cfg.model, { seed: t.seed });
+  } catch (e) {
+    releaseLock();
+    throw e;
+  }
   const params = new Map([...model.getWeights()].filter(([, v]) => v.trainable));
   const opt = new AdamW(params, { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, decay: decayRule(t) });
   const varToName = new Map([...params].map(([n, v]) => [v.name, n]));
@@ -161,8 +177,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       lastCheckpoint = ck.dir;
       metrics.truncateAfter(step);
       log(`resumed from ${ck.dir} at step ${step}`);
-    } else if (existsSync(join(runDir, "checkpoints", "latest.json"))) {
-      throw new CheckpointError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);
     }
     writeAtomic(join(runDir, "run.json"), JSON.stringify(cfg, null, 2) + "\n");
     const pc = paramCounts(valid.model);
@@ -326,5 +340,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     progress.done();
     opt.dispose();
     model.dispose();
+    releaseLock();
   }
 }
