@@ -41,7 +41,9 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
   try {
     const seqLen = o.seqLen ?? model.config.contextLength;
     if (seqLen > model.config.contextLength) throw new Error(`--seq-len ${seqLen} exceeds the model's contextLength ${model.config.contextLength}`);
-    const data = prepareTokens(loadDocuments(dataCfg.source), dataCfg, tokenizer, resolve(dataCfg.cacheDir));
+    // The run's own split (same minimum part as training) unless --data names other text.
+    const minPartChars = (run?.training?.seqLen ?? seqLen) + 1;
+    const data = prepareTokens(loadDocuments(dataCfg.source), { ...dataCfg, minPartChars }, tokenizer, resolve(dataCfg.cacheDir));
     const r = evaluate(model, evalBatches(data.val, o.batchSize, seqLen, o.batches), o.batchSize, seqLen, tokenizer.bytesPerToken());
     const result = { checkpoint: ck.dir, step: ck.config.step, trainingFlops: state?.trainingFlops ?? null, backend: backendLine, data: dataCfg.source, ...r };
     if (o.json) {

@@ -121,7 +121,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const t0 = performance.now();
   const docs = loadDocuments(cfg.data.source);
-  const data = prepareTokens(docs, { valFraction: cfg.data.valFraction, splitSeed: cfg.data.splitSeed }, tokenizer, resolve(cfg.data.cacheDir));
+  const data = prepareTokens(docs, { valFraction: cfg.data.valFraction, splitSeed: cfg.data.splitSeed, minPartChars: t.seqLen + 1 }, tokenizer, resolve(cfg.data.cacheDir));
   log(
     `data: ${cfg.data.source} (${data.trainDocs} train / ${data.valDocs} validation documents, ${data.train.length} / ${data.val.length} tokens; ` +
       `${data.fromCache ? "cached" : "tokenized"} in ${data.cachePath}, ${Math.round(performance.now() - t0)} ms)`,
