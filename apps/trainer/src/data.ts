@@ -187,7 +187,6 @@ const isLowSurrogate = (text: string, i: number) => i > 0 && i < text.length && 
  */
 export function splitDocuments(docs: readonly Document[], opts: SplitOptions): { train: Document[]; val: Document[] } {
   const minPart = Math.max(1, opts.minPartChars ?? 1);
-  const totalChars = docs.reduce((a, d) => a + d.text.length, 0);
   if (docs.length * opts.valFraction >= MIN_VAL_DOCS) {
     const nVal = Math.min(docs.length - 1, Math.round(opts.valFraction * docs.length));
     const order = shuffled(
