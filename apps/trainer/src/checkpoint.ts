@@ -94,14 +94,21 @@ export function saveCheckpoint(runDir: string, data: CheckpointData): string {
       "trainer-state.safetensors": { bytes: opt.length, sha256: sha256(opt) },
     },
   };
-  writeDurable(join(tmp, "model.safetensors"), model);
-  writeDurable(join(tmp, "trainer-state.safetensors"), opt);
-  writeDurable(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
-  // Written last: its presence and hashes vouch for the files above.
-  writeDurable(join(tmp, "trainer-state.json"), JSON.stringify(state, null, 2) + "\n");
-  fsyncDir(tmp);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
+  try {
+    writeDurable(join(tmp, "model.safetensors"), model);
+    writeDurable(join(tmp, "trainer-state.safetensors"), opt);
+    writeDurable(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    // Written last: its presence and hashes vouch for the files above.
+    writeDurable(join(tmp, "trainer-state.json"), JSON.stringify(state, null, 2) + "\n");
+    fsyncDir(tmp);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+  } catch (e) {
+    // Disk full, read-only, ...: no half-written temp folder stays behind; latest.json still
+    // names the previous complete checkpoint.
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   fsyncDir(root);
   writeAtomic(join(root, "latest.json"), JSON.stringify({ checkpoint: name, step: data.step }) + "\n");
   // Keep the newest two complete checkpoints; drop older ones and stale temp folders.

@@ -1,7 +1,7 @@
 // The built CLI end to end as a child process (`pnpm build` first), on a tiny config and the
 // cpu backend: exit codes, nothing written on a bad config, NaN handling, and clear errors
 // for damaged checkpoints. Determinism and SIGKILL + --resume: resume.slow.test.ts.
-import { existsSync, readFileSync, readdirSync, truncateSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
@@ -36,7 +36,7 @@ describe("mixdepth CLI", () => {
     expect((await run(["train", ...tiny, "--out", d, "--steps", "4"])).code).toBe(0);
     const ck = join(d, "checkpoints", "step-000004");
     const mismatch = await run(["train", "--resume", d, "--backend", "cpu", "--set", "model.dModel=32"]);
-    expect(mismatch.code).toBe(1);
+    expect(mismatch.code).toBe(2);
     expect(mismatch.stderr).toMatch(/different model\/training\/data config/);
     const sample = await run(["sample", d, "--backend", "cpu", "-n", "8", "--prompt", "The fox"]);
     expect(sample.code, sample.stderr).toBe(0);
@@ -47,10 +47,31 @@ describe("mixdepth CLI", () => {
     truncateSync(file, readFileSync(file).length - 10);
     for (const args of [["eval", d, "--backend", "cpu"], ["train", "--resume", d, "--backend", "cpu"]]) {
       const r = await run(args);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // one line, no stack trace
       // The header is checked first: its offsets run past the end of the truncated file.
       expect(r.stderr).toMatch(/model\.safetensors: safetensors: tensor ".*": data_offsets \[\d+, \d+\] out of range .*truncated file\?/);
     }
+  }, 120_000);
+
+  it("user errors: one line, exit 2, no stack (empty prompt, malformed latest.json, bad data); --debug adds the stack", async () => {
+    const d = join(dir, "policy");
+    expect((await run(["train", ...tiny, "--out", d, "--steps", "2"])).code).toBe(0);
+    const empty = await run(["sample", d, "--backend", "cpu", "--prompt", ""]);
+    expect(empty.code).toBe(2);
+    const lastLine = (t: string) => t.trim().split("\n").at(-1);
+    expect(lastLine(empty.stderr)).toBe('error: --prompt: must not be empty (got ""); give some text to continue');
+    writeFileSync(join(d, "checkpoints", "latest.json"), "{oops");
+    const latest = await run(["sample", d, "--backend", "cpu"]);
+    expect(latest.code).toBe(2);
+    expect(lastLine(latest.stderr)).toMatch(/^error: checkpoint: .*latest\.json is not valid JSON \(truncated\?\): /);
+    const data = await run(["train", ...tiny, "--out", join(dir, "policy-data"), "--data", join(dir, "missing.txt")]);
+    expect(data.code).toBe(2);
+    expect(lastLine(data.stderr)).toMatch(/^error: --data: .*missing\.txt does not exist$/);
+    expect(data.stderr).not.toMatch(/\n\s+at /);
+    const debug = await run(["train", ...tiny, "--out", join(dir, "policy-data"), "--data", join(dir, "missing.txt"), "--debug"]);
+    expect(debug.code).toBe(2);
+    expect(debug.stderr).toMatch(/\n\s+at /);
   }, 120_000);
 
   it("Ctrl-C (SIGINT) stops after the current step, writes a checkpoint and exits 0", async () => {

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // The mixdepth command line. Each command picks its tfjs backend through the shared loader
 // and prints one line saying which backend runs and why the others were skipped.
-// Exit codes: 0 done (also after Ctrl-C with a checkpoint), 1 runtime error (e.g. a bad
-// checkpoint), 2 invalid configuration or usage (nothing written), 3 loss or gradient not finite.
+// Errors follow one policy (./errors.ts): one line naming what is wrong and what to do, a
+// stack trace only with --debug. Exit codes: 0 done (also after Ctrl-C with a checkpoint),
+// 1 environment (backend, disk full, read-only, run folder locked), 2 input (usage, config,
+// data, checkpoint, prompt; nothing written), 3 not finite (loss, gradient, weight),
+// 70 internal error.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { BACKEND_CHOICES, BackendError, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
+import { BACKEND_CHOICES, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
 import { ConfigInvalid, loadConfig, parseSet, PRESETS, readConfigFile, type ValidConfig } from "./config.js";
+import { describeError, EXIT } from "./errors.js";
 
 function backendOption(): Option {
   return new Option("--backend <name>", "tfjs backend: auto tries tensorflow (native), then wasm, then cpu")
@@ -103,6 +107,7 @@ export function buildProgram(): Command {
     .name("mixdepth")
     .description("Train, evaluate, compare and sample Mixture-of-Depths transformers on TensorFlow.js")
     .showHelpAfterError()
+    .addHelpText("after", "\nAdd --debug to any command for stack traces. Exit codes: 0 done, 1 environment (backend, disk full, read-only, run folder locked), 2 input (usage, config, data, checkpoint, prompt), 3 not finite, 70 internal error.")
     .exitOverride();
 
   program
@@ -230,33 +235,19 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // --debug anywhere on the line (or MIXDEPTH_DEBUG=1): stack traces for every error.
+  const debug = argv.includes("--debug") || process.env.MIXDEPTH_DEBUG === "1";
   const program = buildProgram();
   try {
-    await program.parseAsync(argv, { from: "user" });
-    return 0;
+    await program.parseAsync(argv.filter((a) => a !== "--debug"), { from: "user" });
+    return EXIT.ok;
   } catch (err) {
     const code = (err as { code?: string; exitCode?: number }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return 0;
-    if (typeof code === "string" && code.startsWith("commander.")) return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
-    if (err instanceof ConfigInvalid) {
-      console.error(`error: ${err.message}`);
-      return 2;
-    }
-    if (err instanceof BackendError) {
-      console.error(`error: ${err.message}`);
-      return 1;
-    }
-    const name = (err as Error).name;
-    if (name === "NonFiniteError") {
-      console.error(`error: ${(err as Error).message}`);
-      return 3;
-    }
-    if (name === "CheckpointError" || name === "SafetensorsError") {
-      console.error(`error: ${(err as Error).message}`);
-      return 1;
-    }
-    console.error(`error: ${(err as Error).stack ?? String(err)}`);
-    return 1;
+    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return EXIT.ok;
+    if (typeof code === "string" && code.startsWith("commander.")) return (err as { exitCode?: number }).exitCode === 0 ? EXIT.ok : EXIT.input;
+    const r = describeError(err, debug);
+    for (const line of r.lines) console.error(line);
+    return r.code;
   }
 }
 

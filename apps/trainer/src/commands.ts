@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { checkpointToModel, type Transformer } from "@mixdepth/transformer";
 import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts } from "@mixdepth/flops-accounting";
 import { validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
-import { latestStep, loadModelCheckpoint, type ModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
+import { CheckpointError, latestStep, loadModelCheckpoint, type ModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
 import { evalBatches, prepareTokens } from "./data.js";
 import { evaluate } from "./eval.js";
 import { fmt, reportHtml, type Table } from "./report.js";
@@ -13,6 +13,7 @@ import { tokenizerFromJSON } from "./tokenizer.js";
 import { loadDocuments, train } from "./train.js";
 import { writeAtomic } from "./atomic.js";
 import { printable } from "./printable.js";
+import { UsageError } from "./errors.js";
 
 export interface EvalCommandOptions {
   batches: number;
@@ -33,14 +34,21 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
   const tokenizer = tokenizerFromJSON(ck.config.tokenizer);
   // The run folder (two levels up from checkpoints/step-N) has run.json with the data settings.
   const runJson = join(dirname(dirname(ck.dir)), "run.json");
-  const run = existsSync(runJson) ? (JSON.parse(readFileSync(runJson, "utf8")) as TrainerConfig) : null;
+  let run: TrainerConfig | null = null;
+  if (existsSync(runJson)) {
+    try {
+      run = JSON.parse(readFileSync(runJson, "utf8")) as TrainerConfig;
+    } catch (e) {
+      throw new CheckpointError(`${runJson} is not valid JSON (${(e as Error).message}); restore it or pass --data`);
+    }
+  }
   const dataCfg = { source: "brown", valFraction: 0.05, splitSeed: 1234, cacheDir: ".cache/mixdepth", ...(run?.data ?? {}), ...(o.data ? { source: o.data } : {}) };
   const stateFile = join(ck.dir, "trainer-state.json");
   const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as TrainerStateJSON) : null;
   const model = modelFromCheckpoint(ck);
   try {
     const seqLen = o.seqLen ?? model.config.contextLength;
-    if (seqLen > model.config.contextLength) throw new Error(`--seq-len ${seqLen} exceeds the model's contextLength ${model.config.contextLength}`);
+    if (seqLen > model.config.contextLength) throw new UsageError(`--seq-len: ${seqLen} exceeds the model's contextLength ${model.config.contextLength}; pass at most ${model.config.contextLength}`);
     // The run's own split (same minimum part as training) unless --data names other text.
     const minPartChars = (run?.training?.seqLen ?? seqLen) + 1;
     const data = prepareTokens(loadDocuments(dataCfg.source), { ...dataCfg, minPartChars }, tokenizer, resolve(dataCfg.cacheDir));
@@ -166,8 +174,12 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
   const model = modelFromCheckpoint(ck);
   try {
     const prompt = Array.from(tokenizer.encode(o.prompt));
-    if (prompt.length === 0) throw new Error("--prompt: must not be empty");
-    if (prompt.length > model.config.contextLength) throw new Error(`--prompt: ${prompt.length} tokens exceed the model's contextLength ${model.config.contextLength}`);
+    if (prompt.length === 0) throw new UsageError('--prompt: must not be empty (got ""); give some text to continue');
+    // Longer than the context: the sampler's "slide" keeps the prompt's last window (as the library does).
+    const keep = Math.floor(model.config.contextLength / 2);
+    if (prompt.length > model.config.contextLength) {
+      console.log(`note: --prompt has ${prompt.length} tokens, more than the model's contextLength ${model.config.contextLength}; the model sees its last ${keep}`);
+    }
     const processors = o.temperature === 0 ? [greedy()] : [temperature(o.temperature), ...(o.topK ? [topK(o.topK)] : []), ...(o.topP ? [topP(o.topP)] : [])];
     console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${printable(String(ck.config.description))})`);
     process.stdout.write(printable(o.prompt));
@@ -178,6 +190,7 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
       seed: o.seed,
       tokenBytes: (id) => tokenizer.tokenBytes(id), // streaming UTF-8: each character printed once
       contextOverflow: "slide",
+      slideKeep: keep,
       ...(o.causal ? { causal: o.causal } : {}),
     });
     let n = 0;
