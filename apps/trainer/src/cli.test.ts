@@ -74,6 +74,17 @@ describe("mixdepth CLI", () => {
     expect(debug.stderr).toMatch(/\n\s+at /);
   }, 120_000);
 
+  it("a config too large for memory exits 2 with the estimate and the limit, before the backend loads or anything is written", async () => {
+    const out = join(dir, "huge");
+    for (const args of [["--set", "training.batchSize=100000"], ["--max-memory", "0.0001"]]) {
+      const r = await run(["train", ...tiny, "--out", out, ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/error: this config needs about \d+\.\d\d GiB per training step \(.*\), more than the limit \d+\.\d\d GiB; .* --max-memory <GiB>/);
+      expect(r.stdout).not.toMatch(/^backend:/m);
+    }
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
   it("Ctrl-C (SIGINT) stops after the current step, writes a checkpoint and exits 0", async () => {
     const d = join(dir, "sigint");
     const { code, out } = await new Promise<{ code: number | null; out: string }>((resolveRun) => {

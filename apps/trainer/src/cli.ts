@@ -37,7 +37,16 @@ interface ConfigFlags {
   seed?: string;
   data?: string;
   out?: string;
+  maxMemory?: string;
   backend: BackendChoice;
+}
+
+/** --max-memory in GiB -> bytes (undefined: the trainer's default). */
+function maxMemoryBytes(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigInvalid(`--max-memory: must be a number of GiB > 0 (got ${JSON.stringify(v)})`);
+  return Math.floor(n * 1024 ** 3);
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -54,6 +63,7 @@ function addConfigOptions(cmd: Command): Command {
     .option("--seed <n>", "training.seed")
     .option("--data <path>", 'data.source: "brown" (default) or a UTF-8 text file or folder')
     .option("-o, --out <dir>", "output.dir: the run folder")
+    .option("--max-memory <GiB>", "refuse configs whose estimated training-step memory exceeds this (default: 75% of RAM)")
     .addOption(backendOption());
 }
 
@@ -140,11 +150,13 @@ export function buildProgram(): Command {
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
       valid.config.output.dir = `${valid.config.output.dir}-${stamp}`;
     }
+    const maxMemory = maxMemoryBytes(flags.maxMemory);
+    const { train, checkMemory, defaultMemoryLimit } = await import("./train.js");
+    checkMemory(valid, maxMemory ?? defaultMemoryLimit()); // before the backend loads
     const backendLine = await startBackend(valid.config.backend);
-    const { train } = await import("./train.js");
     const stop = installStop();
     try {
-      const r = await train({ valid, runDir: valid.config.output.dir, resume: flags.resume !== undefined && flags.resume !== false, backendLine, stop });
+      const r = await train({ valid, runDir: valid.config.output.dir, resume: flags.resume !== undefined && flags.resume !== false, backendLine, stop, ...(maxMemory !== undefined ? { maxMemoryBytes: maxMemory } : {}) });
       console.log(r.status === "interrupted" ? `interrupted at step ${r.step}; resume with: mixdepth train --resume ${valid.config.output.dir}` : `done: ${r.step} steps, ${r.msPerStep.toFixed(0)} ms/step`);
       if (r.checkpointDir) console.log(`checkpoint: ${r.checkpointDir}`);
       if (r.reportPath) console.log(`report: ${r.reportPath}`);

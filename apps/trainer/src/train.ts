@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { createTransformer, type Transformer } from "@mixdepth/transformer";
-import { flopsPerStep, forwardFlops, paramCounts } from "@mixdepth/flops-accounting";
+import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts } from "@mixdepth/flops-accounting";
+import { totalmem } from "node:os";
 import type { ValidConfig } from "./config.js";
 import { evalBatches, loadBrown, loadText, prepareTokens, randomBatch, type Batch, type TokenData } from "./data.js";
 import { evaluate, type EvalResult } from "./eval.js";
@@ -38,6 +39,35 @@ export class NonFiniteError extends Error {
         ". Try a lower training.lr or a gradClip.",
     );
     this.name = "NonFiniteError";
+  }
+}
+
+/** The config needs more memory than allowed: refused before anything is allocated or written (exit 2). */
+export class MemoryLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MemoryLimitError";
+  }
+}
+
+/** Default memory limit: 75 % of this machine's RAM (the rest for Node, the OS and others). */
+export const defaultMemoryLimit = (): number => Math.floor(0.75 * totalmem());
+
+const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+
+/**
+ * Refuses a run whose estimated training-step memory (parameters, gradients, AdamW state,
+ * activations, evaluation windows; flops-accounting's memoryEstimate) exceeds `limit`.
+ */
+export function checkMemory(valid: ValidConfig, limit: number): void {
+  const t = valid.config.training;
+  const e = memoryEstimate(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, evalBatches: t.evalBatches });
+  if (e.total > limit) {
+    throw new MemoryLimitError(
+      `this config needs about ${gib(e.total)} per training step (parameters ${gib(e.parameterBytes)} for ${e.parameters} weights with gradients and AdamW state, ` +
+        `activations ${gib(e.activationBytes)} at batchSize ${t.batchSize} x seqLen ${t.seqLen}, evaluation ${gib(e.evalBytes)}), more than the limit ${gib(limit)}; ` +
+        `lower model.dModel/nLayers/vocabSize or training.batchSize/seqLen/evalBatches, or raise the limit with --max-memory <GiB>`,
+    );
   }
 }
 
@@ -73,6 +103,8 @@ export interface TrainOptions {
   report?: boolean;
   /** Tests only: inject faults. */
   faults?: TrainFaults;
+  /** Refuse configs whose estimated step memory exceeds this many bytes. Default {@link defaultMemoryLimit}. */
+  maxMemoryBytes?: number;
 }
 
 export interface TrainResult {
@@ -118,6 +150,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const log = (s: string) => progress.log(s);
   const runDir = resolve(opts.runDir);
   const tokenizer: Tokenizer = byteTokenizer();
+  // Before anything is allocated or written: a config that cannot fit fails here, not in V8.
+  checkMemory(valid, opts.maxMemoryBytes ?? defaultMemoryLimit());
 
   const t0 = performance.now();
   const docs = loadDocuments(cfg.data.source);
