@@ -1,11 +1,12 @@
 // Checkpoints as the trainer writes them: a directory with `model.safetensors` (weights by
 // name) and `config.json` (architecture, routing, tokenizer). This module finds the pair in
-// what the user picked or dropped, reads the config, and builds the model.
-import * as tf from "@tensorflow/tfjs-core";
-import { fromWeights, type Transformer } from "@mixdepth/transformer";
-import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
+// what the user picked or dropped, reads the config, and builds the model. Every check is
+// @mixdepth/transformer's (the same reader as the CLI): config size limits, then the
+// safetensors header against the config's shapes, then the data, then the model.
+import { checkpointModelConfig, checkpointToModel, parseCheckpoint, type Transformer } from "@mixdepth/transformer";
+import type { ModelConfig } from "@mixdepth/core";
 import { tokenizerFromJson, type Tokenizer } from "./tokenizer.js";
-import { decodeWeights } from "./weights.js";
+import { readCheckedWeights } from "./weights.js";
 
 export interface CheckpointConfig {
   model: ModelConfig;
@@ -35,10 +36,10 @@ function isObject(x: unknown): x is Record<string, unknown> {
  * absent). Throws with the field name on anything it cannot use.
  */
 export function parseCheckpointConfig(json: unknown): CheckpointConfig {
+  // Limits on sizes, then resolveModelConfig: throws CheckpointError naming the field.
+  const { model: modelConfig, resolved } = checkpointModelConfig(json);
   if (!isObject(json)) throw new Error("config.json: expected a JSON object");
-  const model = isObject(json.model) ? json.model : isObject(json.config) ? json.config : "vocabSize" in json ? json : null;
-  if (!model) throw new Error('config.json: no model config (expected a "model" object or top-level "vocabSize")');
-  const resolved = resolveModelConfig(model as unknown as ModelConfig); // throws ConfigError naming the field
+  const model = modelConfig as unknown as Record<string, unknown>;
   const tokenizer = tokenizerFromJson(json.tokenizer ?? model.tokenizer, resolved.vocabSize);
   if (tokenizer.vocabSize > resolved.vocabSize) {
     throw new Error(`config.json: tokenizer has ${tokenizer.vocabSize} tokens, the model's vocabSize is ${resolved.vocabSize}`);
@@ -65,22 +66,23 @@ export function pickCheckpointFiles<F extends { name: string }>(files: readonly 
   return { weights: weights[0] as F, config: configs[0] as F };
 }
 
-/** Builds the model from a config and safetensors bytes. Caller owns `transformer` (dispose()). */
-export function buildCheckpoint(name: string, configText: string, weights: Uint8Array): LoadedCheckpoint {
-  let json: unknown;
+function parseJson(configText: string): unknown {
   try {
-    json = JSON.parse(configText);
+    return JSON.parse(configText);
   } catch (err) {
     throw new Error(`config.json is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Builds the model from a config and safetensors bytes, after the library's checks (header
+ * against the config before any tensor exists). Caller owns `transformer` (dispose()).
+ */
+export function buildCheckpoint(name: string, configText: string, weights: Uint8Array): LoadedCheckpoint {
+  const json = parseJson(configText);
   const config = parseCheckpointConfig(json);
-  const tensors = decodeWeights(weights);
-  try {
-    const transformer = fromWeights(config.model, tensors);
-    return { ...config, name, transformer, bytes: weights.byteLength };
-  } finally {
-    tf.dispose([...tensors.values()]);
-  }
+  const parsed = parseCheckpoint(json, weights);
+  return { ...config, name, transformer: checkpointToModel(parsed), bytes: weights.byteLength };
 }
 
 /** Fetches a checkpoint directory (config.json + model.safetensors) relative to the page. */
@@ -89,10 +91,13 @@ export async function fetchCheckpoint(name: string, dir: string): Promise<Loaded
   return buildCheckpoint(name, await config.text(), new Uint8Array(await weights.arrayBuffer()));
 }
 
-/** Reads a user's checkpoint files. */
+/** Reads a user's checkpoint files: the config, then the weights header, then the weights. */
 export async function readCheckpointFiles(name: string, files: readonly File[]): Promise<LoadedCheckpoint> {
   const pair = pickCheckpointFiles(files);
-  return buildCheckpoint(name, await pair.config.text(), new Uint8Array(await pair.weights.arrayBuffer()));
+  const configText = await pair.config.text();
+  const { resolved } = checkpointModelConfig(parseJson(configText));
+  const weights = await readCheckedWeights(pair.weights, resolved, pair.weights.name);
+  return buildCheckpoint(name, configText, weights);
 }
 
 async function fetchOk(url: string): Promise<Response> {

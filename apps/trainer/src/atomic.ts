@@ -1,6 +1,6 @@
 // Crash-safe file writes: write a temporary file, fsync it, rename it over the target, fsync
 // the folder. A crash at any point leaves either the old file or the new one, never a mix.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export function fsyncDir(dir: string): void {
@@ -25,10 +25,18 @@ export function writeDurable(path: string, data: Uint8Array | string): void {
   }
 }
 
-/** Atomically replaces `path` with `data` (temp file + fsync + rename + fsync of the folder). */
+/**
+ * Atomically replaces `path` with `data` (temp file + fsync + rename + fsync of the folder).
+ * If anything fails (disk full, read-only), the temp file is removed and `path` is untouched.
+ */
 export function writeAtomic(path: string, data: Uint8Array | string): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  writeDurable(tmp, data);
-  renameSync(tmp, path);
+  try {
+    writeDurable(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   fsyncDir(dirname(path));
 }

@@ -1,17 +1,16 @@
 // Checkpoint files: round trip, a crash mid-save leaves the previous checkpoint in charge,
 // and damaged or mismatched checkpoints fail with an error that says what is wrong.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decodeSafetensors } from "@mixdepth/transformer";
+import { decodeSafetensors, encodeSafetensors, modelWeightShapes } from "@mixdepth/transformer";
+import type { ModelConfig } from "@mixdepth/core";
 import { CheckpointError, loadCheckpoint, loadModelCheckpoint, saveCheckpoint, type CheckpointData } from "./checkpoint.js";
 import { byteTokenizer } from "./tokenizer.js";
 
-const shapes = new Map<string, number[]>([
-  ["tok_emb", [2, 3]],
-  ["final_norm.g", [3]],
-]);
+const model: ModelConfig = { vocabSize: 2, dModel: 4, nHeads: 1, nLayers: 1, contextLength: 4, routing: { blocks: "none" } };
+const shapes = modelWeightShapes(model).shapes;
 
 function data(step: number): CheckpointData {
   const w = (seed: number) =>
@@ -23,7 +22,7 @@ function data(step: number): CheckpointData {
     m: w(100 + step),
     v: w(200 + step),
     state: { step, rngState: 12345 + step, optimizerStep: step, tokensSeen: step * 10, trainingFlops: step * 1e6, fingerprint: "fp" },
-    config: { model: { vocabSize: 2, dModel: 3, nHeads: 1, nLayers: 1, contextLength: 4 }, tokenizer: byteTokenizer().toJSON(), trained: true, description: "test", step },
+    config: { model, tokenizer: byteTokenizer().toJSON(), trained: true, description: "test", step },
   };
 }
 
@@ -39,8 +38,8 @@ describe("checkpoints", () => {
     expect(ck.weights).toEqual(data(3).weights);
     expect(ck.v).toEqual(data(3).v);
     const raw = decodeSafetensors(readFileSync(join(ck.dir, "model.safetensors")));
-    expect([...raw.tensors.keys()]).toEqual(["final_norm.g", "tok_emb"]);
-    expect(JSON.parse(readFileSync(join(ck.dir, "config.json"), "utf8")).model.dModel).toBe(3);
+    expect([...raw.tensors.keys()]).toEqual([...shapes.keys()].sort());
+    expect(JSON.parse(readFileSync(join(ck.dir, "config.json"), "utf8")).model.dModel).toBe(4);
   });
 
   it("a crash mid-save (temp folder left behind, latest.json untouched) keeps the previous checkpoint", () => {
@@ -59,12 +58,36 @@ describe("checkpoints", () => {
     const run = mkdtempSync(join(tmpdir(), "mixdepth-ck-"));
     const dir = saveCheckpoint(run, data(5));
     expect(() => loadCheckpoint(run, shapes, "other")).toThrow(/different model\/training\/data config/);
-    expect(() => loadCheckpoint(run, new Map([["tok_emb", [3, 3]], ["final_norm.g", [3]]]), "fp")).toThrow(/weight "tok_emb" is F32 \[2, 3\], the model expects F32 \[3, 3\]/);
+    expect(() => loadCheckpoint(run, new Map([...shapes, ["tok_emb", [3, 4]]]), "fp")).toThrow(/weight "tok_emb" is F32 \[2, 4\], the model expects F32 \[3, 4\]/);
     expect(() => loadModelCheckpoint(join(run, "nope"))).toThrow(CheckpointError);
     const opt = join(dir, "trainer-state.safetensors");
     writeFileSync(opt, readFileSync(opt).subarray(0, 20));
     expect(() => loadCheckpoint(run, shapes, "fp")).toThrow(/trainer-state\.safetensors has 20 bytes, trainer-state\.json recorded \d+ \(truncated or replaced\)/);
     writeFileSync(join(dir, "trainer-state.json"), "{\"format\":");
     expect(() => loadCheckpoint(run, shapes, "fp")).toThrow(/trainer-state\.json is not valid JSON \(truncated\?\)/);
+  });
+
+  it("sample/eval read through the library's checks: huge configs, I32 weights, latest.json outside the run", () => {
+    const run = mkdtempSync(join(tmpdir(), "mixdepth-ck-"));
+    const dir = saveCheckpoint(run, data(6));
+    const cfgPath = join(dir, "config.json");
+    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { model: ModelConfig };
+    writeFileSync(cfgPath, JSON.stringify({ ...cfg, model: { ...cfg.model, vocabSize: 50_000_000 } }));
+    expect(() => loadModelCheckpoint(run)).toThrow(/model\.vocabSize = 50000000 exceeds the checkpoint limit/);
+    writeFileSync(cfgPath, JSON.stringify(cfg));
+    const weights = join(dir, "model.safetensors");
+    const t = decodeSafetensors(readFileSync(weights)).tensors;
+    const g = t.get("final_norm.g");
+    if (!g) throw new Error("fixture");
+    writeFileSync(weights, encodeSafetensors(new Map(t).set("final_norm.g", { dtype: "I32", shape: g.shape, data: new Int32Array(g.data.length) })));
+    expect(() => loadModelCheckpoint(run)).toThrow(/weight "final_norm\.g" is I32, weights must be F32/);
+    const latest = join(run, "checkpoints", "latest.json");
+    writeFileSync(latest, JSON.stringify({ checkpoint: "../../etc", step: 1 }));
+    expect(() => loadModelCheckpoint(run)).toThrow(/"checkpoint" must name a step-NNNNNN folder \(got "\.\.\/\.\.\/etc"\)/);
+    symlinkSync(tmpdir(), join(run, "checkpoints", "step-000099"));
+    writeFileSync(latest, JSON.stringify({ checkpoint: "step-000099", step: 99 }));
+    expect(() => loadModelCheckpoint(run)).toThrow(/resolves outside/);
+    writeFileSync(latest, "{not json");
+    expect(() => loadModelCheckpoint(run)).toThrow(/latest\.json is not valid JSON/);
   });
 });

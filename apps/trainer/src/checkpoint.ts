@@ -10,22 +10,21 @@
 // rewrites latest.json. A crash at any point leaves latest.json naming the previous,
 // complete checkpoint.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafetensorsTensor } from "@mixdepth/transformer";
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { CHECKPOINT_FORMAT, CheckpointError, decodeSafetensors, encodeSafetensors, type ParsedCheckpoint, type SafetensorsTensor } from "@mixdepth/transformer";
+import { readCheckpoint, readRegularFile } from "@mixdepth/transformer/node";
 import type { ModelConfig } from "@mixdepth/core";
 import { fsyncDir, writeAtomic, writeDurable } from "./atomic.js";
 import type { TokenizerJSON } from "./tokenizer.js";
 
-export const CHECKPOINT_FORMAT = "mixdepth-checkpoint/1";
+// The format constant and the error class are the library's: one reader, one set of checks.
+export { CHECKPOINT_FORMAT, CheckpointError };
 
-/** Thrown for unreadable, truncated or mismatched checkpoints (the CLI exits with code 1). */
-export class CheckpointError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CheckpointError";
-  }
-}
+/** trainer-state.safetensors holds two moments per weight; refuse anything much larger. */
+const maxOptimizerBytes = (weightsBytes: number) => 2 * weightsBytes + (1 << 20);
+/** JSON files of a checkpoint (trainer-state.json, latest.json). */
+const MAX_JSON_BYTES = 1 << 20;
 
 export interface CheckpointConfigJSON {
   format: typeof CHECKPOINT_FORMAT;
@@ -95,14 +94,21 @@ export function saveCheckpoint(runDir: string, data: CheckpointData): string {
       "trainer-state.safetensors": { bytes: opt.length, sha256: sha256(opt) },
     },
   };
-  writeDurable(join(tmp, "model.safetensors"), model);
-  writeDurable(join(tmp, "trainer-state.safetensors"), opt);
-  writeDurable(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
-  // Written last: its presence and hashes vouch for the files above.
-  writeDurable(join(tmp, "trainer-state.json"), JSON.stringify(state, null, 2) + "\n");
-  fsyncDir(tmp);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
+  try {
+    writeDurable(join(tmp, "model.safetensors"), model);
+    writeDurable(join(tmp, "trainer-state.safetensors"), opt);
+    writeDurable(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    // Written last: its presence and hashes vouch for the files above.
+    writeDurable(join(tmp, "trainer-state.json"), JSON.stringify(state, null, 2) + "\n");
+    fsyncDir(tmp);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+  } catch (e) {
+    // Disk full, read-only, ...: no half-written temp folder stays behind; latest.json still
+    // names the previous complete checkpoint.
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   fsyncDir(root);
   writeAtomic(join(root, "latest.json"), JSON.stringify({ checkpoint: name, step: data.step }) + "\n");
   // Keep the newest two complete checkpoints; drop older ones and stale temp folders.
@@ -120,7 +126,8 @@ export function saveCheckpoint(runDir: string, data: CheckpointData): string {
 
 /**
  * The checkpoint folder for `path`: a checkpoint folder itself (has model.safetensors), or a
- * run folder (its checkpoints/latest.json). Throws CheckpointError saying what is missing.
+ * run folder (its checkpoints/latest.json, which must name a step-N folder inside
+ * checkpoints/, symlinks resolved). Throws CheckpointError saying what is missing.
  */
 export function resolveCheckpointDir(path: string): string {
   const p = resolve(path);
@@ -128,51 +135,80 @@ export function resolveCheckpointDir(path: string): string {
   if (existsSync(join(p, "model.safetensors"))) return p;
   const latest = join(p, "checkpoints", "latest.json");
   if (!existsSync(latest)) throw new CheckpointError(`checkpoint: ${path} has neither model.safetensors nor checkpoints/latest.json (not a run or checkpoint folder)`);
-  let name: string;
-  try {
-    name = (JSON.parse(readFileSync(latest, "utf8")) as { checkpoint: string }).checkpoint;
-  } catch (e) {
-    throw new CheckpointError(`checkpoint: ${latest} is not valid JSON (${(e as Error).message})`);
+  const json = readJson<{ checkpoint?: unknown }>(latest);
+  const name = json?.checkpoint;
+  if (typeof name !== "string" || !/^step-\d+$/.test(name)) {
+    throw new CheckpointError(`checkpoint: ${latest}: "checkpoint" must name a step-NNNNNN folder (got ${JSON.stringify(name)}); delete latest.json or point it at a folder in ${join(p, "checkpoints")}`);
   }
-  const dir = join(p, "checkpoints", name);
+  const root = join(p, "checkpoints");
+  const dir = join(root, name);
   if (!existsSync(dir)) throw new CheckpointError(`checkpoint: ${latest} names ${name}, which is missing`);
+  const rel = relative(realpathSync(root), realpathSync(dir));
+  if (rel === "" || rel.startsWith("..") || rel.includes(sep)) {
+    throw new CheckpointError(`checkpoint: ${latest} names ${name}, which resolves outside ${root}; refusing to read it`);
+  }
   return dir;
 }
 
 function readJson<T>(path: string): T {
   if (!existsSync(path)) throw new CheckpointError(`checkpoint: ${path} is missing`);
+  const bytes = readRegularFile(path, MAX_JSON_BYTES);
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as T;
   } catch (e) {
     throw new CheckpointError(`checkpoint: ${path} is not valid JSON (truncated?): ${(e as Error).message}`);
   }
 }
 
-function readTensors(path: string, expect?: { bytes: number; sha256: string }): Map<string, SafetensorsTensor> {
-  if (!existsSync(path)) throw new CheckpointError(`checkpoint: ${path} is missing`);
-  const bytes = readFileSync(path);
-  if (expect && bytes.length !== expect.bytes) {
+/** Throws unless `bytes` have the size and sha256 that trainer-state.json recorded. */
+function verifyRecorded(bytes: Uint8Array, path: string, expect: { bytes: number; sha256: string } | undefined): void {
+  if (!expect) return;
+  if (bytes.length !== expect.bytes) {
     throw new CheckpointError(`checkpoint: ${path} has ${bytes.length} bytes, trainer-state.json recorded ${expect.bytes} (truncated or replaced)`);
   }
-  if (expect && sha256(bytes) !== expect.sha256) throw new CheckpointError(`checkpoint: ${path} does not match the sha256 in trainer-state.json (corrupted or replaced)`);
+  if (sha256(bytes) !== expect.sha256) throw new CheckpointError(`checkpoint: ${path} does not match the sha256 in trainer-state.json (corrupted or replaced)`);
+}
+
+function readTensors(path: string, maxBytes: number, expect?: { bytes: number; sha256: string }): Map<string, SafetensorsTensor> {
+  if (!existsSync(path)) throw new CheckpointError(`checkpoint: ${path} is missing`);
+  const bytes = readRegularFile(path, maxBytes);
+  verifyRecorded(bytes, path, expect);
   try {
-    return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)).tensors;
+    return decodeSafetensors(bytes).tensors;
   } catch (e) {
-    if (e instanceof SafetensorsError) throw new CheckpointError(`checkpoint: ${path}: ${e.message}`);
-    throw e;
+    throw new CheckpointError(`checkpoint: ${path}: ${(e as Error).message}`);
   }
 }
 
-/** Model weights and config.json only (for eval/sample): no trainer state needed. */
-export function loadModelCheckpoint(path: string): { dir: string; config: CheckpointConfigJSON; weights: Map<string, SafetensorsTensor> } {
+export interface ModelCheckpoint {
+  dir: string;
+  config: CheckpointConfigJSON;
+  /** Checked against config.model (names, F32, shapes) before the data was read. */
+  parsed: ParsedCheckpoint;
+  weights: Map<string, SafetensorsTensor>;
+}
+
+/**
+ * Model weights and config.json only (for eval/sample): no trainer state needed. Read with
+ * @mixdepth/transformer's safe reader (limits, header against config, then data), plus the
+ * size and sha256 that trainer-state.json recorded, when it exists.
+ */
+export function loadModelCheckpoint(path: string): ModelCheckpoint {
   const dir = resolveCheckpointDir(path);
-  const config = readJson<CheckpointConfigJSON>(join(dir, "config.json"));
-  if (config.format !== CHECKPOINT_FORMAT || typeof config.model !== "object") {
+  const stateFile = join(dir, "trainer-state.json");
+  const files = existsSync(stateFile) ? readJson<Partial<TrainerStateJSON>>(stateFile).files : undefined;
+  let parsed: ParsedCheckpoint;
+  try {
+    parsed = readCheckpoint(dir, { verify: (bytes, p) => verifyRecorded(bytes, p, files?.["model.safetensors"]) });
+  } catch (e) {
+    if (e instanceof CheckpointError && !e.message.startsWith("checkpoint: ")) throw new CheckpointError(`checkpoint: ${e.message}`);
+    throw e;
+  }
+  const config = parsed.json as unknown as CheckpointConfigJSON;
+  if (config.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`checkpoint: ${join(dir, "config.json")} is not a ${CHECKPOINT_FORMAT} config (format ${JSON.stringify(config.format)})`);
   }
-  const stateFile = join(dir, "trainer-state.json");
-  const files = existsSync(stateFile) ? readJson<TrainerStateJSON>(stateFile).files : undefined;
-  return { dir, config, weights: readTensors(join(dir, "model.safetensors"), files?.["model.safetensors"]) };
+  return { dir, config, parsed, weights: parsed.weights };
 }
 
 /**
@@ -187,7 +223,8 @@ export function loadCheckpoint(path: string, expectedShapes: Map<string, number[
     throw new CheckpointError(`checkpoint: ${dir} was written by a run with a different model/training/data config; resume needs the same config`);
   }
   const { config, weights: modelTensors } = loadModelCheckpoint(dir);
-  const optTensors = readTensors(join(dir, "trainer-state.safetensors"), state.files["trainer-state.safetensors"]);
+  const modelBytes = state.files?.["model.safetensors"]?.bytes ?? 0;
+  const optTensors = readTensors(join(dir, "trainer-state.safetensors"), maxOptimizerBytes(modelBytes), state.files?.["trainer-state.safetensors"]);
   const weights = new Map<string, Float32Array>();
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();

@@ -1,7 +1,7 @@
 // The built CLI end to end as a child process (`pnpm build` first), on a tiny config and the
 // cpu backend: exit codes, nothing written on a bad config, NaN handling, and clear errors
 // for damaged checkpoints. Determinism and SIGKILL + --resume: resume.slow.test.ts.
-import { existsSync, readFileSync, readdirSync, truncateSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
@@ -47,10 +47,43 @@ describe("mixdepth CLI", () => {
     truncateSync(file, readFileSync(file).length - 10);
     for (const args of [["eval", d, "--backend", "cpu"], ["train", "--resume", d, "--backend", "cpu"]]) {
       const r = await run(args);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/model\.safetensors has \d+ bytes, trainer-state\.json recorded \d+ \(truncated or replaced\)/);
+      expect(r.code).toBe(2);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // one line, no stack trace
+      // The header is checked first: its offsets run past the end of the truncated file.
+      expect(r.stderr).toMatch(/model\.safetensors: safetensors: tensor ".*": data_offsets \[\d+, \d+\] out of range .*truncated file\?/);
     }
   }, 120_000);
+
+  it("user errors: one line, exit 2, no stack (empty prompt, malformed latest.json, bad data); --debug adds the stack", async () => {
+    const d = join(dir, "policy");
+    expect((await run(["train", ...tiny, "--out", d, "--steps", "2"])).code).toBe(0);
+    const empty = await run(["sample", d, "--backend", "cpu", "--prompt", ""]);
+    expect(empty.code).toBe(2);
+    const lastLine = (t: string) => t.trim().split("\n").at(-1);
+    expect(lastLine(empty.stderr)).toBe('error: --prompt: must not be empty (got ""); give some text to continue');
+    writeFileSync(join(d, "checkpoints", "latest.json"), "{oops");
+    const latest = await run(["sample", d, "--backend", "cpu"]);
+    expect(latest.code).toBe(2);
+    expect(lastLine(latest.stderr)).toMatch(/^error: checkpoint: .*latest\.json is not valid JSON \(truncated\?\): /);
+    const data = await run(["train", ...tiny, "--out", join(dir, "policy-data"), "--data", join(dir, "missing.txt")]);
+    expect(data.code).toBe(2);
+    expect(lastLine(data.stderr)).toMatch(/^error: --data: .*missing\.txt does not exist$/);
+    expect(data.stderr).not.toMatch(/\n\s+at /);
+    const debug = await run(["train", ...tiny, "--out", join(dir, "policy-data"), "--data", join(dir, "missing.txt"), "--debug"]);
+    expect(debug.code).toBe(2);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  }, 120_000);
+
+  it("a config too large for memory exits 2 with the estimate and the limit, before the backend loads or anything is written", async () => {
+    const out = join(dir, "huge");
+    for (const args of [["--set", "training.batchSize=100000"], ["--max-memory", "0.0001"]]) {
+      const r = await run(["train", ...tiny, "--out", out, ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/error: this config needs about \d+\.\d\d GiB per training step \(.*\), more than the limit \d+\.\d\d GiB; .* --max-memory <GiB>/);
+      expect(r.stdout).not.toMatch(/^backend:/m);
+    }
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
 
   it("Ctrl-C (SIGINT) stops after the current step, writes a checkpoint and exits 0", async () => {
     const d = join(dir, "sigint");
@@ -77,12 +110,14 @@ describe("mixdepth CLI", () => {
     expect(JSON.parse(readFileSync(join(d, "checkpoints", "latest.json"), "utf8")).step).toBe(step);
   }, 120_000);
 
-  it("a NaN loss stops with a message and writes no checkpoint after it", async () => {
+  it("weights that overflow stop with exit 3, a message naming the step, and no checkpoint after it", async () => {
     const d = join(dir, "nan");
-    const r = await run(["train", ...tiny, "--out", d], { MIXDEPTH_FAULT_NAN_AT_STEP: "6" });
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/the loss is NaN at step 6; training stopped without writing a checkpoint \(the last good one, .*step-000004, is intact\)/);
-    expect(readdirSync(join(d, "checkpoints")).filter((f) => f.startsWith("step-"))).toEqual(["step-000004"]);
-    expect(JSON.parse(readFileSync(join(d, "checkpoints", "latest.json"), "utf8"))).toEqual({ checkpoint: "step-000004", step: 4 });
+    const r = await run(["train", ...tiny, "--out", d, "--set", "training.lr=1e38", "--set", "training.gradClip=0"]);
+    expect(r.code, r.stderr).toBe(3);
+    const m = /at step (\d+); training stopped without writing a checkpoint/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const step = Number(m![1]);
+    const kept = existsSync(join(d, "checkpoints")) ? readdirSync(join(d, "checkpoints")).filter((f) => f.startsWith("step-")) : [];
+    expect(kept.every((f) => Number(f.slice(5)) < step)).toBe(true);
   }, 120_000);
 });

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // The mixdepth command line. Each command picks its tfjs backend through the shared loader
 // and prints one line saying which backend runs and why the others were skipped.
-// Exit codes: 0 done (also after Ctrl-C with a checkpoint), 1 runtime error (e.g. a bad
-// checkpoint), 2 invalid configuration or usage (nothing written), 3 loss or gradient not finite.
+// Errors follow one policy (./errors.ts): one line naming what is wrong and what to do, a
+// stack trace only with --debug. Exit codes: 0 done (also after Ctrl-C with a checkpoint),
+// 1 environment (backend, disk full, read-only, run folder locked), 2 input (usage, config,
+// data, checkpoint, prompt; nothing written), 3 not finite (loss, gradient, weight),
+// 70 internal error.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -11,6 +14,7 @@ import { ConfigError } from "@mixdepth/core";
 import { BACKEND_CHOICES, BackendError, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
 import { assembleConfig, ConfigInvalid, isPathLike, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
 import { loadPlugins } from "./plugins.js";
+import { describeError, EXIT } from "./errors.js";
 
 function backendOption(): Option {
   return new Option("--backend <name>", "tfjs backend: auto tries tensorflow (native), then wasm, then cpu")
@@ -38,7 +42,16 @@ interface ConfigFlags {
   out?: string;
   plugin?: string[];
   printConfig?: boolean;
+  maxMemory?: string;
   backend: BackendChoice;
+}
+
+/** --max-memory in GiB -> bytes (undefined: the trainer's default). */
+function maxMemoryBytes(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigInvalid(`--max-memory: must be a number of GiB > 0 (got ${JSON.stringify(v)})`);
+  return Math.floor(n * 1024 ** 3);
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -70,6 +83,7 @@ function addConfigOptions(cmd: Command, presetName: string): Command {
     .option("-o, --out <dir>", `output.dir: the run folder ${d(p.output.dir)}`)
     .option("--plugin <module>", "ES module exporting register(registry) that registers router kinds; a path or a package name (repeatable; adds to the config's plugins)", collect)
     .option("--print-config", "print the resolved config (YAML, usable as --config) and exit without training")
+    .option("--max-memory <GiB>", "refuse configs whose estimated training-step memory exceeds this (default: 75% of RAM)")
     .addOption(backendOption());
 }
 
@@ -189,6 +203,7 @@ export function buildProgram(): Command {
     .description("Train, evaluate, compare and sample Mixture-of-Depths transformers on TensorFlow.js")
     .version(version(), "-V, --version", "print the mixdepth version")
     .showHelpAfterError()
+    .addHelpText("after", "\nAdd --debug to any command for stack traces. Exit codes: 0 done, 1 environment (backend, disk full, read-only, run folder locked), 2 input (usage, config, data, checkpoint, prompt), 3 not finite, 70 internal error.")
     .exitOverride();
 
   program
@@ -224,11 +239,13 @@ export function buildProgram(): Command {
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
       valid.config.output.dir = `${valid.config.output.dir}-${stamp}`;
     }
+    const maxMemory = maxMemoryBytes(flags.maxMemory);
+    const { train, checkMemory, defaultMemoryLimit } = await import("./train.js");
+    checkMemory(valid, maxMemory ?? defaultMemoryLimit()); // before the backend loads
     const backendLine = await startBackend(valid.config.backend);
-    const { train } = await import("./train.js");
     const stop = installStop();
     try {
-      const r = await train({ valid, runDir: valid.config.output.dir, resume: flags.resume !== undefined && flags.resume !== false, backendLine, stop });
+      const r = await train({ valid, runDir: valid.config.output.dir, resume: flags.resume !== undefined && flags.resume !== false, backendLine, stop, ...(maxMemory !== undefined ? { maxMemoryBytes: maxMemory } : {}) });
       console.log(r.status === "interrupted" ? `interrupted at step ${r.step}; resume with: mixdepth train --resume ${valid.config.output.dir}` : `done: ${r.step} steps, ${r.msPerStep.toFixed(0)} ms/step`);
       if (r.checkpointDir) console.log(`checkpoint: ${r.checkpointDir}`);
       if (r.reportPath) console.log(`report: ${r.reportPath}`);
@@ -386,33 +403,19 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // --debug anywhere on the line (or MIXDEPTH_DEBUG=1): stack traces for every error.
+  const debug = argv.includes("--debug") || process.env.MIXDEPTH_DEBUG === "1";
   const program = buildProgram();
   try {
-    await program.parseAsync(argv, { from: "user" });
-    return 0;
+    await program.parseAsync(argv.filter((a) => a !== "--debug"), { from: "user" });
+    return EXIT.ok;
   } catch (err) {
     const code = (err as { code?: string; exitCode?: number }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return 0;
-    if (typeof code === "string" && code.startsWith("commander.")) return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
-    if (err instanceof ConfigInvalid) {
-      console.error(`error: ${err.message}`);
-      return 2;
-    }
-    if (err instanceof BackendError) {
-      console.error(`error: ${err.message}`);
-      return 1;
-    }
-    const name = (err as Error).name;
-    if (name === "NonFiniteError") {
-      console.error(`error: ${(err as Error).message}`);
-      return 3;
-    }
-    if (name === "CheckpointError" || name === "SafetensorsError") {
-      console.error(`error: ${(err as Error).message}`);
-      return 1;
-    }
-    console.error(`error: ${(err as Error).stack ?? String(err)}`);
-    return 1;
+    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return EXIT.ok;
+    if (typeof code === "string" && code.startsWith("commander.")) return (err as { exitCode?: number }).exitCode === 0 ? EXIT.ok : EXIT.input;
+    const r = describeError(err, debug);
+    for (const line of r.lines) console.error(line);
+    return r.code;
   }
 }
 

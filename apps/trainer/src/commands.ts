@@ -1,13 +1,12 @@
 // `eval` and `compare`: the commands built on top of train().
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import * as tf from "@tensorflow/tfjs";
-import { fromWeights, type Transformer } from "@mixdepth/transformer";
+import { checkpointToModel, type Transformer } from "@mixdepth/transformer";
 import { ConfigError } from "@mixdepth/core";
 import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts, type StepSetting } from "@mixdepth/flops-accounting";
 import { routerCost } from "@mixdepth/router";
 import { ConfigInvalid, validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
-import { latestStep, loadModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
+import { CheckpointError, latestStep, loadModelCheckpoint, type ModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
 import { evalBatches, prepareTokens } from "./data.js";
 import { evaluate } from "./eval.js";
 import { fmt, reportHtml, type Table } from "./report.js";
@@ -15,6 +14,8 @@ import { lossCharts, routingTable, runCurves } from "./run-report.js";
 import { tokenizerFromJSON } from "./tokenizer.js";
 import { loadDocuments, train } from "./train.js";
 import { writeAtomic } from "./atomic.js";
+import { printable } from "./printable.js";
+import { UsageError } from "./errors.js";
 
 export interface EvalCommandOptions {
   batches: number;
@@ -24,14 +25,9 @@ export interface EvalCommandOptions {
   json: boolean;
 }
 
-/** Builds the transformer of a loaded checkpoint; the caller disposes it. */
-function modelFromCheckpoint(ck: ReturnType<typeof loadModelCheckpoint>): Transformer {
-  const tensors = new Map([...ck.weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape, "float32")]));
-  try {
-    return fromWeights(ck.config.model, tensors); // copies the values
-  } finally {
-    tf.dispose([...tensors.values()]);
-  }
+/** Builds the transformer of a loaded (already checked) checkpoint; the caller disposes it. */
+function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
+  return checkpointToModel(ck.parsed);
 }
 
 /** Evaluates a checkpoint on the validation split of its run's data (or --data). */
@@ -40,22 +36,31 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
   const tokenizer = tokenizerFromJSON(ck.config.tokenizer);
   // The run folder (two levels up from checkpoints/step-N) has run.json with the data settings.
   const runJson = join(dirname(dirname(ck.dir)), "run.json");
-  const run = existsSync(runJson) ? (JSON.parse(readFileSync(runJson, "utf8")) as TrainerConfig) : null;
+  let run: TrainerConfig | null = null;
+  if (existsSync(runJson)) {
+    try {
+      run = JSON.parse(readFileSync(runJson, "utf8")) as TrainerConfig;
+    } catch (e) {
+      throw new CheckpointError(`${runJson} is not valid JSON (${(e as Error).message}); restore it or pass --data`);
+    }
+  }
   const dataCfg = { source: "brown", valFraction: 0.05, splitSeed: 1234, cacheDir: ".cache/mixdepth", ...(run?.data ?? {}), ...(o.data ? { source: o.data } : {}) };
   const stateFile = join(ck.dir, "trainer-state.json");
   const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as TrainerStateJSON) : null;
   const model = modelFromCheckpoint(ck);
   try {
     const seqLen = o.seqLen ?? model.config.contextLength;
-    if (seqLen > model.config.contextLength) throw new Error(`--seq-len ${seqLen} exceeds the model's contextLength ${model.config.contextLength}`);
-    const data = prepareTokens(loadDocuments(dataCfg.source), dataCfg, tokenizer, resolve(dataCfg.cacheDir));
+    if (seqLen > model.config.contextLength) throw new UsageError(`--seq-len: ${seqLen} exceeds the model's contextLength ${model.config.contextLength}; pass at most ${model.config.contextLength}`);
+    // The run's own split (same minimum part as training) unless --data names other text.
+    const minPartChars = (run?.training?.seqLen ?? seqLen) + 1;
+    const data = prepareTokens(loadDocuments(dataCfg.source), { ...dataCfg, minPartChars }, tokenizer, resolve(dataCfg.cacheDir));
     const r = evaluate(model, evalBatches(data.val, o.batchSize, seqLen, o.batches), o.batchSize, seqLen, tokenizer.bytesPerToken());
     const result = { checkpoint: ck.dir, step: ck.config.step, trainingFlops: state?.trainingFlops ?? null, backend: backendLine, data: dataCfg.source, ...r };
     if (o.json) {
       console.log(JSON.stringify(result, null, 2));
       return;
     }
-    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${ck.config.description})`);
+    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${printable(String(ck.config.description))})`);
     console.log(`training FLOPs so far: ${state ? state.trainingFlops.toExponential(3) : "unknown (no trainer-state.json)"}`);
     console.log(`validation: ${r.tokens} tokens of ${dataCfg.source} (${o.batches} x ${o.batchSize} x ${seqLen}), ${Math.round(r.tokensPerSec)} tokens/s`);
     console.log(`  top-k routing:  loss ${r.topk.loss.toFixed(4)} nats/token, ${r.topk.bpb.toFixed(4)} bits/byte`);
@@ -204,18 +209,23 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
   const model = modelFromCheckpoint(ck);
   try {
     const prompt = Array.from(tokenizer.encode(o.prompt));
-    if (prompt.length === 0) throw new Error("--prompt: must not be empty");
-    if (prompt.length > model.config.contextLength) throw new Error(`--prompt: ${prompt.length} tokens exceed the model's contextLength ${model.config.contextLength}`);
+    if (prompt.length === 0) throw new UsageError('--prompt: must not be empty (got ""); give some text to continue');
+    // Longer than the context: the sampler's "slide" keeps the prompt's last window (as the library does).
+    const keep = Math.floor(model.config.contextLength / 2);
+    if (prompt.length > model.config.contextLength) {
+      console.log(`note: --prompt has ${prompt.length} tokens, more than the model's contextLength ${model.config.contextLength}; the model sees its last ${keep}`);
+    }
     const processors = o.temperature === 0 ? [greedy()] : [temperature(o.temperature), ...(o.topK ? [topK(o.topK)] : []), ...(o.topP ? [topP(o.topP)] : [])];
-    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${ck.config.description})`);
-    process.stdout.write(o.prompt);
+    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${printable(String(ck.config.description))})`);
+    process.stdout.write(printable(o.prompt));
     const t0 = performance.now();
     const stream = generateStream(model, prompt, {
       maxNewTokens: o.maxNewTokens,
       processors,
       seed: o.seed,
-      decode: (ids) => tokenizer.decode(ids),
+      tokenBytes: (id) => tokenizer.tokenBytes(id), // streaming UTF-8: each character printed once
       contextOverflow: "slide",
+      slideKeep: keep,
       ...(o.causal ? { causal: o.causal } : {}),
     });
     let n = 0;
@@ -230,7 +240,7 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
       }
       n += 1;
       const text = r.value.text?.[0];
-      if (text) process.stdout.write(text);
+      if (text) process.stdout.write(printable(text));
     }
   } finally {
     model.dispose();

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { brownToText, evalBatches, loadText, prepareTokens, randomBatch, splitDocuments } from "./data.js";
+import { brownToText, DataError, evalBatches, loadText, prepareTokens, randomBatch, splitDocuments } from "./data.js";
 import { Rng } from "./rng.js";
 import { byteTokenizer } from "./tokenizer.js";
 
@@ -53,6 +53,48 @@ describe("data", () => {
     const ev = evalBatches(tokens, 2, 8, 3);
     expect(ev).toHaveLength(3);
     expect(evalBatches(tokens, 2, 8, 3)).toEqual(ev);
-    expect(() => randomBatch(Int32Array.from([1, 2, 3]), 1, 8, rng)).toThrow(/fewer than seqLen \+ 2/);
+    expect(() => randomBatch(Int32Array.from([1, 2, 3]), 1, 8, rng)).toThrow(/has 3 tokens, fewer than one window of seqLen \+ 1 = 9/);
+    expect(randomBatch(Int32Array.from({ length: 9 }, (_, i) => i), 1, 8, rng).targets[7]).toBe(8); // exactly one window
+  });
+
+  it("small data trains: one small file splits within itself, validation close to valFraction", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mixdepth-data-"));
+    const line = (i: number) => `line ${i}: the quick brown fox jumps over the lazy dog.\n`;
+    for (const [bytes, fraction] of [[10_000, 0.05], [46_000, 0.05], [46_000, 0.2]] as const) {
+      const file = join(dir, `t${bytes}.txt`);
+      let text = "";
+      for (let i = 0; text.length < bytes; i++) text += line(i);
+      writeFileSync(file, text);
+      const { train, val } = splitDocuments(loadText(file), { valFraction: fraction, splitSeed: 1, minPartChars: 129 });
+      const share = val.reduce((a, d) => a + d.text.length, 0) / text.length;
+      expect(share).toBeGreaterThan(fraction * 0.9);
+      expect(share).toBeLessThan(fraction * 1.1 + 129 / text.length);
+      expect(train.map((d) => d.text).join("").length + val[0]!.text.length).toBeGreaterThanOrEqual(text.length - 2);
+    }
+  });
+
+  it("two windows of text are enough; less is a DataError saying how much is needed", () => {
+    const docs = [{ name: "a", text: "x".repeat(34) }];
+    const { train, val } = splitDocuments(docs, { valFraction: 0.05, splitSeed: 3, minPartChars: 17 });
+    expect(val[0]!.text.length).toBe(17);
+    expect(train.reduce((a, d) => a + d.text.length, 0)).toBe(17);
+    expect(() => splitDocuments([{ name: "a", text: "x".repeat(33) }], { valFraction: 0.05, splitSeed: 3, minPartChars: 17 })).toThrow(
+      /data: 33 characters of text \(1 document\) are too few: .* at least 34 characters; add text or lower training\.seqLen/,
+    );
+  });
+
+  it("follows symlinks in a --data folder (loops visited once, broken links named) and refuses oversized files", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mixdepth-data-"));
+    const other = mkdtempSync(join(tmpdir(), "mixdepth-data-"));
+    writeFileSync(join(dir, "a.txt"), "alpha");
+    writeFileSync(join(other, "b.txt"), "beta");
+    symlinkSync(join(other, "b.txt"), join(dir, "b-link.txt"));
+    symlinkSync(other, join(dir, "sub"));
+    symlinkSync(dir, join(other, "loop"));
+    expect(loadText(dir).map((d) => d.name)).toEqual(["a.txt", "b-link.txt", "sub/b.txt"]);
+    symlinkSync(join(other, "missing"), join(dir, "z-broken"));
+    expect(() => loadText(dir)).toThrow(DataError);
+    expect(() => loadText(dir)).toThrow(/z-broken is a broken symlink/);
+    expect(() => loadText(join(dir, "a.txt"), { maxFileBytes: 4 })).toThrow(/a\.txt has 5 bytes, more than the 4 bytes read per file; split it into several files in a folder/);
   });
 });

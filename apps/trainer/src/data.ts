@@ -3,10 +3,24 @@
 // training windows drawn from a seeded generator whose state goes into checkpoints.
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { Rng, shuffled } from "./rng.js";
 import type { Tokenizer } from "./tokenizer.js";
+
+/** Bad training data (missing, not UTF-8, too small, too large): the CLI exits with code 2. */
+export class DataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DataError";
+  }
+}
+
+/**
+ * Largest text file read (256 MiB): a file is decoded into one string, and V8 strings stop
+ * at about 512 M characters. Larger corpora: split them into files in a folder.
+ */
+export const MAX_TEXT_FILE_BYTES = 256 * 1024 ** 2;
 
 export interface Document {
   name: string;
@@ -66,17 +80,38 @@ export function brownDir(): string {
 /** The 500 Brown texts (files ca01 ... cr09), one document each, in name order. */
 export function loadBrown(dir = brownDir()): Document[] {
   const files = readdirSync(dir).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
-  if (files.length === 0) throw new Error(`no Brown corpus files (ca01 ... cr09) in ${dir}`);
+  if (files.length === 0) throw new DataError(`no Brown corpus files (ca01 ... cr09) in ${dir}`);
   return files.map((f) => ({ name: `brown/${f}`, text: brownToText(readFileSync(join(dir, f), "latin1")) }));
 }
 
-function listFiles(dir: string): string[] {
+/**
+ * Files under `dir`, recursively in name order, dot files skipped. Symlinks are followed (to
+ * files and folders); a folder reached twice (a symlink loop) is visited once, and a broken
+ * link is an error naming it.
+ */
+function listFiles(dir: string, seen = new Set<string>([realpathSync(dir)])): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (entry.name.startsWith(".")) continue;
     const p = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listFiles(p));
-    else if (entry.isFile()) out.push(p);
+    let isDir = entry.isDirectory();
+    let isFile = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        throw new DataError(`--data: ${p} is a broken symlink; remove it or fix its target`);
+      }
+      isDir = st.isDirectory();
+      isFile = st.isFile();
+    }
+    if (isDir) {
+      const real = realpathSync(p);
+      if (seen.has(real)) continue; // symlink loop or a folder linked twice
+      seen.add(real);
+      out.push(...listFiles(p, seen));
+    } else if (isFile) out.push(p);
   }
   return out;
 }
@@ -88,19 +123,24 @@ const CHUNK_CHARS = 16_384;
  * A folder: every file (recursively, name order, dot files skipped) is a document. A single
  * file: cut at line breaks into documents of about 16 KiB. Invalid UTF-8 is an error.
  */
-export function loadText(path: string): Document[] {
-  if (!existsSync(path)) throw new Error(`--data: ${path} does not exist`);
+export function loadText(path: string, options: { maxFileBytes?: number } = {}): Document[] {
+  const maxFileBytes = options.maxFileBytes ?? MAX_TEXT_FILE_BYTES;
+  if (!existsSync(path)) throw new DataError(`--data: ${path} does not exist`);
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const read = (p: string) => {
+    const size = statSync(p).size;
+    if (size > maxFileBytes) {
+      throw new DataError(`--data: ${p} has ${size} bytes, more than the ${maxFileBytes} bytes read per file; split it into several files in a folder`);
+    }
     try {
       return decoder.decode(readFileSync(p));
     } catch {
-      throw new Error(`--data: ${p} is not valid UTF-8 text`);
+      throw new DataError(`--data: ${p} is not valid UTF-8 text`);
     }
   };
   if (statSync(path).isDirectory()) {
     const docs = listFiles(path).map((p) => ({ name: relative(path, p), text: read(p) }));
-    if (docs.length === 0) throw new Error(`--data: no files in ${path}`);
+    if (docs.length === 0) throw new DataError(`--data: no files in ${path}`);
     return docs;
   }
   const text = read(path);
@@ -118,27 +158,59 @@ export function loadText(path: string): Document[] {
   return docs;
 }
 
+/** Documents are joined with a blank line between them. */
+const DOC_SEPARATOR = "\n\n";
+
 export interface SplitOptions {
-  /** Fraction of documents held out for validation. */
+  /** Share of the text held out for validation. */
   valFraction: number;
-  /** Seed of the document shuffle; independent of the training seed so runs share a split. */
+  /** Seed of the split; independent of the training seed so runs share a split. */
   splitSeed: number;
+  /** Characters each part needs at least (seqLen + 1: one training window). Default 1. */
+  minPartChars?: number;
 }
 
+/** Whole documents go to validation only when at least this many do (rounding error <= 25 %). */
+const MIN_VAL_DOCS = 2;
+
+const isLowSurrogate = (text: string, i: number) => i > 0 && i < text.length && (text.charCodeAt(i) & 0xfc00) === 0xdc00;
+
 /**
- * Deterministic split by document: shuffle document indices with `splitSeed`, the first
- * max(1, round(valFraction * n)) go to validation. Documents keep their original order within
- * each part.
+ * Deterministic train/validation split. With many documents (valFraction * n >= 2), by
+ * document: shuffle document indices with `splitSeed`, the first round(valFraction * n) go to
+ * validation, documents keep their order within each part. With few documents (a single
+ * small file, a handful of files) whole documents would put far more than valFraction into
+ * validation, so the joined text is split within: a span of max(valFraction * length,
+ * minPartChars) characters at a seeded position is validation, the text before and after it
+ * is training. Either part smaller than `minPartChars` is an error saying how much text is
+ * needed (2 * minPartChars characters in all).
  */
 export function splitDocuments(docs: readonly Document[], opts: SplitOptions): { train: Document[]; val: Document[] } {
-  if (docs.length < 2) throw new Error(`data: need at least 2 documents for a train/validation split (got ${docs.length})`);
-  const nVal = Math.min(docs.length - 1, Math.max(1, Math.round(opts.valFraction * docs.length)));
-  const order = shuffled(
-    docs.map((_, i) => i),
-    new Rng(opts.splitSeed),
-  );
-  const valSet = new Set(order.slice(0, nVal));
-  return { train: docs.filter((_, i) => !valSet.has(i)), val: docs.filter((_, i) => valSet.has(i)) };
+  const minPart = Math.max(1, opts.minPartChars ?? 1);
+  if (docs.length * opts.valFraction >= MIN_VAL_DOCS) {
+    const nVal = Math.min(docs.length - 1, Math.round(opts.valFraction * docs.length));
+    const order = shuffled(
+      docs.map((_, i) => i),
+      new Rng(opts.splitSeed),
+    );
+    const valSet = new Set(order.slice(0, nVal));
+    const byDoc = { train: docs.filter((_, i) => !valSet.has(i)), val: docs.filter((_, i) => valSet.has(i)) };
+    const chars = (part: Document[]) => part.reduce((a, d) => a + d.text.length, 0);
+    if (chars(byDoc.val) >= minPart && chars(byDoc.train) >= minPart) return byDoc;
+  }
+  const text = docs.map((d) => d.text).join(DOC_SEPARATOR);
+  if (text.length < 2 * minPart) {
+    throw new DataError(
+      `data: ${text.length} characters of text (${docs.length} document${docs.length === 1 ? "" : "s"}) are too few: training and validation each need one window of seqLen + 1 = ${minPart} tokens, so at least ${2 * minPart} characters; add text or lower training.seqLen`,
+    );
+  }
+  const valLen = Math.min(text.length - minPart, Math.max(minPart, Math.round(opts.valFraction * text.length)));
+  let start = new Rng(opts.splitSeed).int(text.length - valLen + 1);
+  if (isLowSurrogate(text, start)) start -= 1; // never cut a character in two
+  let end = start + valLen;
+  if (isLowSurrogate(text, end)) end += 1;
+  const train = [text.slice(0, start), text.slice(end)].filter((t) => t.length > 0).map((t, i) => ({ name: `train#${i}`, text: t }));
+  return { train, val: [{ name: "val#0", text: text.slice(start, end) }] };
 }
 
 export interface TokenData {
@@ -153,13 +225,15 @@ export interface TokenData {
   fromCache: boolean;
 }
 
-/** Documents are joined with a blank line between them. */
-const DOC_SEPARATOR = "\n\n";
-
 function writeAtomic(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // no half-written temp file left behind (disk full, ...)
+    throw e;
+  }
 }
 
 /**
@@ -167,7 +241,7 @@ function writeAtomic(path: string, data: Uint8Array | string): void {
  * documents, split options and tokenizer id). A later call with the same inputs reads the cache.
  */
 export function prepareTokens(docs: readonly Document[], split: SplitOptions, tokenizer: Tokenizer, cacheDir: string): TokenData {
-  const h = createHash("sha256").update(`${DATA_FORMAT}\0${tokenizer.id}\0${split.valFraction}\0${split.splitSeed}\0`);
+  const h = createHash("sha256").update(`${DATA_FORMAT}\0${tokenizer.id}\0${split.valFraction}\0${split.splitSeed}\0${split.minPartChars ?? 1}\0`);
   for (const d of docs) h.update(`${d.name}\0${d.text.length}\0`).update(d.text).update("\0");
   const key = h.digest("hex").slice(0, 24);
   const dir = join(cacheDir, key);
@@ -215,8 +289,9 @@ function windowAt(tokens: Int32Array, starts: number[], seqLen: number): Batch {
   return { inputs, targets };
 }
 
+/** A window is seqLen inputs plus the next token: seqLen + 1 tokens. */
 function checkLength(tokens: Int32Array, seqLen: number, what: string): void {
-  if (tokens.length < seqLen + 2) throw new Error(`data: the ${what} split has ${tokens.length} tokens, fewer than seqLen + 2 = ${seqLen + 2}`);
+  if (tokens.length < seqLen + 1) throw new DataError(`data: the ${what} split has ${tokens.length} tokens, fewer than one window of seqLen + 1 = ${seqLen + 1}; add text or lower training.seqLen`);
 }
 
 /** B random windows of seqLen + 1 tokens; the only state is `rng` (saved with checkpoints). */

@@ -36,7 +36,7 @@ describe("mixdepth train: determinism and exact resume", () => {
 
     // Starting again in a folder that holds a run, without --resume, is refused.
     const again = await run(["train", ...tiny, "--out", a]);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2); // input error (exit codes: src/errors.ts)
     expect(again.stderr).toMatch(/already holds a run; pass --resume/);
 
     // eval reads the checkpoint without the trainer state and prints both routings.

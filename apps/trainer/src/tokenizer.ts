@@ -16,6 +16,8 @@ export interface Tokenizer {
   readonly id: string;
   encode(text: string): Int32Array;
   decode(ids: ArrayLike<number>): string;
+  /** The UTF-8 bytes of one token (for streaming text: @mixdepth/sampler's tokenBytes). */
+  tokenBytes(id: number): number[];
   /** Bytes of UTF-8 text per token, for bits-per-byte (1 for the byte tokenizer). */
   bytesPerToken(): number;
   toJSON(): TokenizerJSON;
@@ -27,6 +29,7 @@ export function byteTokenizer(): Tokenizer {
     id: "byte-v1",
     encode: (text) => Int32Array.from(new TextEncoder().encode(text)),
     decode: (ids) => new TextDecoder("utf-8").decode(Uint8Array.from(ids as ArrayLike<number>)),
+    tokenBytes: (id) => [id],
     bytesPerToken: () => 1,
     toJSON: () => ({ type: "byte", vocabSize: 256, encoding: "utf-8", idToByte: Array.from({ length: 256 }, (_, i) => i) }),
   };

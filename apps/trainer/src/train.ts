@@ -3,11 +3,12 @@
 // optimizer moments and step, and the batch sampler's RNG state (the data position); with the
 // same backend the resumed run computes the same numbers as an uninterrupted one.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { createTransformer, type Transformer } from "@mixdepth/transformer";
-import { flopsPerStep, forwardFlops, paramCounts } from "@mixdepth/flops-accounting";
+import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts } from "@mixdepth/flops-accounting";
+import { totalmem } from "node:os";
 import type { ValidConfig } from "./config.js";
 import { evalBatches, loadBrown, loadText, prepareTokens, randomBatch, type Batch, type TokenData } from "./data.js";
 import { evaluate, type EvalResult } from "./eval.js";
@@ -20,22 +21,71 @@ import { auxLossesByName, depthView } from "./depth-view.js";
 import { Rng } from "./rng.js";
 import { byteTokenizer, type Tokenizer } from "./tokenizer.js";
 import { writeAtomic } from "./atomic.js";
+import { lockRunDir } from "./run-lock.js";
 
-/** Thrown when the loss or gradient norm stops being finite; nothing is checkpointed. */
+/**
+ * Thrown when the loss, the gradient norm or any weight stops being finite; nothing is
+ * checkpointed after it. `lastCheckpoint` is the newest checkpoint of this run (or the one it
+ * resumed from), whose weights were checked finite when it was written (or loaded).
+ */
 export class NonFiniteError extends Error {
   constructor(
     readonly step: number,
     what: string,
-    value: number,
     lastCheckpoint: string | null,
   ) {
     super(
-      `${what} is ${value} at step ${step}; training stopped without writing a checkpoint` +
-        (lastCheckpoint ? ` (the last good one, ${lastCheckpoint}, is intact)` : " (no checkpoint was written in this run)") +
+      `${what} at step ${step}; training stopped without writing a checkpoint` +
+        (lastCheckpoint ? ` (the last checkpoint with finite weights, ${lastCheckpoint}, is intact)` : " (no checkpoint was written in this run)") +
         ". Try a lower training.lr or a gradClip.",
     );
     this.name = "NonFiniteError";
   }
+}
+
+/** The config needs more memory than allowed: refused before anything is allocated or written (exit 2). */
+export class MemoryLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MemoryLimitError";
+  }
+}
+
+/** Default memory limit: 75 % of this machine's RAM (the rest for Node, the OS and others). */
+export const defaultMemoryLimit = (): number => Math.floor(0.75 * totalmem());
+
+const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+
+/**
+ * Refuses a run whose estimated training-step memory (parameters, gradients, AdamW state,
+ * activations, evaluation windows; flops-accounting's memoryEstimate) exceeds `limit`.
+ */
+export function checkMemory(valid: ValidConfig, limit: number): void {
+  const t = valid.config.training;
+  const e = memoryEstimate(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, evalBatches: t.evalBatches });
+  if (e.total > limit) {
+    throw new MemoryLimitError(
+      `this config needs about ${gib(e.total)} per training step (parameters ${gib(e.parameterBytes)} for ${e.parameters} weights with gradients and AdamW state, ` +
+        `activations ${gib(e.activationBytes)} at batchSize ${t.batchSize} x seqLen ${t.seqLen}, evaluation ${gib(e.evalBytes)}), more than the limit ${gib(limit)}; ` +
+        `lower model.dModel/nLayers/vocabSize or training.batchSize/seqLen/evalBatches, or raise the limit with --max-memory <GiB>`,
+    );
+  }
+}
+
+/** Test hooks: inject faults at a step (replaces the old MIXDEPTH_FAULT_NAN_AT_STEP env var). */
+export interface TrainFaults {
+  /** Report a NaN loss at this step. */
+  nanLossAtStep?: number;
+  /** Write Infinity into one weight right after this step's update. */
+  infWeightAtStep?: number;
+}
+
+/** Name of the first array holding a non-finite value, or null. */
+function firstNonFinite(arrays: Iterable<[string, Float32Array]>): string | null {
+  for (const [name, a] of arrays) {
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i] as number)) return name;
+  }
+  return null;
 }
 
 export interface TrainOptions {
@@ -52,6 +102,10 @@ export interface TrainOptions {
   onStep?: (step: number, loss: number) => void;
   /** Write report.html at the end (default true). */
   report?: boolean;
+  /** Tests only: inject faults. */
+  faults?: TrainFaults;
+  /** Refuse configs whose estimated step memory exceeds this many bytes. Default {@link defaultMemoryLimit}. */
+  maxMemoryBytes?: number;
 }
 
 export interface TrainResult {
@@ -97,10 +151,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const log = (s: string) => progress.log(s);
   const runDir = resolve(opts.runDir);
   const tokenizer: Tokenizer = byteTokenizer();
+  // Before anything is allocated or written: a config that cannot fit fails here, not in V8.
+  checkMemory(valid, opts.maxMemoryBytes ?? defaultMemoryLimit());
 
   const t0 = performance.now();
   const docs = loadDocuments(cfg.data.source);
-  const data = prepareTokens(docs, { valFraction: cfg.data.valFraction, splitSeed: cfg.data.splitSeed }, tokenizer, resolve(cfg.data.cacheDir));
+  const data = prepareTokens(docs, { valFraction: cfg.data.valFraction, splitSeed: cfg.data.splitSeed, minPartChars: t.seqLen + 1 }, tokenizer, resolve(cfg.data.cacheDir));
   log(
     `data: ${cfg.data.source} (${data.trainDocs} train / ${data.valDocs} validation documents, ${data.train.length} / ${data.val.length} tokens; ` +
       `${data.fromCache ? "cached" : "tokenized"} in ${data.cachePath}, ${Math.round(performance.now() - t0)} ms)`,
@@ -108,8 +164,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const evalSet: Batch[] = evalBatches(data.val, t.batchSize, t.seqLen, t.evalBatches);
 
   mkdirSync(runDir, { recursive: true });
+  // One writer per run folder; released in the finally below (a killed run's lock is stale).
+  const releaseLock = lockRunDir(runDir, log);
+  if (!opts.resume && existsSync(join(runDir, "checkpoints", "latest.json"))) {
+    releaseLock();
+    throw new CheckpointError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);
+  }
   const metrics = new MetricsLog(join(runDir, "metrics.jsonl"));
-  const model = createTransformer(cfg.model, { seed: t.seed });
+  // A fresh run starts a new metrics file: records of an earlier attempt that never wrote a
+  // checkpoint would otherwise mix into its curves.
+  if (!opts.resume) rmSync(metrics.path, { force: true });
+  let model: Transformer;
+  try {
+    model = createTransformer(cfg.model, { seed: t.seed });
+  } catch (e) {
+    releaseLock();
+    throw e;
+  }
   const params = new Map([...model.getWeights()].filter(([, v]) => v.trainable));
   const opt = new AdamW(params, { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, decay: decayRule(t) });
   const varToName = new Map([...params].map(([n, v]) => [v.name, n]));
@@ -127,6 +198,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   try {
     if (opts.resume) {
       const ck = loadCheckpoint(runDir, model.weightShapes(), fp);
+      const bad = firstNonFinite([...ck.weights, ...[...ck.m].map(([n, a]) => [`m.${n}`, a] as [string, Float32Array]), ...[...ck.v].map(([n, a]) => [`v.${n}`, a] as [string, Float32Array])]);
+      if (bad) throw new CheckpointError(`checkpoint: ${ck.dir} holds non-finite values in "${bad}"; it cannot be resumed (delete it and point checkpoints/latest.json at an earlier step folder)`);
       const loaded = new Map([...ck.weights].map(([n, d]) => [n, tf.tensor(d, ck.shapes.get(n))]));
       try {
         model.setWeights(loaded); // copies the values
@@ -140,8 +213,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       lastCheckpoint = ck.dir;
       metrics.truncateAfter(step);
       log(`resumed from ${ck.dir} at step ${step}`);
-    } else if (existsSync(join(runDir, "checkpoints", "latest.json"))) {
-      throw new CheckpointError(`${runDir} already holds a run; pass --resume to continue it or choose another --out`);
     }
     writeAtomic(join(runDir, "run.json"), JSON.stringify(cfg, null, 2) + "\n");
     const pc = paramCounts(valid.model, { routerCost: valid.routerCost });
@@ -161,6 +232,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const checkpoint = (s: number) => {
       const w = weightData(model);
       const st = opt.getState();
+      // Never write a checkpoint that cannot be trained or sampled from.
+      const bad = firstNonFinite([...w.values, ...st.m, ...st.v]);
+      if (bad) {
+        const e = new NonFiniteError(s, `"${bad}" holds a non-finite value`, lastCheckpoint);
+        metrics.write({ type: "error", step: s, message: e.message });
+        throw e;
+      }
       lastCheckpoint = saveCheckpoint(runDir, {
         step: s,
         weights: w.values,
@@ -181,7 +259,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       return r;
     };
 
-    const faultAt = Number(process.env.MIXDEPTH_FAULT_NAN_AT_STEP ?? "0"); // test hook: inject a NaN loss
+    const faults = opts.faults ?? {};
+    const varNames = [...params.keys()];
+    /** One readback per step: is every trainable weight finite? Names the first that is not. */
+    const nonFiniteWeight = (): string | null => {
+      const ok = tf.tidy(() => tf.stack(vars.map((v) => tf.all(tf.isFinite(v)))).dataSync());
+      const i = ok.findIndex((x) => !x);
+      return i < 0 ? null : (varNames[i] as string);
+    };
     const startStep = step;
     const trainStart = performance.now();
     let finalEval: EvalResult | null = null;
@@ -220,11 +305,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       let loss = lmSum / t.gradAccum;
       const aux = auxSum / t.gradAccum;
-      if (faultAt > 0 && step + 1 === faultAt) loss = Number.NaN;
+      if (faults.nanLossAtStep === step + 1) loss = Number.NaN;
       const grads = acc as Map<string, tf.Tensor>;
       if (!Number.isFinite(loss) || !Number.isFinite(aux)) {
         tf.dispose([...grads.values()]);
-        const e = new NonFiniteError(step + 1, Number.isFinite(loss) ? "the auxiliary loss" : "the loss", Number.isFinite(loss) ? aux : loss, lastCheckpoint);
+        const e = new NonFiniteError(step + 1, Number.isFinite(loss) ? `the auxiliary loss is ${aux}` : `the loss is ${loss}`, lastCheckpoint);
         metrics.write({ type: "error", step: step + 1, message: e.message });
         throw e;
       }
@@ -238,12 +323,25 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       tf.dispose([...grads.values()]);
       if (!Number.isFinite(clipped.norm)) {
         tf.dispose([...clipped.grads.values()]);
-        const e = new NonFiniteError(step + 1, "the gradient norm", clipped.norm, lastCheckpoint);
+        const e = new NonFiniteError(step + 1, `the gradient norm is ${clipped.norm}`, lastCheckpoint);
         metrics.write({ type: "error", step: step + 1, message: e.message });
         throw e;
       }
       opt.apply(clipped.grads, lr);
       tf.dispose([...clipped.grads.values()]);
+      if (faults.infWeightAtStep === step + 1) {
+        const v = vars[0] as tf.Variable;
+        const inf = tf.tidy(() => tf.mul(v, Number.POSITIVE_INFINITY));
+        v.assign(inf);
+        inf.dispose();
+      }
+      // A finite loss and gradient can still give an update that overflows the weights.
+      const badWeight = nonFiniteWeight();
+      if (badWeight) {
+        const e = new NonFiniteError(step + 1, `weight "${badWeight}" is not finite after the update`, lastCheckpoint);
+        metrics.write({ type: "error", step: step + 1, message: e.message });
+        throw e;
+      }
       step += 1;
       const ms = performance.now() - st0;
       msTotal += ms;
@@ -278,5 +376,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     progress.done();
     opt.dispose();
     model.dispose();
+    releaseLock();
   }
 }

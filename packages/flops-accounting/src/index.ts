@@ -26,3 +26,5 @@ export type { Plan, StepSetting, SweepEntry, SweepInput } from "./planner.js";
 export type { CausalRouting, ModelConfig, ResolvedModelConfig } from "@mixdepth/core";
 export { linearRouterCost } from "./router-cost.js";
 export type { RouterCost, RouterCostOption } from "./router-cost.js";
+export { memoryEstimate } from "./memory.js";
+export type { MemoryEstimate, MemorySetting } from "./memory.js";

@@ -1,5 +1,6 @@
-export { ModBlock } from "./mod-block.js";
+export { ModBlock, blockWeightShapes } from "./mod-block.js";
 export type { ModBlockOptions, ModBlockOutput, RoutingMode, RoutingObservation, RoutingTrace } from "./mod-block.js";
+export { transformerBlockWeightShapes } from "./transformer-block.js";
 export type { KeyValues } from "./transformer-block.js";
 export { layerNorm, rmsNorm } from "./layers.js";
 export { fastMatMul } from "./fast-matmul.js";

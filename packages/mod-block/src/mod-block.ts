@@ -11,8 +11,8 @@
 // cached before. Dense blocks are the same path with every token chosen.
 import * as tf from "@tensorflow/tfjs-core";
 import { routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
-import { createRouter, registerBuiltinRouters, routerContext, type Router } from "@mixdepth/router";
-import { TransformerBlock, type KeyValues } from "./transformer-block.js";
+import { createRouter, registerBuiltinRouters, routerContext, routerWeightShapes, type Router } from "@mixdepth/router";
+import { TransformerBlock, transformerBlockWeightShapes, type KeyValues } from "./transformer-block.js";
 import { gatherTokens, scatterAddTokens } from "./token-gather.js";
 
 export type RoutingMode = "topk" | "causal";
@@ -114,6 +114,24 @@ function fromDecisions(selected: Uint8Array, batch: number, seqLen: number): Sel
 function rowsOf(a: ArrayLike<number>, batch: number): number[][] {
   const n = a.length / batch;
   return Array.from({ length: batch }, (_, b) => Array.from(a).slice(b * n, (b + 1) * n));
+}
+
+
+/**
+ * Name -> shape of every weight of block `index` ("attn.qkv.w", "router.w", ...), in
+ * {@link ModBlock.weights} order, from the config alone: no tensors are allocated. Router
+ * weights come from the router registry; `null` for them means the router kind did not
+ * declare its shapes (registerRouter's `weightShapes`), and then only the block part is known.
+ */
+export function blockWeightShapes(config: ResolvedModelConfig, index: number): { shapes: Map<string, number[]>; routerKnown: boolean } {
+  const layer = config.layers[index];
+  if (!layer) throw new RangeError(`block index ${index} out of range (nLayers ${config.nLayers})`);
+  const shapes = new Map(transformerBlockWeightShapes(config));
+  if (!layer.routed) return { shapes, routerKnown: true };
+  registerBuiltinRouters();
+  const router = routerWeightShapes(config.routing.router, routerContext(config, index));
+  for (const [k, s] of router ?? []) shapes.set(`router.${k}`, s);
+  return { shapes, routerKnown: router !== null };
 }
 
 /** A block of the model: dense, or routed with its own router. Owns its variables. */

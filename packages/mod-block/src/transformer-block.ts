@@ -46,6 +46,32 @@ export function concatRows<T extends Int32Array | Uint8Array>(a: T, ta: number, 
   return out;
 }
 
+/** Matrices that write into the residual stream (initialised with the smaller std). */
+const RESIDUAL_PROJECTIONS = new Set(["attn.out.w", "mlp.proj.w", "mlp.down.w"]);
+
+/**
+ * Name -> shape of a block's attention, MLP and norm weights (router excluded), in creation
+ * order, from the config alone (no tensors). TransformerBlock allocates exactly these;
+ * checkpoint loaders check files against them before allocating anything.
+ */
+export function transformerBlockWeightShapes(config: ResolvedModelConfig): [string, number[]][] {
+  const { dModel: d, mlpHidden: h } = config;
+  const gpt2 = config.family === "gpt2";
+  const out: [string, number[]][] = [["norm1.g", [d]]];
+  if (gpt2) out.push(["norm1.b", [d]]);
+  out.push(["attn.qkv.w", [d, 3 * d]]);
+  if (gpt2) out.push(["attn.qkv.b", [3 * d]]);
+  out.push(["attn.out.w", [d, d]]);
+  if (gpt2) out.push(["attn.out.b", [d]]);
+  out.push(["norm2.g", [d]]);
+  if (gpt2) {
+    out.push(["norm2.b", [d]], ["mlp.fc.w", [d, h]], ["mlp.fc.b", [h]], ["mlp.proj.w", [h, d]], ["mlp.proj.b", [d]]);
+  } else {
+    out.push(["mlp.gate.w", [d, h]], ["mlp.up.w", [d, h]], ["mlp.down.w", [h, d]]);
+  }
+  return out;
+}
+
 export class TransformerBlock {
   private readonly params = new Map<string, tf.Variable>();
 
@@ -54,28 +80,17 @@ export class TransformerBlock {
     readonly index: number,
     rand: () => number,
   ) {
-    const { dModel: d, mlpHidden: h, nLayers } = config;
     const std = 0.02;
-    const residualStd = 0.02 / Math.sqrt(2 * nLayers); // GPT-2: scale projections into the residual stream
-    const gpt2 = config.family === "gpt2";
-    const p = (name: string, v: tf.Variable) => this.params.set(name, v);
-    p("norm1.g", constParam([d], 1));
-    if (gpt2) p("norm1.b", constParam([d], 0));
-    p("attn.qkv.w", normalParam(rand, [d, 3 * d], std));
-    if (gpt2) p("attn.qkv.b", constParam([3 * d], 0));
-    p("attn.out.w", normalParam(rand, [d, d], residualStd));
-    if (gpt2) p("attn.out.b", constParam([d], 0));
-    p("norm2.g", constParam([d], 1));
-    if (gpt2) {
-      p("norm2.b", constParam([d], 0));
-      p("mlp.fc.w", normalParam(rand, [d, h], std));
-      p("mlp.fc.b", constParam([h], 0));
-      p("mlp.proj.w", normalParam(rand, [h, d], residualStd));
-      p("mlp.proj.b", constParam([d], 0));
-    } else {
-      p("mlp.gate.w", normalParam(rand, [d, h], std));
-      p("mlp.up.w", normalParam(rand, [d, h], std));
-      p("mlp.down.w", normalParam(rand, [h, d], residualStd));
+    const residualStd = 0.02 / Math.sqrt(2 * config.nLayers); // GPT-2: scale projections into the residual stream
+    // Gains start at 1, biases at 0, matrices normal; projections into the residual stream
+    // get the smaller std. Created in blockWeightShapes order (the order of random draws).
+    for (const [name, shape] of transformerBlockWeightShapes(config)) {
+      const v = name.endsWith(".g")
+        ? constParam(shape, 1)
+        : name.endsWith(".b")
+          ? constParam(shape, 0)
+          : normalParam(rand, shape, RESIDUAL_PROJECTIONS.has(name) ? residualStd : std);
+      this.params.set(name, v);
     }
   }
 

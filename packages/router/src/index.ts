@@ -6,9 +6,11 @@ export {
   registerRouter,
   routerContext,
   routerCost,
+  routerWeightShapes,
   unregisterRouter,
 } from "./registry.js";
-export { LearnedRouter, createLearnedRouter } from "./learned-router.js";
+export type { RegisterRouterOptions, RouterWeightShapes } from "./registry.js";
+export { LearnedRouter, createLearnedRouter, learnedRouterWeightShapes } from "./learned-router.js";
 export type { LearnedRouterOptions } from "./learned-router.js";
 export { StochasticRouter, createStochasticRouter, type StochasticRouterOptions } from "./stochastic-router.js";
 export { combineAgreements, routingAgreement } from "./agreement.js";

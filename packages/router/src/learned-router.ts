@@ -45,6 +45,25 @@ function zerosVariable(shape: number[]): tf.Variable {
   return tf.tidy(() => tf.variable(tf.zeros(shape), true));
 }
 
+/**
+ * Name -> shape of a learned router's weights, from its context alone (no tensors): the
+ * constructor allocates exactly these, and checkpoint loaders check files against them.
+ */
+export function learnedRouterWeightShapes(context: Pick<RouterContext, "dModel" | "predictor">): Map<string, number[]> {
+  const d = context.dModel;
+  const m = new Map<string, number[]>([["w", [d, 1]]]);
+  const p = context.predictor;
+  if (p) {
+    m.set("predictor.w1", [d, p.hidden]);
+    m.set("predictor.b1", [p.hidden]);
+    m.set("predictor.w2", [p.hidden, 1]);
+    m.set("predictor.b2", [1]);
+  }
+  return m;
+}
+
+const shapeOf = (shapes: Map<string, number[]>, name: string): number[] => shapes.get(name) as number[];
+
 export class LearnedRouter implements Router {
   readonly kind: string = "learned";
   private readonly w: tf.Variable; // [d, 1]
@@ -56,16 +75,17 @@ export class LearnedRouter implements Router {
     const d = context.dModel;
     const opts = validateLearnedOptions(context.options);
     const rand = mulberry32(context.seed);
-    this.w = normalVariable(rand, [d, 1], opts.initStd ?? 1 / Math.sqrt(d));
+    const shapes = learnedRouterWeightShapes(context);
+    this.w = normalVariable(rand, shapeOf(shapes, "w"), opts.initStd ?? 1 / Math.sqrt(d));
     this.auxWeight = context.auxLoss ? context.auxLoss.weight : null;
     const p = context.predictor;
     this.predictorWeight = p?.weight ?? 0;
     this.predictor = p
       ? {
-          w1: normalVariable(rand, [d, p.hidden], 1 / Math.sqrt(d)),
-          b1: zerosVariable([p.hidden]),
-          w2: normalVariable(rand, [p.hidden, 1], 1 / Math.sqrt(p.hidden)),
-          b2: zerosVariable([1]),
+          w1: normalVariable(rand, shapeOf(shapes, "predictor.w1"), 1 / Math.sqrt(d)),
+          b1: zerosVariable(shapeOf(shapes, "predictor.b1")),
+          w2: normalVariable(rand, shapeOf(shapes, "predictor.w2"), 1 / Math.sqrt(p.hidden)),
+          b2: zerosVariable(shapeOf(shapes, "predictor.b2")),
         }
       : null;
   }

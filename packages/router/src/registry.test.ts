@@ -119,4 +119,24 @@ describe("router registry", () => {
     unregisterRouter("plain");
     unregisterRouter("costly");
   });
+
+  it("weightShapes: built-ins declare theirs without allocating, and a router that disagrees is refused", async () => {
+    unregisterRouter("learned"); // an earlier test left a user override in place
+    registerBuiltinRouters();
+    expect([...(api.routerWeightShapes("learned", ctx) ?? [])]).toEqual([
+      ["w", [4, 1]],
+      ["predictor.w1", [4, 2]],
+      ["predictor.b1", [2]],
+      ["predictor.w2", [2, 1]],
+      ["predictor.b2", [1]],
+    ]);
+    expect(api.routerWeightShapes("stochastic", ctx)?.size).toBe(0);
+    await expectNoLeaks(() => {
+      registerRouter("liar", (c) => Object.assign(api.createLearnedRouter(c), { kind: "liar" }), { weightShapes: () => new Map([["w", [5, 1]]]) });
+      expect(api.routerWeightShapes("liar", ctx)?.get("w")).toEqual([5, 1]);
+      expect(() => createRouter("liar", ctx)).toThrow(/router "liar" created weights w \[4, 1\], predictor\.w1 .*, but its weightShapes declare w \[5, 1\]/);
+      unregisterRouter("liar");
+    });
+    expect(api.routerWeightShapes("liar", ctx)).toBeNull();
+  });
 });

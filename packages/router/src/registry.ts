@@ -1,13 +1,19 @@
 // Router registry: built-ins and user routers go through the same calls. Nothing is
 // registered at import time; call registerBuiltinRouters() (the transformer does) or
 // registerRouter() yourself. A registration carries the factory and, optionally, what the
-// kind declares without building tensors (option check, cost), so a config is validated and
-// costed before any backend exists.
+// kind declares without building tensors (option check, cost, weight shapes), so a config is
+// validated and costed, and a checkpoint checked, before any backend exists.
 import { ConfigError, type ResolvedModelConfig } from "@mixdepth/core";
 import { linearRouterCost, type RouterCost } from "@mixdepth/flops-accounting";
 import type { Router, RouterContext, RouterDeclaration, RouterFactory } from "./router.js";
-import { createLearnedRouter, validateLearnedOptions } from "./learned-router.js";
+import { createLearnedRouter, learnedRouterWeightShapes, validateLearnedOptions } from "./learned-router.js";
 import { createStochasticRouter, validateStochasticOptions } from "./stochastic-router.js";
+
+/** Name -> shape of a router kind's weights from its context alone, without allocating them. */
+export type RouterWeightShapes = (context: RouterContext) => Map<string, number[]>;
+
+/** What registerRouter takes besides the factory. */
+export type RegisterRouterOptions = { override?: boolean } & RouterDeclaration;
 
 interface Registration extends RouterDeclaration {
   factory: RouterFactory;
@@ -17,12 +23,13 @@ const registrations = new Map<string, Registration>();
 
 /**
  * Registers a router kind with its factory and, optionally, its declaration (`validateOptions`,
- * `cost`; see {@link RouterDeclaration}). Throws if the kind exists, unless `override` is set.
+ * `cost`, `weightShapes`; see {@link RouterDeclaration}). Throws if the kind exists, unless
+ * `override` is set.
  */
-export function registerRouter(kind: string, factory: RouterFactory, options: { override?: boolean } & RouterDeclaration = {}): void {
+export function registerRouter(kind: string, factory: RouterFactory, options: RegisterRouterOptions = {}): void {
   if (typeof kind !== "string" || kind.length === 0) throw new TypeError(`registerRouter: kind must be a non-empty string (got ${JSON.stringify(kind)})`);
   if (typeof factory !== "function") throw new TypeError(`registerRouter("${kind}"): factory must be a function`);
-  for (const key of ["validateOptions", "cost"] as const) {
+  for (const key of ["validateOptions", "cost", "weightShapes"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "function") throw new TypeError(`registerRouter("${kind}"): ${key} must be a function`);
   }
   if (registrations.has(kind) && !options.override) {
@@ -32,6 +39,7 @@ export function registerRouter(kind: string, factory: RouterFactory, options: { 
     factory,
     ...(options.validateOptions ? { validateOptions: options.validateOptions } : {}),
     ...(options.cost ? { cost: options.cost } : {}),
+    ...(options.weightShapes ? { weightShapes: options.weightShapes } : {}),
   });
 }
 
@@ -58,12 +66,30 @@ function registration(kind: string): Registration {
 
 /** Builds a router of a registered kind. Throws on unknown kinds, listing the known ones. */
 export function createRouter(kind: string, context: RouterContext): Router {
-  const router = registration(kind).factory(context);
+  const r = registration(kind);
+  const router = r.factory(context);
   if (router.kind !== kind) {
     router.dispose();
     throw new Error(`router factory for "${kind}" returned a router of kind "${router.kind}"`);
   }
+  const declared = r.weightShapes?.(context);
+  if (declared) {
+    const actual = [...router.weights()].map(([n, v]) => `${n} [${v.shape.join(", ")}]`).join(", ");
+    const want = [...declared].map(([n, s]) => `${n} [${s.join(", ")}]`).join(", ");
+    if (actual !== want) {
+      router.dispose();
+      throw new Error(`router "${kind}" created weights ${actual || "(none)"}, but its weightShapes declare ${want || "(none)"}`);
+    }
+  }
   return router;
+}
+
+/**
+ * The weight shapes a router of `kind` would have, or null when the kind did not declare them
+ * (registered without `weightShapes`). Allocates nothing.
+ */
+export function routerWeightShapes(kind: string, context: RouterContext): Map<string, number[]> | null {
+  return registrations.get(kind)?.weightShapes?.(context) ?? null;
 }
 
 /**
@@ -119,10 +145,18 @@ export function routerCost(config: ResolvedModelConfig): (layerIndex: number) =>
 /** Registers "learned" and "stochastic". Idempotent; leaves user overrides in place. */
 export function registerBuiltinRouters(): void {
   if (!registrations.has("learned")) {
-    registerRouter("learned", createLearnedRouter, { validateOptions: validateLearnedOptions, cost: (c) => linearRouterCost(c.dModel, c.predictor) });
+    registerRouter("learned", createLearnedRouter, {
+      validateOptions: validateLearnedOptions,
+      cost: (c) => linearRouterCost(c.dModel, c.predictor),
+      weightShapes: learnedRouterWeightShapes,
+    });
   }
   if (!registrations.has("stochastic")) {
     // The paper's control has no weights and no matmuls: it ignores routing.predictor.
-    registerRouter("stochastic", createStochasticRouter, { validateOptions: validateStochasticOptions, cost: () => ({ params: 0, flopsPerToken: 0 }) });
+    registerRouter("stochastic", createStochasticRouter, {
+      validateOptions: validateStochasticOptions,
+      cost: () => ({ params: 0, flopsPerToken: 0 }),
+      weightShapes: () => new Map(),
+    });
   }
 }

@@ -96,4 +96,11 @@ export interface RouterDeclaration {
    * `context.predictor` is set ({@link linearRouterCost}).
    */
   cost?: (context: RouterContext) => RouterCost;
+  /**
+   * Name -> shape of the weights one router built from `context` creates, computed without
+   * tensors. Checkpoint loaders check a file against it before allocating a model, and
+   * createRouter checks every new router against it. Default: undeclared (names and dtypes
+   * are still checked when a checkpoint loads; shapes when the weights are assigned).
+   */
+  weightShapes?: (context: RouterContext) => Map<string, number[]>;
 }

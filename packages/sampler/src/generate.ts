@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
 import type { Transformer } from "@mixdepth/transformer";
 import { CachedDecoder, ContextLengthError, type TokenRouting } from "./decoder.js";
+import { heldBackDelta, Utf8Stream } from "./text-stream.js";
 import { processedProbabilities, type LogitsProcessor } from "./processors.js";
 import { createRng } from "./rng.js";
 import { RoutingCounter, type RoutedFraction } from "./stats.js";
@@ -30,6 +31,12 @@ export interface GenerateOptions {
   stopStrings?: readonly string[];
   /** Token ids -> text; when given, events carry text deltas and results carry text. */
   decode?: (ids: readonly number[]) => string;
+  /**
+   * Token id -> its UTF-8 bytes (byte-level tokenizers: `(id) => [id]`). When given, text is
+   * decoded incrementally (./text-stream.ts): a character split across tokens is emitted
+   * once, when complete, with O(1) work per token; `decode` is then not needed for text.
+   */
+  tokenBytes?: (id: number) => ArrayLike<number>;
   /** Causal routing rule of the routed blocks. Default: the model's config.routing.causal. */
   causal?: CausalRouting;
   /**
@@ -77,7 +84,7 @@ export interface GenerateEvent {
 export interface SequenceResult {
   /** Generated token ids (without the prompt). */
   tokens: number[];
-  /** decode(tokens), with `decode`. */
+  /** The text of `tokens`, with `decode` or `tokenBytes` (the streamed deltas joined). */
   text?: string;
   finishReason: FinishReason;
 }
@@ -95,6 +102,8 @@ interface SequenceState {
   history: number[]; // prompt + generated
   generated: number[];
   text: string;
+  /** With tokenBytes: the streaming UTF-8 decoder of this sequence. */
+  utf8: Utf8Stream | null;
   finished: FinishReason | null;
   logits: tf.Tensor2D | null; // [1, V] next-token logits, owned
   lastVisit: { position: number; blocks: BlockVisit[] };
@@ -132,7 +141,7 @@ function resolve(model: Transformer, prompts: readonly (readonly number[])[], op
       throw new ContextLengthError(needed, c.contextLength, `prompts[${i}] has ${p.length} tokens and maxNewTokens is ${maxNewTokens}; lower maxNewTokens to ${Math.max(0, c.contextLength - p.length + 1)} or pass contextOverflow: "slide"`);
     }
   });
-  if (options.stopStrings?.length && !options.decode) throw new RangeError("stopStrings: needs a decode function");
+  if (options.stopStrings?.length && !options.decode && !options.tokenBytes) throw new RangeError("stopStrings: needs a decode function (or tokenBytes)");
   for (const [i, s] of (options.stopSequences ?? []).entries()) {
     if (s.length === 0) throw new RangeError(`stopSequences[${i}]: empty`);
   }
@@ -162,7 +171,10 @@ export async function* generateStream(
   const rng = createRng(options.seed ?? 0);
   const counter = new RoutingCounter(model);
   const decode = options.decode;
+  const tokenBytes = options.tokenBytes;
+  const withText = Boolean(decode || tokenBytes);
   const stopStrings = options.stopStrings ?? [];
+  const longestStop = Math.max(0, ...stopStrings.map((x) => x.length));
   const stopSequences = options.stopSequences ?? [];
   const states: SequenceState[] = [];
   let slides = 0;
@@ -181,6 +193,7 @@ export async function* generateStream(
         history: [...prompt],
         generated: [],
         text: "",
+        utf8: tokenBytes ? new Utf8Stream() : null,
         finished: null,
         logits: null,
         lastVisit: { position: 0, blocks: [] },
@@ -205,7 +218,7 @@ export async function* generateStream(
       const event: GenerateEvent = {
         step,
         tokens: states.map(() => null),
-        text: decode ? states.map(() => null) : null,
+        text: withText ? states.map(() => null) : null,
         finished: states.map(() => null),
         visits: states.map(() => null),
         routing: [],
@@ -219,14 +232,27 @@ export async function* generateStream(
         s.generated.push(token);
         event.tokens[i] = token;
         event.visits[i] = s.lastVisit;
-        if (decode && event.text) {
-          const text = decode(s.generated);
-          event.text[i] = text.startsWith(s.text) ? text.slice(s.text.length) : text;
-          s.text = text;
-          if (stopStrings.some((stop) => text.includes(stop))) s.finished = "stop";
-        }
         if (stopSequences.some((stop) => endsWith(s.generated, stop))) s.finished = "stop";
         if (s.finished === null && s.generated.length >= maxNewTokens) s.finished = "length";
+        if (event.text) {
+          // Each character once: held back while incomplete, flushed when the sequence ends.
+          const decoded = s.utf8 ? null : (decode as (ids: readonly number[]) => string)(s.generated);
+          let delta = s.utf8 ? s.utf8.push((tokenBytes as (id: number) => ArrayLike<number>)(token)) : heldBackDelta(decoded as string, s.text, s.finished !== null);
+          s.text += delta;
+          // Only the tail can hold a stop string that this token completed.
+          if (s.finished === null && stopStrings.some((stop) => s.text.slice(-(longestStop + delta.length)).includes(stop))) {
+            s.finished = "stop";
+            const rest = s.utf8 ? "" : heldBackDelta(decoded as string, s.text, true);
+            delta += rest;
+            s.text += rest;
+          }
+          if (s.finished !== null && s.utf8) {
+            const rest = s.utf8.flush();
+            delta += rest;
+            s.text += rest;
+          }
+          event.text[i] = delta;
+        }
         event.finished[i] = s.finished;
       });
       // Feed each new token to its sequence (not needed for finished ones).
@@ -249,7 +275,7 @@ export async function* generateStream(
       yield event;
     }
     return {
-      sequences: states.map((s) => ({ tokens: s.generated, ...(decode ? { text: s.text } : {}), finishReason: s.finished ?? "length" })),
+      sequences: states.map((s) => ({ tokens: s.generated, ...(withText ? { text: s.text } : {}), finishReason: s.finished ?? "length" })),
       routing: counter.fractions(),
       slides,
     };

@@ -10,5 +10,21 @@ export type { KernelMatmulFlops, ProfiledKernel } from "./kernel-flops.js";
 export { fastMatMul } from "@mixdepth/mod-block";
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from "./safetensors.js";
 export type { DecodedSafetensors, SafetensorsDtype, SafetensorsTensor } from "./safetensors.js";
+export { parseSafetensorsHeader, safetensorsHeaderLength } from "./safetensors.js";
+export type { SafetensorsEntry, SafetensorsHeader } from "./safetensors.js";
+export { modelWeightShapes, topLevelWeightShapes } from "./weight-shapes.js";
+export type { ModelWeightShapes } from "./weight-shapes.js";
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_LIMITS,
+  CheckpointError,
+  checkWeightsHeader,
+  checkpointLimits,
+  checkpointModelConfig,
+  checkpointToModel,
+  parseCheckpoint,
+  parseCheckpointConfig,
+} from "./model-io.js";
+export type { CheckpointLimits, CheckpointReadOptions, ParsedCheckpoint } from "./model-io.js";
 // Types of dependencies that this package's signatures use.
 export type { CausalRouting, ModelConfig, ResolvedModelConfig } from "@mixdepth/core";

@@ -106,33 +106,59 @@ export function encodeSafetensors(tensors: Map<string, SafetensorsTensor>, metad
   return out;
 }
 
+/** One tensor's entry in a safetensors header (offsets relative to the data section). */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** A parsed and validated header: what the file holds, before any tensor data is read. */
+export interface SafetensorsHeader {
+  /** Entries sorted by name. */
+  entries: SafetensorsEntry[];
+  metadata: Record<string, string>;
+  /** Byte offset of the data section in the file (8 + header length). */
+  dataStart: number;
+}
+
 /**
- * Parses safetensors bytes. Validates everything before returning: header length within the
- * file, a JSON object header, known dtypes, byte sizes that match shape * dtype, offsets inside
- * the data section that neither overlap nor leave gaps, no trailing bytes. The returned arrays
- * are copies (they do not alias `bytes`).
+ * The header length N from the first 8 bytes, checked against the file size and the header
+ * size limit. Read this first, then the N header bytes, then {@link parseSafetensorsHeader}.
  */
-export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
-  if (bytes.length < 8) throw new SafetensorsError(`truncated file: ${bytes.length} bytes, the 8-byte header length is missing`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(bytes.length - 8)) {
-    throw new SafetensorsError(`truncated file: header length ${n} exceeds the ${bytes.length - 8} bytes after the length field`);
+export function safetensorsHeaderLength(first8: Uint8Array, fileLength: number): number {
+  if (fileLength < 8 || first8.length < 8) throw new SafetensorsError(`truncated file: ${fileLength} bytes, the 8-byte header length is missing`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(fileLength - 8)) {
+    throw new SafetensorsError(`truncated file: header length ${n} exceeds the ${fileLength - 8} bytes after the length field`);
   }
   if (n > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  const headerLen = Number(n);
+  return Number(n);
+}
+
+/**
+ * Parses and validates a header without the tensor data: `headerBytes` holds at least the
+ * first 8 + N bytes of a file of `fileLength` bytes. Checks a JSON object header, known
+ * dtypes, byte sizes that match shape * dtype, offsets inside the data section that neither
+ * overlap nor leave gaps, and no trailing bytes. Allocates nothing proportional to the tensors.
+ */
+export function parseSafetensorsHeader(headerBytes: Uint8Array, fileLength: number): SafetensorsHeader {
+  const headerLen = safetensorsHeaderLength(headerBytes, fileLength);
+  if (headerBytes.length < 8 + headerLen) throw new SafetensorsError(`header: ${headerBytes.length} bytes given, ${8 + headerLen} needed`);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes.subarray(8, 8 + headerLen)));
   } catch (e) {
     throw new SafetensorsError(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (header === null || typeof header !== "object" || Array.isArray(header)) throw new SafetensorsError("header must be a JSON object");
 
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
+  const dataLen = fileLength - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new SafetensorsError("__metadata__ must be an object of strings");
@@ -174,9 +200,18 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
     expect = e.end;
   }
   if (expect !== dataLen) throw new SafetensorsError(`${dataLen - expect} trailing bytes after the last tensor`);
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { entries, metadata, dataStart };
+}
 
+/**
+ * Parses safetensors bytes: the header as {@link parseSafetensorsHeader} checks it, then the
+ * data. The returned arrays are copies (they do not alias `bytes`).
+ */
+export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
+  const { entries, metadata, dataStart } = parseSafetensorsHeader(bytes, bytes.length);
   const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  for (const e of entries) {
     const count = elementCount(e.shape);
     const src = bytes.subarray(dataStart + e.begin, dataStart + e.end);
     let data: Float32Array | Int32Array;

@@ -9,6 +9,7 @@ import { resolveModelConfig, type CausalRouting, type ModelConfig, type Resolved
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
 import { KVCache } from "./kv-cache.js";
+import { topLevelWeightShapes } from "./weight-shapes.js";
 
 /** Up to this many rows, the tied head uses tf.matMul's transposeB form (see forward()). */
 const HEAD_TRANSPOSE_B_MAX_ROWS = 8;
@@ -64,17 +65,6 @@ export interface LossResult {
   aux: tf.Scalar;
 }
 
-/** Names and shapes of the model-level weights (blocks excluded), in a stable order. */
-function topLevelShapes(c: ResolvedModelConfig): [string, number[]][] {
-  const d = c.dModel;
-  const out: [string, number[]][] = [["tok_emb", [c.vocabSize, d]]];
-  if (c.family === "gpt2") out.push(["pos_emb", [c.contextLength, d]]);
-  out.push(["final_norm.g", [d]]);
-  if (c.family === "gpt2") out.push(["final_norm.b", [d]]);
-  if (!c.tieEmbeddings) out.push(["head.w", [d, c.vocabSize]]);
-  return out;
-}
-
 /** A MoD (or dense) decoder-only transformer. Owns its variables; call dispose(). */
 export class Transformer {
   readonly config: ResolvedModelConfig;
@@ -94,7 +84,7 @@ export class Transformer {
     const blockRand = mulberry32(seed);
     const blocks: ModBlock[] = [];
     try {
-      for (const [name, shape] of topLevelShapes(c)) {
+      for (const [name, shape] of topLevelWeightShapes(c)) {
         // tidy frees the initial value; variables are not tracked by tidy.
         const v = tf.tidy(() =>
           tf.variable(

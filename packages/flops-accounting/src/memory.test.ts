@@ -1,0 +1,34 @@
+// memoryEstimate by hand on config A, and the properties a trainer relies on.
+import { describe, expect, it } from "vitest";
+import { memoryEstimate } from "./memory.js";
+import { paramCounts } from "./params.js";
+import { A, B } from "./test-configs.js";
+
+describe("memoryEstimate", () => {
+  it("config A, B=2, S=3 by hand", () => {
+    // A: gpt2, V=10, d=4, H=2, L=1 dense, h=16. Per block per sequence: t=S=3 tokens,
+    // 3 * (14*4 + 4*16) = 360, attention (2*2+1) * 9 = 45, scatter 2*3*4 = 24 -> 429; B=2 -> 858.
+    // Final: 2 * 3 * (3*4 + 3*10) = 252. Floats 1110, x2 (backward), x4 bytes = 8880.
+    const e = memoryEstimate(A, { batchSize: 2, seqLen: 3, evalBatches: 1 });
+    expect(e.activationBytes).toBe(8880);
+    expect(e.parameters).toBe(paramCounts(A).total);
+    expect(e.parameterBytes).toBe(16 * paramCounts(A).total); // weights, grads, m, v
+    expect(e.evalBytes).toBe(2 * 1 * 2 * 3 * 4);
+    expect(e.total).toBe(e.parameterBytes + e.activationBytes + e.evalBytes);
+    expect(memoryEstimate(A, { batchSize: 2, seqLen: 3, gradAccum: 2 }).parameterBytes).toBe(20 * paramCounts(A).total);
+  });
+
+  it("grows with every size a user can set, and routed blocks cost less than dense ones", () => {
+    const base = memoryEstimate(B, { batchSize: 8, seqLen: 256 }).total;
+    for (const [cfg, setting] of [
+      [{ ...B, dModel: 512 }, { batchSize: 8, seqLen: 256 }],
+      [{ ...B, nLayers: 16 }, { batchSize: 8, seqLen: 256 }],
+      [{ ...B, vocabSize: 50_000 }, { batchSize: 8, seqLen: 256 }],
+      [B, { batchSize: 64, seqLen: 256 }],
+    ] as const) {
+      expect(memoryEstimate(cfg, setting).total).toBeGreaterThan(base);
+    }
+    const dense = memoryEstimate({ ...B, routing: { blocks: "none" } }, { batchSize: 8, seqLen: 256 });
+    expect(memoryEstimate(B, { batchSize: 8, seqLen: 256 }).activationBytes).toBeLessThan(dense.activationBytes);
+  });
+});

@@ -1,0 +1,109 @@
+// saveModel / loadModel: round trip, and untrusted folders refused before anything is
+// allocated (huge config sizes, a header that does not match, integer weights, devices,
+// FIFOs, oversized files).
+import * as tf from "@tensorflow/tfjs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { expectNoLeaks, maxAbsDiff } from "@mixdepth/vitest-config/tf";
+import type { ModelConfig } from "@mixdepth/core";
+import { createTransformer, decodeSafetensors, encodeSafetensors } from "./index.js";
+import { CheckpointError, loadModel, readCheckpoint, saveModel } from "./node.js";
+
+const config: ModelConfig = { vocabSize: 11, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 8, routing: { blocks: [1], capacity: 0.5 } };
+
+function saved(): string {
+  const dir = join(mkdtempSync(join(tmpdir(), "mixdepth-io-")), "ck");
+  const model = createTransformer(config, { seed: 3 });
+  saveModel(dir, model, { description: "test" });
+  model.dispose();
+  return dir;
+}
+
+/** Rewrites config.json's model with `patch`. */
+function patchConfig(dir: string, patch: Partial<ModelConfig>): void {
+  const json = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { model: ModelConfig };
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...json, model: { ...json.model, ...patch } }));
+}
+
+describe("saveModel / loadModel", () => {
+  it("round-trips weights and logits exactly, without leaks", async () => {
+    const dir = saved();
+    await expectNoLeaks(() => {
+      const a = createTransformer(config, { seed: 3 });
+      const b = loadModel(dir);
+      const x = tf.tensor2d([[1, 2, 3, 4]], [1, 4], "int32");
+      const ra = a.forward(x);
+      const rb = b.forward(x);
+      expect(maxAbsDiff(ra.logits, rb.logits)).toBe(0);
+      tf.dispose([x, ra.logits, rb.logits, ...Object.values(ra.auxLosses), ...Object.values(rb.auxLosses)]);
+      a.dispose();
+      b.dispose();
+    });
+    expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))).toMatchObject({ format: "mixdepth-checkpoint/1", description: "test", model: config });
+    const other = createTransformer(config, { seed: 4 });
+    saveModel(dir, other); // replaces an existing checkpoint folder
+    other.dispose();
+    expect(readCheckpoint(dir).json.description).toBeUndefined();
+  });
+
+  it("refuses a huge vocabSize by its limit, and with the limit raised by the header, before allocating", () => {
+    const dir = saved();
+    patchConfig(dir, { vocabSize: 50_000_000 });
+    const before = tf.memory().numBytes;
+    const t0 = performance.now();
+    expect(() => loadModel(dir)).toThrow(/model\.vocabSize = 50000000 exceeds the checkpoint limit 1048576 \(limits\.maxVocabSize\)/);
+    expect(() => loadModel(dir, { limits: { maxVocabSize: 1e9 } })).toThrow(/weight "tok_emb" is \[11, 8\], config\.json's model expects \[50000000, 8\]/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(tf.memory().numBytes).toBe(before);
+    patchConfig(dir, { vocabSize: 11, nLayers: 1_000_000_000 });
+    expect(() => loadModel(dir)).toThrow(/model\.nLayers = 1000000000 exceeds/);
+  });
+
+  it("refuses integer tensors as weights, missing and unknown tensors", () => {
+    const dir = saved();
+    const path = join(dir, "model.safetensors");
+    const good = decodeSafetensors(readFileSync(path)).tensors;
+    const g = good.get("final_norm.g");
+    if (!g) throw new Error("fixture");
+    const asInt = new Map(good).set("final_norm.g", { dtype: "I32", shape: g.shape, data: new Int32Array(g.data.length) });
+    writeFileSync(path, encodeSafetensors(asInt));
+    expect(() => loadModel(dir)).toThrow(/weight "final_norm\.g" is I32, weights must be F32/);
+    const missing = new Map(good);
+    missing.delete("blocks.1.router.w");
+    writeFileSync(path, encodeSafetensors(missing));
+    expect(() => loadModel(dir)).toThrow(/weight "blocks\.1\.router\.w" \[8, 1\] is missing/);
+    writeFileSync(path, encodeSafetensors(new Map(good).set("extra", { dtype: "F32", shape: [1], data: new Float32Array(1) })));
+    expect(() => loadModel(dir)).toThrow(/tensor "extra" is not a weight of this model/);
+  });
+
+  it("refuses a symlink to a device, a FIFO, a folder and an oversized file without reading them", () => {
+    const dir = saved();
+    const path = join(dir, "model.safetensors");
+    const dev = join(mkdtempSync(join(tmpdir(), "mixdepth-io-")), "ck");
+    mkdirSync(dev);
+    writeFileSync(join(dev, "config.json"), readFileSync(join(dir, "config.json")));
+    symlinkSync("/dev/zero", join(dev, "model.safetensors"));
+    expect(() => loadModel(dev)).toThrow(/model\.safetensors is a device; a checkpoint file must be a regular file/);
+    const fifo = join(mkdtempSync(join(tmpdir(), "mixdepth-io-")), "ck");
+    mkdirSync(fifo);
+    writeFileSync(join(fifo, "config.json"), readFileSync(join(dir, "config.json")));
+    execFileSync("mkfifo", [join(fifo, "model.safetensors")]);
+    expect(() => loadModel(fifo)).toThrow(/is a FIFO/);
+    const size = readFileSync(path).length;
+    expect(() => loadModel(dir, { limits: { maxWeightsBytes: size - 1 } })).toThrow(new RegExp(`has ${size} bytes, more than the limit ${size - 1} \\(limits\\.maxWeightsBytes\\)`));
+    expect(() => loadModel(join(dir, "nope"))).toThrow(CheckpointError);
+  });
+
+  it("refuses to replace a folder that is not a checkpoint", () => {
+    const parent = mkdtempSync(join(tmpdir(), "mixdepth-io-"));
+    mkdirSync(join(parent, "ck"));
+    writeFileSync(join(parent, "ck", "notes.txt"), "mine");
+    const model = createTransformer(config);
+    expect(() => saveModel(join(parent, "ck"), model)).toThrow(/exists and is not a checkpoint folder/);
+    model.dispose();
+    expect(readFileSync(join(parent, "ck", "notes.txt"), "utf8")).toBe("mine");
+  });
+});

@@ -1,0 +1,204 @@
+// Node entry point (`@mixdepth/transformer/node`): save and load a checkpoint folder
+// (config.json + model.safetensors; format in ../README.md) with Node's fs. Loading is the
+// safe reader of ./model-io.ts with file checks in front: each file is opened without
+// blocking (a FIFO cannot hang us), must be a regular file (not a device, FIFO or folder,
+// also behind a symlink) of bounded size, and model.safetensors is read header first; its
+// data is read only after the header matched the config. Saving writes a temp folder, fsyncs
+// it and renames it into place, so a crash leaves the old folder or the new one.
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { encodeSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, decodeSafetensors, type SafetensorsTensor } from "./safetensors.js";
+import {
+  CHECKPOINT_FORMAT,
+  CheckpointError,
+  checkWeightsHeader,
+  checkpointLimits,
+  checkpointToModel,
+  parseCheckpointConfig,
+  type CheckpointReadOptions,
+  type ParsedCheckpoint,
+} from "./model-io.js";
+import type { Transformer } from "./transformer.js";
+
+/** An open regular file of known size; close() when done. */
+interface OpenFile {
+  fd: number;
+  size: number;
+  close(): void;
+}
+
+/** Opens `path` for reading if it is a regular file of at most `maxBytes` (symlinks followed). */
+function openRegular(path: string, maxBytes: number, limitName: string): OpenFile {
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat below then refuses it.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(code === "ENOENT" ? `${path} is missing` : `${path} cannot be opened (${code ?? (e as Error).message})`);
+  }
+  const close = () => closeSync(fd);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? "a folder" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
+      throw new CheckpointError(`${path} is ${kind}; a checkpoint file must be a regular file`);
+    }
+    if (st.size > maxBytes) throw new CheckpointError(`${path} has ${st.size} bytes, more than the limit ${maxBytes} (limits.${limitName})`);
+    return { fd, size: st.size, close };
+  } catch (e) {
+    close();
+    throw e;
+  }
+}
+
+/** Reads exactly `length` bytes at `position` (a file that shrank is an error). */
+function readExactly(f: OpenFile, path: string, position: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let off = 0;
+  while (off < length) {
+    const n = readSync(f.fd, out, off, length - off, position + off);
+    if (n === 0) throw new CheckpointError(`${path}: file ended after ${position + off} bytes while reading (changed while reading?)`);
+    off += n;
+  }
+  return out;
+}
+
+/**
+ * The whole of `path` if it is a regular file (symlinks followed) of at most `maxBytes`;
+ * devices, FIFOs, folders and larger files are refused before reading. CheckpointError.
+ */
+export function readRegularFile(path: string, maxBytes: number, limitName = "maxBytes"): Uint8Array {
+  const f = openRegular(path, maxBytes, limitName);
+  try {
+    return readExactly(f, path, 0, f.size);
+  } finally {
+    f.close();
+  }
+}
+
+function readConfigText(path: string, options: CheckpointReadOptions): string {
+  const f = openRegular(path, checkpointLimits(options).maxConfigBytes, "maxConfigBytes");
+  try {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(readExactly(f, path, 0, f.size));
+    } catch (e) {
+      if (e instanceof CheckpointError) throw e;
+      throw new CheckpointError(`${path} is not valid UTF-8`);
+    }
+  } finally {
+    f.close();
+  }
+}
+
+export interface ReadCheckpointOptions extends CheckpointReadOptions {
+  /** Size and sha256 of model.safetensors recorded elsewhere (the trainer's trainer-state.json). */
+  verify?: (bytes: Uint8Array, path: string) => void;
+}
+
+/**
+ * Reads and checks a checkpoint folder (config.json + model.safetensors) without building a
+ * model: limits, header against the config's shapes, then the data. Throws CheckpointError.
+ */
+export function readCheckpoint(dir: string, options: ReadCheckpointOptions = {}): ParsedCheckpoint {
+  const configPath = join(dir, "config.json");
+  const weightsPath = join(dir, "model.safetensors");
+  const cfg = parseCheckpointConfig(readConfigText(configPath, options), { ...options, where: configPath });
+  const f = openRegular(weightsPath, checkpointLimits(options).maxWeightsBytes, "maxWeightsBytes");
+  let bytes: Uint8Array;
+  try {
+    try {
+      const n = safetensorsHeaderLength(readExactly(f, weightsPath, 0, Math.min(8, f.size)), f.size);
+      const header = parseSafetensorsHeader(readExactly(f, weightsPath, 0, 8 + n), f.size);
+      checkWeightsHeader(header, cfg.resolved, weightsPath);
+    } catch (e) {
+      if (e instanceof CheckpointError) throw e;
+      throw new CheckpointError(`${weightsPath}: ${(e as Error).message}`);
+    }
+    // The header matched the config, so the file's size is what the model needs: read it.
+    bytes = readExactly(f, weightsPath, 0, f.size);
+  } finally {
+    f.close();
+  }
+  options.verify?.(bytes, weightsPath);
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  return { ...cfg, weights: tensors, metadata };
+}
+
+/** Loads a checkpoint folder into a new Transformer after every check. Caller disposes it. */
+export function loadModel(dir: string, options: ReadCheckpointOptions = {}): Transformer {
+  return checkpointToModel(readCheckpoint(dir, options));
+}
+
+function writeDurable(path: string, data: Uint8Array): void {
+  const fd = openSync(path, "w");
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The bytes of a checkpoint folder's two files; saveModel writes them, the trainer adds its own. */
+export function checkpointFiles(model: Transformer, extra: Record<string, unknown> = {}, metadata: Record<string, string> = {}): { config: Uint8Array; weights: Uint8Array } {
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const [name, v] of model.getWeights()) tensors.set(name, { dtype: "F32", shape: [...v.shape], data: v.dataSync() as Float32Array });
+  const weights = encodeSafetensors(tensors, { format: "pt", ...metadata });
+  const json = { ...extra, format: CHECKPOINT_FORMAT, model: model.toJSON() };
+  return { config: new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"), weights };
+}
+
+/**
+ * Writes `model` as a checkpoint folder `dir` (config.json with `extra` fields beside
+ * format and model, and model.safetensors). Crash-safe: a temp folder beside `dir` is
+ * written and fsynced, the old `dir` is moved aside and the temp folder renamed into place;
+ * the temp folder is removed if anything fails. A crash leaves the old folder, the new one,
+ * or (between the two renames) the old one as `.<name>.old-<pid>` beside it.
+ * An existing `dir` must be a checkpoint folder (it has model.safetensors) or empty.
+ */
+export function saveModel(dir: string, model: Transformer, extra: Record<string, unknown> = {}): void {
+  const { config, weights } = checkpointFiles(model, extra);
+  const parent = dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
+  const old = join(parent, `.${basename(dir)}.old-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    mkdirSync(tmp);
+    writeDurable(join(tmp, "model.safetensors"), weights);
+    writeDurable(join(tmp, "config.json"), config);
+    fsyncDir(tmp);
+    if (existsSync(dir)) {
+      if (!existsSync(join(dir, "model.safetensors"))) {
+        try {
+          renameSync(tmp, dir); // succeeds only when dir is an empty folder
+        } catch {
+          throw new CheckpointError(`${dir} exists and is not a checkpoint folder; refusing to replace it`);
+        }
+        fsyncDir(parent);
+        return;
+      }
+      // A folder cannot be renamed over a non-empty one: move the old one aside first.
+      renameSync(dir, old);
+    }
+    renameSync(tmp, dir);
+    fsyncDir(parent);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+  }
+}
+
+export { CHECKPOINT_FORMAT, CHECKPOINT_LIMITS, CheckpointError, checkpointToModel, parseCheckpoint } from "./model-io.js";
+export type { CheckpointLimits, CheckpointReadOptions, ParsedCheckpoint } from "./model-io.js";
