@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify as toYaml } from "yaml";
 import { ConfigError } from "@mixdepth/core";
-import { BACKEND_CHOICES, BackendError, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
+import { BACKEND_CHOICES, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
 import { assembleConfig, ConfigInvalid, isPathLike, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
 import { loadPlugins } from "./plugins.js";
 import { describeError, EXIT } from "./errors.js";
