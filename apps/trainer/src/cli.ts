@@ -6,13 +6,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { BACKEND_CHOICES, BackendError, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
+import { BACKEND_CHOICES, BACKEND_ENV, BackendChoiceError, BackendError, parseBackendChoice, resolveBackendChoice, setupBackend, type BackendChoice } from "@mixdepth/backend";
 import { ConfigInvalid, loadConfig, parseSet, PRESETS, readConfigFile, type ValidConfig } from "./config.js";
 
+// No commander default: an unset flag must stay undefined so that resolveBackendChoice
+// (@mixdepth/backend) applies the one precedence rule: flag, MIXDEPTH_BACKEND, config, preset.
 function backendOption(): Option {
-  return new Option("--backend <name>", "tfjs backend: auto tries tensorflow (native), then wasm, then cpu")
-    .choices(BACKEND_CHOICES as unknown as string[])
-    .default(process.env.MIXDEPTH_BACKEND || "auto", "$MIXDEPTH_BACKEND or auto")
+  return new Option("--backend <name>", `tfjs backend: ${BACKEND_CHOICES.join(", ")} (default: $${BACKEND_ENV}, else the config's, else auto: tensorflow (native), then wasm, then cpu)`)
     .argParser((v: string) => {
       try {
         return parseBackendChoice(v);
@@ -33,7 +33,7 @@ interface ConfigFlags {
   seed?: string;
   data?: string;
   out?: string;
-  backend: BackendChoice;
+  backend?: BackendChoice;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -54,7 +54,7 @@ function addConfigOptions(cmd: Command): Command {
 }
 
 /** Flags as a config fragment; numbers are parsed here and checked by the schema. */
-function flagOverrides(f: ConfigFlags, cmd: Command): unknown[] {
+function flagOverrides(f: ConfigFlags): unknown[] {
   const num = (v: string | undefined) => (v === undefined ? undefined : Number.isNaN(Number(v)) ? v : Number(v));
   const training = Object.fromEntries(
     Object.entries({ steps: num(f.steps), batchSize: num(f.batchSize), seqLen: num(f.seqLen), lr: num(f.lr), seed: num(f.seed) }).filter(([, v]) => v !== undefined),
@@ -63,21 +63,20 @@ function flagOverrides(f: ConfigFlags, cmd: Command): unknown[] {
   if (Object.keys(training).length) o.training = training;
   if (f.data !== undefined) o.data = { source: f.data };
   if (f.out !== undefined) o.output = { dir: f.out };
-  if (cmd.getOptionValueSource("backend") !== "default") o.backend = f.backend;
   return [...(f.set ?? []).map(parseSet), o];
 }
 
-async function startBackend(choice: BackendChoice): Promise<string> {
-  let line = "";
-  const loaded = await loadBackend(choice, { log: (l) => ((line = l), console.log(l)) });
-  if (loaded.name === "wasm") {
-    const { installWasmMatMulFix } = await import("./wasm-matmul.js");
-    if (installWasmMatMulFix()) {
-      console.log("wasm: transposed matmuls run on pre-transposed operands (tfjs-backend-wasm is much slower with transpose flags)");
-      line += "; transposed matmuls pre-transposed";
-    }
-  }
-  return line || `backend: ${loaded.name}`;
+/**
+ * Picks the backend by the shared precedence (flag, MIXDEPTH_BACKEND, then the config: its
+ * file over its preset, already merged by loadConfig), loads it through setupBackend, and
+ * prints its one short line. Records the choice in the config so run.json says what ran.
+ * Returns the detailed line (provider, fixes, skipped backends) for metrics and reports.
+ */
+async function startBackend(flag: BackendChoice | undefined, valid?: ValidConfig): Promise<string> {
+  const { choice } = resolveBackendChoice({ flag, config: valid?.config.backend });
+  const loaded = await setupBackend({ backend: choice, log: (l) => console.log(l) });
+  if (valid) valid.config.backend = choice;
+  return loaded.details;
 }
 
 /** SIGINT: the first one asks the loop to stop after the current step; a second one exits. */
@@ -109,10 +108,12 @@ export function buildProgram(): Command {
     .command("info")
     .description("load the tfjs backend and print which one runs, and why others were skipped")
     .addOption(backendOption())
-    .action(async (opts: { backend: BackendChoice }) => {
+    .action(async (opts: { backend?: BackendChoice }) => {
       const tf = await import("@tensorflow/tfjs");
-      const loaded = await loadBackend(opts.backend, { log: (l) => console.log(l) });
-      console.log(`tfjs ${tf.version.tfjs}; node ${process.versions.node}; backend ${loaded.name}`);
+      const { choice, source } = resolveBackendChoice({ flag: opts.backend });
+      const loaded = await setupBackend({ backend: choice });
+      console.log(loaded.details.split("; ").join("\n  "));
+      console.log(`chosen by: ${source}; tfjs ${tf.version.tfjs}; node ${process.versions.node}`);
     });
 
   addConfigOptions(
@@ -120,22 +121,22 @@ export function buildProgram(): Command {
       .command("train")
       .description("train a model (default: the quick preset, a small MoD model on the Brown corpus)")
       .option("--resume [runDir]", "continue the run in runDir (default: --out) exactly where its last checkpoint stopped"),
-  ).action(async (flags: ConfigFlags & { resume?: string | boolean }, cmd: Command) => {
+  ).action(async (flags: ConfigFlags & { resume?: string | boolean }) => {
     const resumeDir = typeof flags.resume === "string" ? flags.resume : undefined;
     let valid: ValidConfig;
     if (resumeDir) {
       // The run's own config is the base; flags still apply (and must keep the fingerprint).
       const base = readConfigFile(`${resumeDir}/run.json`);
-      valid = loadConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags, cmd), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) });
+      valid = loadConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) });
     } else {
-      valid = loadConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+      valid = loadConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) });
     }
     if (!resumeDir && !flags.resume && flags.out === undefined && existsSync(join(valid.config.output.dir, "checkpoints", "latest.json"))) {
       // The preset's default folder already holds a run: start a new one beside it.
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
       valid.config.output.dir = `${valid.config.output.dir}-${stamp}`;
     }
-    const backendLine = await startBackend(valid.config.backend);
+    const backendLine = await startBackend(flags.backend, valid);
     const { train } = await import("./train.js");
     const stop = installStop();
     try {
@@ -158,7 +159,7 @@ export function buildProgram(): Command {
     .option("--seq-len <n>", "tokens per sequence (default: the model's context length)")
     .option("--json", "print the result as JSON")
     .addOption(backendOption())
-    .action(async (path: string, flags: { data?: string; batches: string; batchSize: string; seqLen?: string; json?: boolean; backend: BackendChoice }) => {
+    .action(async (path: string, flags: { data?: string; batches: string; batchSize: string; seqLen?: string; json?: boolean; backend?: BackendChoice }) => {
       const { evalCommand } = await import("./commands.js");
       const posInt = (name: string, v: string | undefined) => {
         if (v === undefined) return undefined;
@@ -183,7 +184,7 @@ export function buildProgram(): Command {
     .option("--seed <n>", "sampling seed", "0")
     .addOption(new Option("--causal <rule>", "causal routing rule (default: the model's)").choices(["threshold", "predictor"]))
     .addOption(backendOption())
-    .action(async (path: string, f: { prompt: string; maxNewTokens: string; temperature: string; topK?: string; topP?: string; seed: string; causal?: "threshold" | "predictor"; backend: BackendChoice }) => {
+    .action(async (path: string, f: { prompt: string; maxNewTokens: string; temperature: string; topK?: string; topP?: string; seed: string; causal?: "threshold" | "predictor"; backend?: BackendChoice }) => {
       const num = (name: string, v: string | undefined, ok: (n: number) => boolean, what: string) => {
         if (v === undefined) return undefined;
         const n = Number(v);
@@ -209,14 +210,14 @@ export function buildProgram(): Command {
       .command("compare")
       .description("isoFLOP comparison: dense vs MoD (12.5% every other block) vs stochastic routing at the same training-FLOPs budget, one report")
       .option("--budget <flops>", "training FLOPs per model (default: training.steps of the dense model)"),
-  ).action(async (flags: ConfigFlags & { budget?: string }, cmd: Command) => {
-    const valid = loadConfig({ preset: flags.preset ?? "compare", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) });
+  ).action(async (flags: ConfigFlags & { budget?: string }) => {
+    const valid = loadConfig({ preset: flags.preset ?? "compare", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) });
     let budget: number | undefined;
     if (flags.budget !== undefined) {
       budget = Number(flags.budget);
       if (!Number.isFinite(budget) || budget <= 0) throw new ConfigInvalid(`--budget: must be a number of FLOPs > 0 (got ${JSON.stringify(flags.budget)})`);
     }
-    const backendLine = await startBackend(valid.config.backend);
+    const backendLine = await startBackend(flags.backend, valid);
     const { compareCommand } = await import("./commands.js");
     const stop = installStop();
     try {
@@ -238,7 +239,7 @@ export async function main(argv: string[]): Promise<number> {
     const code = (err as { code?: string; exitCode?: number }).code;
     if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return 0;
     if (typeof code === "string" && code.startsWith("commander.")) return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
-    if (err instanceof ConfigInvalid) {
+    if (err instanceof ConfigInvalid || err instanceof BackendChoiceError) {
       console.error(`error: ${err.message}`);
       return 2;
     }

@@ -4,4 +4,3 @@ export { TransformerBlock } from "./transformer-block.js";
 export type { BranchOptions, BranchResult, KeyValues } from "./transformer-block.js";
 export { flatIndices, gatherRows, gatherTokens, scatterAddTokens } from "./token-gather.js";
 export { MASKED, causalMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, silu } from "./layers.js";
-export { fastMatMul } from "./fast-matmul.js";

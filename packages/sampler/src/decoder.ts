@@ -14,11 +14,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { gatherRows, layerNorm, rmsNorm } from "@mixdepth/mod-block";
 import type { CausalRouting } from "@mixdepth/core";
-import { fastMatMul, type Transformer } from "@mixdepth/transformer";
+import type { Transformer } from "@mixdepth/transformer";
 import { KVCache } from "./kv-cache.js";
-
-/** Up to this many rows, the tied head uses tf.matMul's transposeB form (see run()). */
-const HEAD_TRANSPOSE_B_MAX_ROWS = 8;
 
 /** The causal decision of one routed block for the tokens of one decoder call. */
 export interface TokenRouting {
@@ -223,11 +220,9 @@ export class CachedDecoder {
       const normed = this.normB ? layerNorm(last, this.normG, this.normB, c.normEps) : rmsNorm(last, this.normG, c.normEps);
       const flat = tf.reshape(normed, [rows, d]) as tf.Tensor2D;
       if (this.headW) return tf.matMul(flat, this.headW) as tf.Tensor2D; // [rows, V]
-      // Tied head: for many rows, the model's own kernel (explicit transpose, then an NN
-      // matmul: wasm's transposed matmul is slow at scale). For a decode step's single row
-      // the transpose of the [V, d] table costs more than the product, and wasm's transposeB
-      // matmul measured 2-5x faster than fastMatMul for [1, 256] x [256, 256]^T.
-      return (rows <= HEAD_TRANSPOSE_B_MAX_ROWS ? tf.matMul(flat, this.tokEmb, false, true) : fastMatMul(flat, this.tokEmb, false, true)) as tf.Tensor2D; // [rows, V]
+      // Tied head. On wasm, @mixdepth/backend's matmul fix decides per call whether to
+      // pre-transpose the [V, d] table (many rows) or keep transposeB (a decode step's row).
+      return tf.matMul(flat, this.tokEmb, false, true) as tf.Tensor2D; // [rows, V]
     });
     this.pos += t;
     return { logits, routing, start };

@@ -4,6 +4,5 @@ export { crossEntropy } from "./loss.js";
 export { embeddingLookup } from "./embedding.js";
 export { kernelMatmulFlops } from "./kernel-flops.js";
 export type { KernelMatmulFlops } from "./kernel-flops.js";
-export { fastMatMul } from "@mixdepth/mod-block";
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from "./safetensors.js";
 export type { DecodedSafetensors, SafetensorsDtype, SafetensorsTensor } from "./safetensors.js";

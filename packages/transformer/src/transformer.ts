@@ -4,7 +4,7 @@
 // Formulas, weight names and shapes: ../README.md.
 import * as tf from "@tensorflow/tfjs-core";
 import { mulberry32 } from "@mixdepth/core";
-import { ModBlock, fastMatMul, layerNorm, rmsNorm, type RoutingMode, type RoutingTrace } from "@mixdepth/mod-block";
+import { ModBlock, layerNorm, rmsNorm, type RoutingMode, type RoutingTrace } from "@mixdepth/mod-block";
 import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
@@ -145,8 +145,8 @@ export class Transformer {
       }
       const h = tf.reshape(this.finalNorm(x), [b * s, d]) as tf.Tensor2D;
       const head = c.tieEmbeddings
-        ? fastMatMul(h, this.w("tok_emb") as unknown as tf.Tensor2D, false, true)
-        : fastMatMul(h, this.w("head.w") as unknown as tf.Tensor2D);
+        ? tf.matMul(h, this.w("tok_emb"), false, true)
+        : tf.matMul(h, this.w("head.w"));
       return { logits: tf.reshape(head, [b, s, c.vocabSize]) as tf.Tensor3D, aux };
     });
     return { logits, auxLosses: aux, traces };
