@@ -124,12 +124,17 @@ for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
   const r = {};
   for (const [variant, config] of [["dense", m], ["MoD", { ...m, routing: MOD }]]) {
     const model = createTransformer(config, { seed: 0 });
+    // The peak is measured again right before and after the steps: on a shared machine the
+    // throughput of a CPU-second itself drifts (measured 9x here within half an hour).
+    const before = matmulPeak();
     const t = stepTimes(model, c.batch, c.micro);
+    const after = matmulPeak();
     model.dispose();
+    const local = (before.cpu + after.cpu) / 2;
     const flops = c.batch * trainingFlops(config, { seqLen: m.contextLength }).total;
     r[variant] = { ...t, flops };
     const g = flops / (t.cpu / 1000) / 1e9;
-    console.log(`${variant.padEnd(5)} step: cpu ${(t.cpu / 1000).toFixed(2)} s, wall ${(t.wall / 1000).toFixed(2)} s; ${(flops / 1e9).toFixed(1)} GFLOP -> ${g.toFixed(1)} GFLOP/s = ${((100 * g) / peak.cpu).toFixed(0)} % of the matmul peak; losses ${t.losses.map((l) => l.toFixed(4)).join(" ")}`);
+    console.log(`${variant.padEnd(5)} step: cpu ${(t.cpu / 1000).toFixed(2)} s, wall ${(t.wall / 1000).toFixed(2)} s; ${(flops / 1e9).toFixed(1)} GFLOP -> ${g.toFixed(1)} GFLOP/s = ${((100 * g) / local).toFixed(0)} % of the matmul peak measured around it (${before.cpu.toFixed(1)}, ${after.cpu.toFixed(1)}); losses ${t.losses.map((l) => l.toFixed(4)).join(" ")}`);
   }
   const timeRatio = r.MoD.cpu / r.dense.cpu;
   const flopsRatio = r.MoD.flops / r.dense.flops;
