@@ -128,7 +128,7 @@ for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
   for (const [variant, config] of [["dense", m], ["MoD", { ...m, routing: MOD }]]) {
     const model = createTransformer(config, { seed: 0 });
     // The peak is measured again right before and after the steps: on a shared machine the
-    // throughput of a CPU-second itself drifts (measured 9x here within half an hour).
+    // conditions drift during a run, and the share should compare like with like.
     const before = matmulPeak();
     const t = stepTimes(model, c.batch, c.micro);
     const after = matmulPeak();
