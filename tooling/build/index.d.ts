@@ -5,5 +5,5 @@ export interface BuildOptions {
 }
 /** ESM + CJS library build with declarations for both; tfjs and @mixdepth packages stay external. */
 export function libraryBuild(options?: BuildOptions): Options | Options[];
-/** Node CLI build (no declarations); private @mixdepth/backend is bundled in. */
+/** Node CLI build (no declarations); tfjs and @mixdepth packages stay external. */
 export function nodeAppBuild(options?: BuildOptions): Options | Options[];

@@ -35,8 +35,6 @@ export function nodeAppBuild(options = {}) {
     sourcemap: true,
     clean: true,
     splitting: false,
-    external: [/^@tensorflow\//, ...(options.external ?? [])],
-    // Private workspace packages ship TypeScript source: bundle them into the app.
-    noExternal: [/^@mixdepth\/backend$/],
+    external: [/^@tensorflow\//, /^@mixdepth\//, ...(options.external ?? [])],
   });
 }

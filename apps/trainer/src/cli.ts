@@ -11,15 +11,15 @@ import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify as toYaml } from "yaml";
 import { ConfigError } from "@mixdepth/core";
-import { BACKEND_CHOICES, loadBackend, parseBackendChoice, type BackendChoice } from "@mixdepth/backend";
+import { BACKEND_CHOICES, BACKEND_ENV, parseBackendChoice, resolveBackendChoice, setupBackend, type BackendChoice } from "@mixdepth/backend";
 import { assembleConfig, ConfigInvalid, isPathLike, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
 import { loadPlugins } from "./plugins.js";
 import { describeError, EXIT } from "./errors.js";
 
+// No commander default: an unset flag must stay undefined so that resolveBackendChoice
+// (@mixdepth/backend) applies the one precedence rule: flag, MIXDEPTH_BACKEND, config, preset.
 function backendOption(): Option {
-  return new Option("--backend <name>", "tfjs backend: auto tries tensorflow (native), then wasm, then cpu")
-    .choices(BACKEND_CHOICES as unknown as string[])
-    .default(process.env.MIXDEPTH_BACKEND || "auto", "$MIXDEPTH_BACKEND or auto")
+  return new Option("--backend <name>", `tfjs backend: ${BACKEND_CHOICES.join(", ")} (default: $${BACKEND_ENV}, else the config's, else auto: tensorflow (native), then wasm, then cpu)`)
     .argParser((v: string) => {
       try {
         return parseBackendChoice(v);
@@ -43,7 +43,7 @@ interface ConfigFlags {
   plugin?: string[];
   printConfig?: boolean;
   maxMemory?: string;
-  backend: BackendChoice;
+  backend?: BackendChoice;
 }
 
 /** --max-memory in GiB -> bytes (undefined: the trainer's default). */
@@ -153,7 +153,7 @@ async function checkResume(runDir: string, run: Record<string, unknown>, valid: 
 }
 
 /** Flags as a config fragment; numbers are parsed here and checked by the schema. */
-function flagOverrides(f: ConfigFlags, cmd: Command): unknown[] {
+function flagOverrides(f: ConfigFlags): unknown[] {
   const num = (v: string | undefined) => (v === undefined ? undefined : Number.isNaN(Number(v)) ? v : Number(v));
   const training = Object.fromEntries(
     Object.entries({ steps: num(f.steps), batchSize: num(f.batchSize), seqLen: num(f.seqLen), lr: num(f.lr), seed: num(f.seed) }).filter(([, v]) => v !== undefined),
@@ -162,21 +162,20 @@ function flagOverrides(f: ConfigFlags, cmd: Command): unknown[] {
   if (Object.keys(training).length) o.training = training;
   if (f.data !== undefined) o.data = { source: f.data };
   if (f.out !== undefined) o.output = { dir: f.out };
-  if (cmd.getOptionValueSource("backend") !== "default") o.backend = f.backend;
   return [...(f.set ?? []).map(parseSet), o];
 }
 
-async function startBackend(choice: BackendChoice): Promise<string> {
-  let line = "";
-  const loaded = await loadBackend(choice, { log: (l) => ((line = l), console.log(l)) });
-  if (loaded.name === "wasm") {
-    const { installWasmMatMulFix } = await import("./wasm-matmul.js");
-    if (installWasmMatMulFix()) {
-      console.log("wasm: transposed matmuls run on pre-transposed operands (tfjs-backend-wasm is much slower with transpose flags)");
-      line += "; transposed matmuls pre-transposed";
-    }
-  }
-  return line || `backend: ${loaded.name}`;
+/**
+ * Picks the backend by the shared precedence (flag, MIXDEPTH_BACKEND, then the config: its
+ * file over its preset, already merged by loadConfig), loads it through setupBackend, and
+ * prints its one short line. Records the choice in the config so run.json says what ran.
+ * Returns the detailed line (provider, fixes, skipped backends) for metrics and reports.
+ */
+async function startBackend(flag: BackendChoice | undefined, valid?: ValidConfig): Promise<string> {
+  const { choice } = resolveBackendChoice({ flag, config: valid?.config.backend });
+  const loaded = await setupBackend({ backend: choice, log: (l) => console.log(l) });
+  if (valid) valid.config.backend = choice;
+  return loaded.details;
 }
 
 /** SIGINT: the first one asks the loop to stop after the current step; a second one exits. */
@@ -210,10 +209,12 @@ export function buildProgram(): Command {
     .command("info")
     .description("load the tfjs backend and print which one runs, and why others were skipped")
     .addOption(backendOption())
-    .action(async (opts: { backend: BackendChoice }) => {
+    .action(async (opts: { backend?: BackendChoice }) => {
       const tf = await import("@tensorflow/tfjs");
-      const loaded = await loadBackend(opts.backend, { log: (l) => console.log(l) });
-      console.log(`tfjs ${tf.version.tfjs}; node ${process.versions.node}; backend ${loaded.name}`);
+      const { choice, source } = resolveBackendChoice({ flag: opts.backend });
+      const loaded = await setupBackend({ backend: choice });
+      console.log(loaded.details.split("; ").join("\n  "));
+      console.log(`chosen by: ${source}; tfjs ${tf.version.tfjs}; node ${process.versions.node}`);
     });
 
   addConfigOptions(
@@ -222,16 +223,16 @@ export function buildProgram(): Command {
       .description("train a model (default: the quick preset, a small MoD model on the Brown corpus)")
       .option("--resume [runDir]", "continue the run in runDir (default: --out) exactly where its last checkpoint stopped; --steps may extend it (the cosine schedule then spans the new total), nothing else may change"),
     "quick",
-  ).action(async (flags: ConfigFlags & { resume?: string | boolean }, cmd: Command) => {
+  ).action(async (flags: ConfigFlags & { resume?: string | boolean }) => {
     const resumeDir = typeof flags.resume === "string" ? flags.resume : undefined;
     let valid: ValidConfig;
     if (resumeDir) {
       // The run's own config is the base; flags still apply, and only training.steps may change.
       const base = readConfigFile(`${resumeDir}/run.json`) as Record<string, unknown>;
-      valid = await prepareConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags, cmd), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) }, flags);
+      valid = await prepareConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) }, flags);
       await checkResume(resumeDir, { ...base, output: { dir: resumeDir } }, valid);
     } else {
-      valid = await prepareConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) }, flags);
+      valid = await prepareConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) }, flags);
     }
     if (printConfig(flags, valid)) return;
     if (!resumeDir && !flags.resume && flags.out === undefined && existsSync(join(valid.config.output.dir, "checkpoints", "latest.json"))) {
@@ -242,7 +243,7 @@ export function buildProgram(): Command {
     const maxMemory = maxMemoryBytes(flags.maxMemory);
     const { train, checkMemory, defaultMemoryLimit } = await import("./train.js");
     checkMemory(valid, maxMemory ?? defaultMemoryLimit()); // before the backend loads
-    const backendLine = await startBackend(valid.config.backend);
+    const backendLine = await startBackend(flags.backend, valid);
     const stop = installStop();
     try {
       const r = await train({ valid, runDir: valid.config.output.dir, resume: flags.resume !== undefined && flags.resume !== false, backendLine, stop, ...(maxMemory !== undefined ? { maxMemoryBytes: maxMemory } : {}) });
@@ -265,7 +266,7 @@ export function buildProgram(): Command {
     .option("--json", "print the result as JSON")
     .option("--plugin <module>", "module registering the checkpoint's custom router kind (repeatable)", collect)
     .addOption(backendOption())
-    .action(async (path: string, flags: { data?: string; batches: string; batchSize: string; seqLen?: string; json?: boolean; plugin?: string[]; backend: BackendChoice }) => {
+    .action(async (path: string, flags: { data?: string; batches: string; batchSize: string; seqLen?: string; json?: boolean; plugin?: string[]; backend?: BackendChoice }) => {
       await loadPlugins(flags.plugin ?? []);
       const { evalCommand } = await import("./commands.js");
       const posInt = (name: string, v: string | undefined) => {
@@ -292,7 +293,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--causal <rule>", "causal routing rule (default: the model's)").choices(["threshold", "predictor"]))
     .option("--plugin <module>", "module registering the checkpoint's custom router kind (repeatable)", collect)
     .addOption(backendOption())
-    .action(async (path: string, f: { prompt: string; maxNewTokens: string; temperature: string; topK?: string; topP?: string; seed: string; causal?: "threshold" | "predictor"; plugin?: string[]; backend: BackendChoice }) => {
+    .action(async (path: string, f: { prompt: string; maxNewTokens: string; temperature: string; topK?: string; topP?: string; seed: string; causal?: "threshold" | "predictor"; plugin?: string[]; backend?: BackendChoice }) => {
       await loadPlugins(f.plugin ?? []);
       const num = (name: string, v: string | undefined, ok: (n: number) => boolean, what: string) => {
         if (v === undefined) return undefined;
@@ -320,8 +321,8 @@ export function buildProgram(): Command {
       .description("isoFLOP comparison: dense vs MoD (the config's routing: capacity, blocks, router) vs stochastic routing at the same training-FLOPs budget, one report")
       .option("--budget <flops>", "training FLOPs per model (default: training.steps of the dense model)"),
     "compare",
-  ).action(async (flags: ConfigFlags & { budget?: string }, cmd: Command) => {
-    const valid = await prepareConfig({ preset: flags.preset ?? "compare", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) }, flags);
+  ).action(async (flags: ConfigFlags & { budget?: string }) => {
+    const valid = await prepareConfig({ preset: flags.preset ?? "compare", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) }, flags);
     let budget: number | undefined;
     if (flags.budget !== undefined) {
       budget = Number(flags.budget);
@@ -330,7 +331,7 @@ export function buildProgram(): Command {
     const { compareCommand, planCompare } = await import("./commands.js");
     const plan = planCompare(valid, budget); // every variant validated before the backend loads
     if (printConfig(flags, valid)) return;
-    const backendLine = await startBackend(valid.config.backend);
+    const backendLine = await startBackend(flags.backend, valid);
     const stop = installStop();
     try {
       await compareCommand(plan, backendLine, stop);
@@ -352,9 +353,9 @@ export function buildProgram(): Command {
       .option("--noise-control", "also train the stochastic control whose Gaussian scores scale the branch (routerOptions.scale noise)")
       .option("--plan", "print the runs, their steps and the total FLOPs, and stop"),
     "sweep",
-  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string }, cmd: Command) => {
+  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string }) => {
     const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec, runSweep } = await import("./sweep.js");
-    const valid = await prepareConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags, cmd) }, flags);
+    const valid = await prepareConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) }, flags);
     if (printConfig(flags, valid)) return;
     const spec = {
       budgets: flags.budgets !== undefined ? parseBudgets(flags.budgets) : SWEEP_PRESET.budgets,
@@ -373,7 +374,7 @@ export function buildProgram(): Command {
       const opts = { stop, ...(budget !== undefined ? { budget } : {}), ...(hours !== undefined ? { hours } : {}) };
       await runSweep(valid, spec, valid.config.output.dir, { ...opts, plan: true, backendLine: "", ...(flags.plan ? {} : { log: () => {} }) });
       if (flags.plan) return;
-      const backendLine = await startBackend(valid.config.backend);
+      const backendLine = await startBackend(flags.backend, valid);
       await runSweep(valid, spec, valid.config.output.dir, { ...opts, backendLine });
     } finally {
       stop.remove();

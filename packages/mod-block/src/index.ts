@@ -3,7 +3,6 @@ export type { ModBlockOptions, ModBlockOutput, RoutingMode, RoutingObservation, 
 export { transformerBlockWeightShapes } from "./transformer-block.js";
 export type { KeyValues } from "./transformer-block.js";
 export { layerNorm, rmsNorm } from "./layers.js";
-export { fastMatMul } from "./fast-matmul.js";
 // Types of dependencies that this package's signatures use.
 export type { CausalRouting, ResolvedModelConfig } from "@mixdepth/core";
 export type { Router } from "@mixdepth/router";

@@ -3,7 +3,6 @@
 // Every function runs inside the caller's tf.tidy and never disposes its inputs.
 import * as tf from "@tensorflow/tfjs-core";
 import { gaussian } from "@mixdepth/core";
-import { fastMatMul } from "./fast-matmul.js";
 
 /** A trainable parameter initialised N(0, std) from a seeded uniform source. */
 export function normalParam(rand: () => number, shape: number[], std: number): tf.Variable {
@@ -18,13 +17,14 @@ export function constParam(shape: number[], value: number): tf.Variable {
 
 /**
  * x [..., n] @ w [n, m] (+ b [m]) as one 2-D matMul, so it is one kernel of 2*rows*n*m FLOPs.
- * Through fastMatMul: its backward runs untransposed kernels (10-40x faster on wasm).
+ * Its gradient's transposed matmuls are fast on wasm once @mixdepth/backend's setupBackend
+ * has installed its matmul fix.
  */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
   const shape = x.shape;
   const n = shape[shape.length - 1] as number;
   const rows = x.size / n;
-  let y: tf.Tensor = fastMatMul(tf.reshape(x, [rows, n]) as tf.Tensor2D, w); // [rows, m]
+  let y: tf.Tensor = tf.matMul(tf.reshape(x, [rows, n]), w); // [rows, m]
   if (b) y = tf.add(y, b);
   return tf.reshape(y, [...shape.slice(0, -1), w.shape[1]]);
 }

@@ -13,9 +13,8 @@
 // Options (env): BENCH_REPEATS (default 3), BENCH_BACKEND (default wasm), BENCH_SIZE
 // ("bench", default: the size above; "demo": the demo's checkpoints, gpt2 d=64 L=4 H=4
 // V=256 contextLength 128, prompt 32 and 64 new tokens).
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { setupBackend } from "@mixdepth/backend";
 import { denseCounterpart, prefillFlops, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
 import { createTransformer } from "@mixdepth/transformer";
 import { CachedDecoder, generate, generateStream } from "../dist/index.js";
@@ -34,29 +33,7 @@ const base = SIZES[SIZE].model;
 const modConfig = { ...base, routing: { blocks: "every-other", capacity: 0.125 } };
 
 async function setup() {
-  // @mixdepth/backend's loadBackend is the project's way in; that private package ships
-  // TypeScript source, which plain Node 20 cannot import, so fall back to the same steps
-  // (wasm binaries from the installed package, no network) and say so.
-  try {
-    const { loadBackend } = await import("@mixdepth/backend");
-    await loadBackend(BACKEND, { log: (l) => console.log(l) });
-    return;
-  } catch (err) {
-    if (err?.code !== "ERR_UNKNOWN_FILE_EXTENSION") throw err;
-  }
-  if (BACKEND === "wasm") {
-    const require = createRequire(import.meta.url);
-    const { setWasmPaths } = await import("@tensorflow/tfjs-backend-wasm");
-    const dir = dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
-    setWasmPaths({
-      "tfjs-backend-wasm.wasm": join(dir, "tfjs-backend-wasm.wasm"),
-      "tfjs-backend-wasm-simd.wasm": join(dir, "tfjs-backend-wasm-simd.wasm"),
-      "tfjs-backend-wasm-threaded-simd.wasm": join(dir, "tfjs-backend-wasm-threaded-simd.wasm"),
-    });
-  }
-  if (!(await tf.setBackend(BACKEND))) throw new Error(`could not start the ${BACKEND} backend`);
-  await tf.ready();
-  console.log(`backend: ${tf.getBackend()} (loadBackend's steps inlined: @mixdepth/backend is TypeScript source, not importable from plain Node 20)`);
+  await setupBackend({ backend: BACKEND, log: (l) => console.log(l) });
 }
 
 const median = (xs) => {

@@ -4,42 +4,13 @@
 // training-FLOPs ratio from @mixdepth/flops-accounting, achieved GFLOP/s, and a 1024^3
 // matmul GFLOP/s measured in the same run as the backend's ceiling.
 // Run: pnpm --filter @mixdepth/transformer... build && pnpm --filter @mixdepth/transformer run bench
-// Options (env): BENCH_STEPS (default 3), BENCH_WARMUP (default 1), BENCH_BACKEND (default wasm).
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+// Options (env): BENCH_STEPS (default 3), BENCH_WARMUP (default 1), BENCH_BACKEND (default wasm),
+// BENCH_WASM_FIXES=0 (measure without @mixdepth/backend's wasm matmul fix).
 import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { setupBackend } from "@mixdepth/backend";
 import { trainingFlops } from "@mixdepth/flops-accounting";
 import { createTransformer } from "../dist/index.js";
 
-const require = createRequire(import.meta.url);
-// BENCH_NN_GRAD=1 (default) replaces tfjs's BatchMatMul gradient by one that runs only
-// untransposed matmuls with explicit transposes: on wasm the transposed matmul kernels that
-// tf.matMul's own gradient uses run 10-40x slower than NN ones (see src/fast-matmul.ts).
-const NN_GRAD = (process.env.BENCH_NN_GRAD ?? "1") === "1";
-function registerNNMatMulGradient() {
-  const T = (x) => tf.transpose(x, [...Array.from({ length: x.rank - 2 }, (_, i) => i), x.rank - 1, x.rank - 2]);
-  tf.registerGradient({
-    kernelName: "BatchMatMul",
-    inputsToSave: ["a", "b"],
-    gradFunc: (dy, saved, attrs) => {
-      const [a, b] = saved;
-      const { transposeA, transposeB } = attrs;
-      const A = transposeA ? T(a) : a;
-      const B = transposeB ? T(b) : b;
-      return {
-        a: () => {
-          const dA = tf.matMul(dy, T(B));
-          return transposeA ? T(dA) : dA;
-        },
-        b: () => {
-          const dB = tf.matMul(T(A), dy);
-          return transposeB ? T(dB) : dB;
-        },
-      };
-    },
-  });
-}
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const BACKEND = process.env.BENCH_BACKEND ?? "wasm";
@@ -51,18 +22,9 @@ const MICRO = Number(process.env.BENCH_MICRO ?? 2);
 const S = 256;
 
 async function setup() {
-  if (BACKEND === "wasm") {
-    const dir = dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
-    setWasmPaths({
-      "tfjs-backend-wasm.wasm": join(dir, "tfjs-backend-wasm.wasm"),
-      "tfjs-backend-wasm-simd.wasm": join(dir, "tfjs-backend-wasm-simd.wasm"),
-      "tfjs-backend-wasm-threaded-simd.wasm": join(dir, "tfjs-backend-wasm-threaded-simd.wasm"),
-    });
-  }
-  if (!(await tf.setBackend(BACKEND))) throw new Error(`could not start the ${BACKEND} backend`);
-  await tf.ready();
-  if (NN_GRAD) registerNNMatMulGradient();
-  console.log(`backend: ${tf.getBackend()}; BatchMatMul gradient: ${NN_GRAD ? "NN-only (explicit transposes)" : "tfjs default"}`);
+  // The same one call a user makes: on wasm it installs the matmul fix (BENCH_WASM_FIXES=0: without).
+  const got = await setupBackend({ backend: BACKEND, wasmFixes: process.env.BENCH_WASM_FIXES !== "0" });
+  console.log(got.details);
 }
 
 const median = (xs) => {

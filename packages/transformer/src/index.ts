@@ -7,7 +7,6 @@ export type { KeyValues, RoutingMode, RoutingObservation, RoutingTrace } from "@
 export { crossEntropy } from "./loss.js";
 export { kernelMatmulFlops } from "./kernel-flops.js";
 export type { KernelMatmulFlops, ProfiledKernel } from "./kernel-flops.js";
-export { fastMatMul } from "@mixdepth/mod-block";
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from "./safetensors.js";
 export type { DecodedSafetensors, SafetensorsDtype, SafetensorsTensor } from "./safetensors.js";
 export { parseSafetensorsHeader, safetensorsHeaderLength } from "./safetensors.js";

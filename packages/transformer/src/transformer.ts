@@ -4,15 +4,12 @@
 // Formulas, weight names and shapes: ../README.md.
 import * as tf from "@tensorflow/tfjs-core";
 import { mulberry32 } from "@mixdepth/core";
-import { ModBlock, fastMatMul, layerNorm, rmsNorm, type KeyValues, type RoutingMode, type RoutingObservation, type RoutingTrace } from "@mixdepth/mod-block";
+import { ModBlock, layerNorm, rmsNorm, type KeyValues, type RoutingMode, type RoutingObservation, type RoutingTrace } from "@mixdepth/mod-block";
 import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
 import { KVCache } from "./kv-cache.js";
 import { topLevelWeightShapes } from "./weight-shapes.js";
-
-/** Up to this many rows, the tied head uses tf.matMul's transposeB form (see forward()). */
-const HEAD_TRANSPOSE_B_MAX_ROWS = 8;
 
 /** Init std of embeddings (and of every block matrix, see mod-block). */
 export const EMBEDDING_INIT_STD = 0.02;
@@ -187,16 +184,11 @@ export class Transformer {
         const last = options.logits === "last" && s > 1 ? tf.slice(x, [0, s - 1, 0], [b, 1, d]) : x;
         const rows = last.shape[0] * last.shape[1];
         const h = tf.reshape(this.finalNorm(last), [rows, d]) as tf.Tensor2D;
-        const tokEmb = this.w("tok_emb") as unknown as tf.Tensor2D;
-        // Tied head: for many rows, an explicit transpose then an NN matmul (wasm's transposed
-        // matmul is slow at scale). For a decode step's few rows the transpose of the [V, d]
-        // table costs more than the product: there wasm's transposeB matmul measured 2-5x
-        // faster than fastMatMul for [1, 256] x [256, 256]^T.
-        const head = !c.tieEmbeddings
-          ? fastMatMul(h, this.w("head.w") as unknown as tf.Tensor2D)
-          : rows <= HEAD_TRANSPOSE_B_MAX_ROWS
-            ? tf.matMul(h, tokEmb, false, true)
-            : fastMatMul(h, tokEmb, false, true);
+        // Transposed operands and batched products are the backend's business: on wasm,
+        // @mixdepth/backend's setupBackend() installs the kernel fix (see its README).
+        const head = c.tieEmbeddings
+          ? tf.matMul(h, this.w("tok_emb"), false, true)
+          : tf.matMul(h, this.w("head.w"));
         return { logits: tf.reshape(head, [b, rows / b, c.vocabSize]) as tf.Tensor3D, aux };
       });
     } catch (err) {

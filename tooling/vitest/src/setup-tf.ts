@@ -3,8 +3,8 @@
 // loop over `testBackends()` from "@mixdepth/vitest-config/tf" themselves.
 import "@tensorflow/tfjs";
 import { beforeAll } from "vitest";
-import { useBackend } from "./tf.js";
+import { parseTestBackend, useBackend } from "./tf.js";
 
 beforeAll(async () => {
-  await useBackend((process.env.MIXDEPTH_TEST_BACKEND as "cpu" | "wasm" | undefined) ?? "cpu");
+  await useBackend(parseTestBackend(process.env.MIXDEPTH_TEST_BACKEND || "cpu", "MIXDEPTH_TEST_BACKEND"));
 });

@@ -1,20 +1,33 @@
 // Tensor test helpers: backend switching, leak checks, finite-difference gradient checks.
 import * as tf from "@tensorflow/tfjs";
-import { loadBackend } from "@mixdepth/backend";
+import { setupBackend } from "@mixdepth/backend";
 import { expect } from "vitest";
 
 export type TestBackend = "cpu" | "wasm";
 
-/** Backends every backend-sensitive suite runs on (MIXDEPTH_TEST_BACKENDS="cpu,wasm"). */
-export function testBackends(): TestBackend[] {
-  const raw = process.env.MIXDEPTH_TEST_BACKENDS ?? "cpu,wasm";
-  return raw.split(",").map((s) => s.trim()).filter(Boolean) as TestBackend[];
+const TEST_BACKENDS: readonly TestBackend[] = ["cpu", "wasm"];
+
+/** Checks one name from a test knob; `field` is the environment variable it came from. */
+export function parseTestBackend(value: string, field: string): TestBackend {
+  const v = value.trim().toLowerCase();
+  if ((TEST_BACKENDS as readonly string[]).includes(v)) return v as TestBackend;
+  throw new Error(`${field}: unknown test backend ${JSON.stringify(value)}; expected ${TEST_BACKENDS.join(" or ")}`);
 }
 
-/** Activates `name` (loading wasm binaries from the installed package if needed). */
+/**
+ * Backends every backend-sensitive suite runs on: MIXDEPTH_TEST_BACKENDS="cpu,wasm" (the
+ * default), e.g. "wasm" to run them on wasm only. Listed in turbo.json's env so that it
+ * reaches the tests through `pnpm test`.
+ */
+export function testBackends(env: Record<string, string | undefined> = process.env): TestBackend[] {
+  const raw = env.MIXDEPTH_TEST_BACKENDS || "cpu,wasm";
+  return raw.split(",").filter((s) => s.trim() !== "").map((s) => parseTestBackend(s, "MIXDEPTH_TEST_BACKENDS"));
+}
+
+/** Activates `name` through the same setup call users make (wasm: binaries from the installed package, with its matmul fix). */
 export async function useBackend(name: TestBackend): Promise<void> {
   if (tf.getBackend() === name) return;
-  await loadBackend(name, { log: null });
+  await setupBackend({ backend: name });
 }
 
 /**

@@ -1,0 +1,158 @@
+// `pnpm bench` (not a test: it prints measured numbers). One run, so that ratios compare
+// like with like on a machine shared with other jobs (absolute times are noisy there; the
+// step times are also given as this process's CPU time, which other jobs disturb less):
+// backend and threads; the 1024^3 matmul peak; dense and MoD training steps (forward,
+// backward, Adam; median of BENCH_STEPS after one warmup) at the benchmark config and at the
+// quick/compare presets' shape; achieved GFLOP/s and share of the peak; MoD/dense time
+// against the FLOPs ratio; decode ms/token (the sampler's own bench script); and, when
+// /usr/bin/python3 has torch, ../shared/bench/torch_step.py on the same shapes.
+// Run: pnpm build && pnpm bench. Options (env): BENCH_STEPS (3), BENCH_BACKEND (auto),
+// BENCH_DECODE=0 (skip decoding), BENCH_TORCH=0 (skip PyTorch), BENCH_CONFIGS=bench,quick.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs";
+import { setupBackend } from "@mixdepth/backend";
+import { trainingFlops } from "@mixdepth/flops-accounting";
+import { createTransformer } from "@mixdepth/transformer";
+
+const STEPS = Number(process.env.BENCH_STEPS ?? 3);
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const TORCH_SCRIPT = `${root}../shared/bench/torch_step.py`;
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const cpuMs = (c) => (c.user + c.system) / 1000;
+
+// gpt2 for both shapes: the PyTorch reference implements gpt2 only.
+const CONFIGS = {
+  bench: { model: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2" }, batch: 8, micro: 2 },
+  quick: { model: { vocabSize: 256, dModel: 128, nHeads: 4, nLayers: 4, contextLength: 128, family: "gpt2" }, batch: 8, micro: 1 },
+};
+const MOD = { blocks: "every-other", capacity: 0.125 };
+
+function matmulPeak() {
+  const n = 1024;
+  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
+  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  const cpu = [];
+  const wall = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    // Not tf.tidy(() => tf.matMul(a, b).dataSync()): on wasm that form measured 10-20x slower.
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+    cpu.push(cpuMs(process.cpuUsage(c0)));
+    wall.push(performance.now() - t0);
+  }
+  tf.dispose([a, b]);
+  const g = (ms) => (2 * n ** 3) / (ms / 1000) / 1e9;
+  return { cpu: g(median(cpu.slice(1))), wall: g(median(wall.slice(1))) };
+}
+
+/** Median step time of one model: B sequences as `micro` micro-batches, gradients summed, one Adam update. */
+function stepTimes(model, batch, micro) {
+  const s = model.config.contextLength;
+  const vars = model.trainableVariables();
+  const optimizer = tf.train.adam(1e-3);
+  const data = Array.from({ length: batch * (s + 1) }, (_, i) => (i * 7919 + 13) % model.config.vocabSize);
+  const x = tf.tensor2d(data.filter((_, i) => i % (s + 1) !== s), [batch, s], "int32");
+  const y = tf.tensor2d(data.filter((_, i) => i % (s + 1) !== 0), [batch, s], "int32");
+  const cpu = [];
+  const wall = [];
+  const losses = [];
+  for (let i = 0; i < STEPS + 1; i++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    let sum = null;
+    let loss = 0;
+    const rows = batch / micro;
+    for (let m = 0; m < micro; m++) {
+      const { value, grads } = tf.tidy(() => tf.variableGrads(() => tf.div(model.loss(tf.slice(x, [m * rows, 0], [rows, s]), tf.slice(y, [m * rows, 0], [rows, s])).total, micro), vars));
+      loss += value.dataSync()[0];
+      value.dispose();
+      if (sum === null) sum = grads;
+      else for (const k of Object.keys(grads)) [sum[k]] = [tf.add(sum[k], grads[k]), tf.dispose([sum[k], grads[k]])];
+    }
+    optimizer.applyGradients(sum);
+    tf.dispose(Object.values(sum));
+    if (i > 0) {
+      cpu.push(cpuMs(process.cpuUsage(c0)));
+      wall.push(performance.now() - t0);
+    }
+    losses.push(loss);
+  }
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  return { cpu: median(cpu), wall: median(wall), losses };
+}
+
+function torchStep(name, c) {
+  const m = c.model;
+  const args = [TORCH_SCRIPT, "--d", m.dModel, "--layers", m.nLayers, "--heads", m.nHeads, "--seq", m.contextLength, "--batch", c.batch, "--vocab", m.vocabSize, "--capacity", MOD.capacity, "--threads", 1, "--steps", STEPS].map(String);
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return JSON.parse(execFileSync("/usr/bin/python3", args, { env, encoding: "utf8" }).trim().split("\n").at(-1));
+}
+
+const loaded = await setupBackend({ backend: process.env.BENCH_BACKEND ?? "auto" });
+let threads = "n/a";
+if (loaded.name === "wasm") threads = String((await import("@tensorflow/tfjs-backend-wasm")).getThreadsCount());
+console.log(`${loaded.details}`);
+console.log(`threads: ${threads}; node ${process.versions.node}; tfjs ${tf.version.tfjs}; ${new Date().toISOString()}`);
+const peak = matmulPeak();
+console.log(`matmul 1024^3: ${peak.cpu.toFixed(1)} GFLOP/s per CPU-second (${peak.wall.toFixed(1)} by wall clock)`);
+
+const hasTorch = () =>
+  process.env.BENCH_TORCH !== "0" &&
+  existsSync(TORCH_SCRIPT) &&
+  (() => {
+    try {
+      execFileSync("/usr/bin/python3", ["-c", "import torch"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+const results = {};
+for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
+  const c = CONFIGS[name];
+  if (!c) throw new Error(`BENCH_CONFIGS: unknown config ${JSON.stringify(name)}; expected ${Object.keys(CONFIGS).join(", ")}`);
+  const m = c.model;
+  console.log(`\n== ${name}: ${m.family} d=${m.dModel} L=${m.nLayers} H=${m.nHeads} S=${m.contextLength} B=${c.batch} (${c.micro} micro-batch${c.micro > 1 ? "es" : ""}) V=${m.vocabSize}, Adam; median of ${STEPS} steps after 1 warmup`);
+  const r = {};
+  for (const [variant, config] of [["dense", m], ["MoD", { ...m, routing: MOD }]]) {
+    const model = createTransformer(config, { seed: 0 });
+    // The peak is measured again right before and after the steps: on a shared machine the
+    // conditions drift during a run, and the share should compare like with like.
+    const before = matmulPeak();
+    const t = stepTimes(model, c.batch, c.micro);
+    const after = matmulPeak();
+    model.dispose();
+    const local = (before.cpu + after.cpu) / 2;
+    const flops = c.batch * trainingFlops(config, { seqLen: m.contextLength }).total;
+    r[variant] = { ...t, flops };
+    const g = flops / (t.cpu / 1000) / 1e9;
+    console.log(`${variant.padEnd(5)} step: cpu ${(t.cpu / 1000).toFixed(2)} s, wall ${(t.wall / 1000).toFixed(2)} s; ${(flops / 1e9).toFixed(1)} GFLOP -> ${g.toFixed(1)} GFLOP/s = ${((100 * g) / local).toFixed(0)} % of the matmul peak measured around it (${before.cpu.toFixed(1)}, ${after.cpu.toFixed(1)}); losses ${t.losses.map((l) => l.toFixed(4)).join(" ")}`);
+  }
+  const timeRatio = r.MoD.cpu / r.dense.cpu;
+  const flopsRatio = r.MoD.flops / r.dense.flops;
+  console.log(`MoD/dense: time ${timeRatio.toFixed(3)} (wall ${(r.MoD.wall / r.dense.wall).toFixed(3)}), FLOPs ${flopsRatio.toFixed(3)}, time/FLOPs ${(timeRatio / flopsRatio).toFixed(3)} (target within 15 %: ${Math.abs(timeRatio / flopsRatio - 1) <= 0.15 ? "met" : "not met"})`);
+  if (hasTorch()) {
+    const t = torchStep(name, c);
+    console.log(`PyTorch ${t.torch} (1 thread): dense ${t.dense_step_ms} ms, MoD ${t.mod_step_ms} ms per step, matmul 1024^3 ${t.matmul_1024_gflops} GFLOP/s`);
+    console.log(`mixdepth/PyTorch: dense ${(r.dense.wall / t.dense_step_ms).toFixed(1)}x wall (${(r.dense.cpu / t.dense_step_ms).toFixed(1)}x by CPU time), MoD ${(r.MoD.wall / t.mod_step_ms).toFixed(1)}x wall (${(r.MoD.cpu / t.mod_step_ms).toFixed(1)}x by CPU time)`);
+  }
+  results[name] = r;
+}
+if (!hasTorch()) console.log("\nPyTorch: /usr/bin/python3 cannot import torch (see ../shared/bench/torch_step.py to install it); no ratios");
+
+if (process.env.BENCH_DECODE !== "0") {
+  console.log("\n== decode (packages/sampler/scripts/bench.js, BENCH_REPEATS=1, at the bench size)");
+  const out = execFileSync("node", [`${root}packages/sampler/scripts/bench.js`], { env: { ...process.env, BENCH_REPEATS: "1", BENCH_BACKEND: loaded.name === "tensorflow" ? "tensorflow" : loaded.name }, encoding: "utf8", cwd: `${root}packages/sampler` });
+  for (const line of out.split("\n")) if (/^(ms per generated token|FLOPs per token|time ratio|prefill)/.test(line)) console.log(line);
+}

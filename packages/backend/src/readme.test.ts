@@ -1,0 +1,34 @@
+// The README's Node setup, run as a user would: a plain Node script that imports the built
+// package and lands on wasm here (no native TensorFlow on this machine), not on cpu. And
+// every package README carries the Node setup paragraph with the call.
+import { execFile } from "node:child_process";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const pkgDir = new URL("../", import.meta.url).pathname;
+const readme = readFileSync(join(pkgDir, "README.md"), "utf8");
+const jsBlocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+describe("README", () => {
+  it("Node setup: the script from the README runs on wasm, not cpu", async () => {
+    const script = join(pkgDir, `.readme-node-setup-${process.pid}.mjs`); // inside the package: "@mixdepth/backend" resolves to itself
+    writeFileSync(script, jsBlocks[0]!);
+    try {
+      const { stdout } = await promisify(execFile)("node", [script], { cwd: pkgDir });
+      expect(stdout.trim().split("\n").at(-1)).toBe("backend: wasm (auto) wasm");
+    } finally {
+      rmSync(script, { force: true });
+    }
+  });
+
+  it("every package README has a Node setup paragraph with the call", () => {
+    const packages = join(pkgDir, "..");
+    for (const name of readdirSync(packages)) {
+      const text = readFileSync(join(packages, name, "README.md"), "utf8");
+      expect(text, name).toMatch(/^## Node setup$/m);
+      expect(text, name).toContain("setupBackend");
+    }
+  });
+});
