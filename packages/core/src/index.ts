@@ -1,4 +1,4 @@
-export { ConfigError, resolveModelConfig, routedTokens } from "./model-config.js";
+export { ConfigError, MAX_LAYERS, resolveModelConfig, routedTokens } from "./model-config.js";
 export type {
   ArchitectureFamily,
   CausalRouting,

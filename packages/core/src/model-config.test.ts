@@ -28,6 +28,7 @@ describe("resolveModelConfig rejects impossible configs, naming field and value"
     ["vocab as a string", { ...A, vocabSize: "10" }, "vocabSize", "10"],
     ["zero width", { ...A, dModel: 0 }, "dModel", 0],
     ["negative depth", { ...A, nLayers: -1 }, "nLayers", -1],
+    ["a depth past MAX_LAYERS (a typo that would take minutes to resolve)", { ...A, nLayers: 100_000_000 }, "nLayers", 100_000_000],
     ["missing context length", { ...A, contextLength: undefined }, "contextLength", undefined],
     ["zero MLP hidden", { ...A, mlpHidden: 0 }, "mlpHidden", 0],
     ["unknown family", { ...A, family: "bert" }, "family", "bert"],

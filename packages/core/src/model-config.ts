@@ -114,6 +114,13 @@ function positiveInt(field: string, v: unknown): number {
   return v;
 }
 
+/**
+ * Most blocks a config may have. Every block is resolved (and costed, and built) one by one, so
+ * a mistyped depth such as 100000000 would otherwise spend minutes and gigabytes before any
+ * memory estimate can refuse it; real decoder-only models stay far below this.
+ */
+export const MAX_LAYERS = 10_000;
+
 function finiteNonNegative(field: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
     throw new ConfigError(field, v, "must be a finite number >= 0");
@@ -187,6 +194,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   if (dModel % nHeads !== 0) throw new ConfigError("nHeads", nHeads, `must divide dModel=${dModel}`);
   const headDim = dModel / nHeads;
   const nLayers = positiveInt("nLayers", config.nLayers);
+  if (nLayers > MAX_LAYERS) throw new ConfigError("nLayers", nLayers, `must be at most ${MAX_LAYERS} (MAX_LAYERS)`);
   const contextLength = positiveInt("contextLength", config.contextLength);
   const family = config.family ?? "llama";
   if (family !== "gpt2" && family !== "llama") throw new ConfigError("family", family, 'must be "gpt2" or "llama"');
