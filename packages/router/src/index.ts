@@ -22,4 +22,4 @@ export { bceWithLogits } from "./bce.js";
 export type { CausalRouteResult, Router, RouteResult, RouterContext, RouterDeclaration, RouterFactory, RouterJSON } from "./router.js";
 export type { RouterCost } from "@mixdepth/flops-accounting";
 // Types of dependencies that this package's signatures use.
-export type { CausalRouting } from "@mixdepth/core";
+export type { CausalRouting, ResolvedModelConfig } from "@mixdepth/core";

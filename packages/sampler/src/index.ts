@@ -11,3 +11,8 @@ export { argmax, createRng, sampleIndex } from "./rng.js";
 export type { Rng } from "./rng.js";
 export { RoutingCounter } from "./stats.js";
 export type { RoutedFraction } from "./stats.js";
+// Types of dependencies that this package's signatures use.
+export type { CausalRouting } from "@mixdepth/core";
+// A class is re-exported as a value: the bundled .d.ts drops `export type`, so a type-only
+// re-export would promise a runtime export that the .js lacks.
+export { Transformer } from "@mixdepth/transformer";

@@ -27,3 +27,4 @@ export {
 export type { CheckpointLimits, CheckpointReadOptions, ParsedCheckpoint } from "./model-io.js";
 // Types of dependencies that this package's signatures use.
 export type { CausalRouting, ModelConfig, ResolvedModelConfig } from "@mixdepth/core";
+export type { RoutingAgreement } from "@mixdepth/router";

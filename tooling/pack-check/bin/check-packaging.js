@@ -69,7 +69,7 @@ async function main() {
     for (const [i, p] of pkgs.entries()) await attwTarball(tarballs[i]).catch((e) => {
       throw new Error(`${p.name}: ${e.message}`);
     });
-    console.log("attw (node10, node16 from CJS and ESM, bundler): no problems");
+    console.log("attw (node16 from CJS and ESM, bundler): no problems");
     const names = pkgs.map((p) => p.name);
     const consumer = [
       ...names.map((n, i) => `import * as p${i} from ${JSON.stringify(n)};`),
