@@ -7,7 +7,6 @@ import * as nodeOs from "node:os";
 import * as nodePath from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import * as backend from "@mixdepth/backend";
-import * as core from "@mixdepth/core";
 import * as sampler from "@mixdepth/sampler";
 import * as transformer from "@mixdepth/transformer";
 import * as transformerNode from "@mixdepth/transformer/node";
@@ -30,7 +29,6 @@ async function run(code: string, log: (...args: unknown[]) => void): Promise<voi
     "node:os": nodeOs,
     "node:path": nodePath,
     "@mixdepth/backend": backend,
-    "@mixdepth/core": core,
     "@mixdepth/sampler": sampler,
     "@mixdepth/transformer": transformer,
     "@mixdepth/transformer/node": transformerNode,
