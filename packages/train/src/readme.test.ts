@@ -68,3 +68,30 @@ describe("README code blocks", () => {
     expect(after).toBeLessThan(before);
   });
 });
+
+describe("README code blocks type-check", () => {
+  // Strict, against the package's tsconfig; "@mixdepth/train" maps to this source. The
+  // tf.train section's claim is checked too: the obvious line is TS2345, the shown one is not.
+  function diagnostics(code: string): string[] {
+    const dir = new URL("./", import.meta.url).pathname;
+    const file = `${dir}__readme-block.ts`;
+    const source = code.replace('from "@mixdepth/train"', 'from "./index.js"') + "\nexport {};\n";
+    const parsed = ts.getParsedCommandLineOfConfigFile(`${dir}../tsconfig.json`, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+    if (!parsed) throw new Error("tsconfig.json did not parse");
+    const host = ts.createCompilerHost(parsed.options);
+    const getSourceFile = host.getSourceFile.bind(host);
+    host.getSourceFile = (name, lang, ...rest) => (name === file ? ts.createSourceFile(name, source, lang) : getSourceFile(name, lang, ...rest));
+    const fileExists = host.fileExists.bind(host);
+    host.fileExists = (name) => name === file || fileExists(name);
+    const program = ts.createProgram([file], parsed.options, host);
+    return ts.getPreEmitDiagnostics(program).map((d) => `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+  }
+
+  it("both blocks compile; `optimizer.applyGradients(grads)` would not", () => {
+    expect(diagnostics(blocks[0] as string)).toEqual([]);
+    expect(diagnostics(blocks[1] as string)).toEqual([]);
+    const obvious = (blocks[1] as string).replace(/optimizer\.applyGradients\(.*\); \/\/ not applyGradients\(grads\)/, "optimizer.applyGradients(grads);");
+    expect(obvious).not.toBe(blocks[1]);
+    expect(diagnostics(obvious)).toEqual([expect.stringMatching(/^TS2345: Argument of type 'NamedTensorMap' is not assignable to parameter of type 'NamedVariableMap \| NamedTensor\[\]'/)]);
+  }, 60_000);
+});
