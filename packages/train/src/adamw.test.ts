@@ -1,7 +1,8 @@
-// AdamW against values worked out by hand (see the comments), and its state round trip.
+// AdamW against values worked out by hand (see the comments), and its state round trip, on
+// every test backend (cpu and wasm: the same numbers within the stated tolerance).
 import * as tf from "@tensorflow/tfjs";
-import { describe, expect, it } from "vitest";
-import { expectNoLeaks } from "@mixdepth/vitest-config/tf";
+import { beforeAll, describe, expect, it } from "vitest";
+import { expectNoLeaks, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
 import { AdamW, decayRule } from "./adamw.js";
 
 const opts = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.5, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) };
@@ -15,7 +16,9 @@ function setup() {
   return params;
 }
 
-describe("AdamW", () => {
+describe.each(testBackends())("AdamW on %s", (backend) => {
+  beforeAll(() => useBackend(backend));
+
   it("matches two hand-computed steps (decoupled decay on matrices only)", async () => {
     const params = setup();
     await expectNoLeaks(() => {

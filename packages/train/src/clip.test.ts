@@ -1,10 +1,12 @@
 // Clipping by global norm against a 3-4-5 triangle.
 import * as tf from "@tensorflow/tfjs";
-import { describe, expect, it } from "vitest";
-import { expectNoLeaks } from "@mixdepth/vitest-config/tf";
+import { beforeAll, describe, expect, it } from "vitest";
+import { expectNoLeaks, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
 import { clipByGlobalNorm } from "./clip.js";
 
-describe("clipByGlobalNorm", () => {
+describe.each(testBackends())("clipByGlobalNorm on %s", (backend) => {
+  beforeAll(() => useBackend(backend));
+
   it("scales by maxNorm / norm over all gradients together, and leaves small ones alone", async () => {
     await expectNoLeaks(() => {
       const grads = new Map<string, tf.Tensor>([["a", tf.tensor1d([3])], ["b", tf.tensor2d([[4]])]]);
