@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { decodeSafetensors, encodeSafetensors, modelWeightShapes } from "@mixdepth/transformer";
 import type { ModelConfig } from "@mixdepth/core";
 import { CheckpointError, loadCheckpoint, loadModelCheckpoint, saveCheckpoint, type CheckpointData } from "./checkpoint.js";
-import { byteTokenizer } from "./tokenizer.js";
+import { byteTokenizer } from "@mixdepth/train";
 
 const model: ModelConfig = { vocabSize: 2, dModel: 4, nHeads: 1, nLayers: 1, contextLength: 4, routing: { blocks: "none" } };
 const shapes = modelWeightShapes(model).shapes;

@@ -16,7 +16,7 @@ import { CHECKPOINT_FORMAT, CheckpointError, decodeSafetensors, encodeSafetensor
 import { readCheckpoint, readRegularFile } from "@mixdepth/transformer/node";
 import type { ModelConfig } from "@mixdepth/core";
 import { fsyncDir, writeAtomic, writeDurable } from "./atomic.js";
-import type { TokenizerJSON } from "./tokenizer.js";
+import type { TokenizerJSON } from "@mixdepth/train";
 
 // The format constant and the error class are the library's: one reader, one set of checks.
 export { CHECKPOINT_FORMAT, CheckpointError };

@@ -7,11 +7,12 @@ import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts, type StepSetting
 import { routerCost } from "@mixdepth/router";
 import { ConfigInvalid, validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
 import { CheckpointError, latestStep, loadModelCheckpoint, type ModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
-import { evalBatches, prepareTokens } from "./data.js";
+import { evalBatches } from "@mixdepth/train";
+import { prepareTokens } from "./data.js";
 import { evaluate } from "./eval.js";
 import { fmt, reportHtml, type Table } from "./report.js";
 import { lossCharts, routingTable, runCurves } from "./run-report.js";
-import { tokenizerFromJSON } from "./tokenizer.js";
+import { tokenizerFromJSON } from "@mixdepth/train";
 import { loadDocuments, train } from "./train.js";
 import { writeAtomic } from "./atomic.js";
 import { printable } from "./printable.js";

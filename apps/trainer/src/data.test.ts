@@ -2,9 +2,8 @@ import { mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { brownToText, DataError, evalBatches, loadText, prepareTokens, randomBatch, splitDocuments } from "./data.js";
-import { Rng } from "./rng.js";
-import { byteTokenizer } from "./tokenizer.js";
+import { byteTokenizer, DataError } from "@mixdepth/train";
+import { brownToText, loadText, prepareTokens, splitDocuments } from "./data.js";
 
 describe("data", () => {
   it("strips Brown POS tags to plain English", () => {
@@ -37,24 +36,6 @@ describe("data", () => {
     expect(second.key).toBe(first.key);
     expect([...second.train]).toEqual([...first.train]);
     expect(byteTokenizer().decode(first.val)).toContain("héllo");
-  });
-
-  it("random windows are reproducible from a saved RNG state", () => {
-    const tokens = Int32Array.from({ length: 1000 }, (_, i) => i % 256);
-    const rng = new Rng(3);
-    randomBatch(tokens, 2, 8, rng);
-    const saved = rng.state;
-    const a = randomBatch(tokens, 2, 8, rng);
-    rng.state = saved;
-    const b = randomBatch(tokens, 2, 8, rng);
-    expect(b).toEqual(a);
-    // targets are the inputs shifted by one token
-    expect(a.targets[0]).toBe(((a.inputs[0] as number) + 1) % 256);
-    const ev = evalBatches(tokens, 2, 8, 3);
-    expect(ev).toHaveLength(3);
-    expect(evalBatches(tokens, 2, 8, 3)).toEqual(ev);
-    expect(() => randomBatch(Int32Array.from([1, 2, 3]), 1, 8, rng)).toThrow(/has 3 tokens, fewer than one window of seqLen \+ 1 = 9/);
-    expect(randomBatch(Int32Array.from({ length: 9 }, (_, i) => i), 1, 8, rng).targets[7]).toBe(8); // exactly one window
   });
 
   it("small data trains: one small file splits within itself, validation close to valFraction", () => {

@@ -1,20 +1,15 @@
 // Training data: documents from the Brown corpus (default) or any UTF-8 text file/folder,
-// a deterministic train/validation split by document, token ids cached on disk, and random
-// training windows drawn from a seeded generator whose state goes into checkpoints.
+// a deterministic train/validation split by document, and token ids cached on disk. Batches
+// over the ids are @mixdepth/train's batcher.
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { DataError, type Tokenizer } from "@mixdepth/train";
 import { Rng, shuffled } from "./rng.js";
-import type { Tokenizer } from "./tokenizer.js";
 
-/** Bad training data (missing, not UTF-8, too small, too large): the CLI exits with code 2. */
-export class DataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DataError";
-  }
-}
+// Bad training data (missing, not UTF-8, too small, too large) is a DataError, the kit's
+// (its batcher throws it too): the CLI exits with code 2.
 
 /**
  * Largest text file read (256 MiB): a file is decoded into one string, and V8 strings stop
@@ -270,42 +265,4 @@ export function prepareTokens(docs: readonly Document[], split: SplitOptions, to
   writeAtomic(join(dir, "val.i32"), new Uint8Array(valIds.buffer));
   writeAtomic(meta, JSON.stringify({ format: DATA_FORMAT, tokenizer: tokenizer.id, train: trainIds.length, val: valIds.length, trainDocs: train.length, valDocs: val.length }));
   return { train: trainIds, val: valIds, key, trainDocs: train.length, valDocs: val.length, cachePath: dir, fromCache: false };
-}
-
-export interface Batch {
-  /** [B*S] row-major token ids. */
-  inputs: Int32Array;
-  /** [B*S] the next token of each input. */
-  targets: Int32Array;
-}
-
-function windowAt(tokens: Int32Array, starts: number[], seqLen: number): Batch {
-  const inputs = new Int32Array(starts.length * seqLen);
-  const targets = new Int32Array(starts.length * seqLen);
-  starts.forEach((s, b) => {
-    inputs.set(tokens.subarray(s, s + seqLen), b * seqLen);
-    targets.set(tokens.subarray(s + 1, s + seqLen + 1), b * seqLen);
-  });
-  return { inputs, targets };
-}
-
-/** A window is seqLen inputs plus the next token: seqLen + 1 tokens. */
-function checkLength(tokens: Int32Array, seqLen: number, what: string): void {
-  if (tokens.length < seqLen + 1) throw new DataError(`data: the ${what} split has ${tokens.length} tokens, fewer than one window of seqLen + 1 = ${seqLen + 1}; add text or lower training.seqLen`);
-}
-
-/** B random windows of seqLen + 1 tokens; the only state is `rng` (saved with checkpoints). */
-export function randomBatch(tokens: Int32Array, batchSize: number, seqLen: number, rng: Rng): Batch {
-  checkLength(tokens, seqLen, "training");
-  const span = tokens.length - seqLen - 1;
-  return windowAt(tokens, Array.from({ length: batchSize }, () => rng.int(span + 1)), seqLen);
-}
-
-/** Fixed evaluation windows, evenly spaced over the split: the same at every evaluation. */
-export function evalBatches(tokens: Int32Array, batchSize: number, seqLen: number, count: number): Batch[] {
-  checkLength(tokens, seqLen, "validation");
-  const n = batchSize * count;
-  const span = tokens.length - seqLen - 1;
-  const starts = Array.from({ length: n }, (_, i) => Math.floor((i * span) / Math.max(1, n - 1 || 1)));
-  return Array.from({ length: count }, (_, c) => windowAt(tokens, starts.slice(c * batchSize, (c + 1) * batchSize), seqLen));
 }

@@ -6,7 +6,7 @@ import { createTransformer } from "@mixdepth/transformer";
 import { routedTokens } from "@mixdepth/core";
 import * as tf from "@tensorflow/tfjs";
 import { auxLossesByName, depthView, tokenDepths } from "./depth-view.js";
-import { byteTokenizer } from "./tokenizer.js";
+import { byteTokenizer } from "@mixdepth/train";
 
 const cfg = { vocabSize: 256, dModel: 16, nHeads: 2, nLayers: 4, contextLength: 32, routing: { blocks: "every-other" as const, capacity: 0.25 } };
 

@@ -6,8 +6,8 @@
 // objective only reports summed.
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardOptions, Transformer } from "@mixdepth/transformer";
-import type { Batch } from "./data.js";
-import type { Tokenizer } from "./tokenizer.js";
+import type { Batch } from "@mixdepth/train";
+import type { Tokenizer } from "@mixdepth/train";
 
 export type DepthMode = NonNullable<ForwardOptions["routing"]>;
 

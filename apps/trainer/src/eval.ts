@@ -6,7 +6,7 @@
 // routed block (RoutingAgreementCounter), the same count the sampler's stats use.
 import * as tf from "@tensorflow/tfjs";
 import { RoutingAgreementCounter, type Transformer } from "@mixdepth/transformer";
-import type { Batch } from "./data.js";
+import type { Batch } from "@mixdepth/train";
 
 export interface LayerRouting {
   layer: number;

@@ -10,16 +10,15 @@ import { createTransformer, type Transformer } from "@mixdepth/transformer";
 import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts } from "@mixdepth/flops-accounting";
 import { totalmem } from "node:os";
 import type { ValidConfig } from "./config.js";
-import { evalBatches, loadBrown, loadText, prepareTokens, randomBatch, type Batch, type TokenData } from "./data.js";
+import { AdamW, batchTensors, byteTokenizer, clipByGlobalNorm, decayRule, evalBatches, GradientAccumulator, learningRate, randomBatch, trainableWeights, valueAndGrads, type Batch, type Tokenizer } from "@mixdepth/train";
+import { loadBrown, loadText, prepareTokens, type TokenData } from "./data.js";
 import { evaluate, type EvalResult } from "./eval.js";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { MetricsLog } from "./metrics.js";
-import { AdamW, clipByGlobalNorm, decayRule, learningRate } from "./optimizer.js";
 import { Progress } from "./progress.js";
 import { writeRunReport } from "./run-report.js";
 import { auxLossesByName, depthView } from "./depth-view.js";
 import { Rng } from "./rng.js";
-import { byteTokenizer, type Tokenizer } from "./tokenizer.js";
 import { writeAtomic } from "./atomic.js";
 import { lockRunDir } from "./run-lock.js";
 
@@ -181,9 +180,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     releaseLock();
     throw e;
   }
-  const params = new Map([...model.getWeights()].filter(([, v]) => v.trainable));
+  const params = trainableWeights(model);
   const opt = new AdamW(params, { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, decay: decayRule(t) });
-  const varToName = new Map([...params].map(([n, v]) => [v.name, n]));
   const vars = [...params.values()];
   const rng = new Rng(t.seed ^ 0x0ba7c4);
   const fp = fingerprint(valid, data.key);
@@ -276,48 +274,33 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const lr = learningRate(t, step);
       let lmSum = 0;
       let auxSum = 0;
-      let acc: Map<string, tf.Tensor> | null = null;
+      const acc = new GradientAccumulator();
       for (let micro = 0; micro < t.gradAccum; micro++) {
-        const b = randomBatch(data.train, t.batchSize, t.seqLen, rng);
-        const x = tf.tensor2d(b.inputs, [t.batchSize, t.seqLen], "int32");
-        const y = tf.tensor2d(b.targets, [t.batchSize, t.seqLen], "int32");
+        const { x, y } = batchTensors(randomBatch(data.train, t.batchSize, t.seqLen, rng), t.batchSize, t.seqLen);
         let lm: tf.Scalar | undefined;
         let aux: tf.Scalar | undefined;
-        const { value, grads } = tf.variableGrads(() => {
+        const { value, grads } = valueAndGrads(() => {
           const r = model.loss(x, y);
           lm = tf.keep(r.lm);
           aux = tf.keep(r.aux);
           return r.total;
-        }, vars);
+        }, params);
         const [lv, av] = [lm!.dataSync()[0] as number, aux!.dataSync()[0] as number];
         tf.dispose([x, y, value, lm!, aux!]);
         lmSum += lv;
         auxSum += av;
-        const named = new Map(Object.entries(grads).map(([k, g]) => [varToName.get(k) ?? k, g]));
-        if (!acc) acc = named;
-        else {
-          for (const [k, g] of named) {
-            const prev = acc.get(k) as tf.Tensor;
-            acc.set(k, tf.add(prev, g));
-            tf.dispose([prev, g]);
-          }
-        }
+        acc.add(grads);
+        tf.dispose([...grads.values()]);
       }
       let loss = lmSum / t.gradAccum;
       const aux = auxSum / t.gradAccum;
       if (faults.nanLossAtStep === step + 1) loss = Number.NaN;
-      const grads = acc as Map<string, tf.Tensor>;
+      const grads = acc.mean(); // the mean over the micro-batches
       if (!Number.isFinite(loss) || !Number.isFinite(aux)) {
         tf.dispose([...grads.values()]);
         const e = new NonFiniteError(step + 1, Number.isFinite(loss) ? `the auxiliary loss is ${aux}` : `the loss is ${loss}`, lastCheckpoint);
         metrics.write({ type: "error", step: step + 1, message: e.message });
         throw e;
-      }
-      if (t.gradAccum > 1) {
-        for (const [k, g] of grads) {
-          grads.set(k, tf.tidy(() => tf.div(g, t.gradAccum)));
-          g.dispose();
-        }
       }
       const clipped = clipByGlobalNorm(grads, t.gradClip); // before the step (docs/method.md section 8)
       tf.dispose([...grads.values()]);

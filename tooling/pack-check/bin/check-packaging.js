@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the packaging check over every publishable package of the workspace. Exit 1 on any
 // publint error/warning, metadata gap, unexported public type, attw problem, missing
-// LICENSE, pack failure, import or require failure, or type error. Expects `pnpm build`.
+// LICENSE, pack failure, import or require failure, type error, or a training-kit example
+// (kit README loop, custom router) whose loss does not fall. Expects `pnpm build`.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,6 +17,7 @@ import {
   packPackage,
   publicTypeProblems,
 } from "../src/check.js";
+import { runKitExample } from "../src/kit-example.js";
 
 const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 const TFJS = "4.22.0";
@@ -75,17 +77,31 @@ async function main() {
       ...names.map((n, i) => `import * as p${i} from ${JSON.stringify(n)};`),
       `export const surfaces: Record<string, readonly string[]> = { ${names.map((n, i) => `${JSON.stringify(n)}: Object.keys(p${i})`).join(", ")} };`,
     ].join("\n");
-    const { importOutput, requireOutput } = await installAndImport({
+    const { dir, importOutput, requireOutput } = await installAndImport({
       tarballs,
       names,
       registryDeps: [`@tensorflow/tfjs@${TFJS}`, `@tensorflow/tfjs-core@${TFJS}`, "typescript@5.9.3"],
       setup: 'import "@tensorflow/tfjs";',
       requireSetup: REQUIRE_SMOKE,
       consumerTs: consumer,
+      keep: true,
     });
-    process.stdout.write(importOutput);
-    process.stdout.write(requireOutput);
-    console.log("type-check of a TypeScript consumer against the shipped .d.ts: ok");
+    try {
+      process.stdout.write(importOutput);
+      process.stdout.write(requireOutput);
+      console.log("type-check of a TypeScript consumer against the shipped .d.ts: ok");
+      // Issue 13: the training kit's README loop, then a custom router trained, saved, loaded, sampled.
+      const kit = await runKitExample({
+        dir,
+        readme: await readFile(join(root, "packages/train/README.md"), "utf8"),
+        routerModule: join(root, "examples/custom-router/dist/index.js"),
+      });
+      process.stdout.write(kit.readmeOutput);
+      process.stdout.write(kit.routerOutput);
+      console.log("training kit: the README loop's loss falls; a custom router trains (loss falls), saves, loads and streams text");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   } finally {
     await rm(out, { recursive: true, force: true });
   }

@@ -1,9 +1,10 @@
 // AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's convention
-// p <- p - lr * weightDecay * p, then the Adam step), a linear-warmup + cosine learning rate,
-// and gradient clipping by global norm, applied to the gradients BEFORE the step
-// (docs/method.md section 8). Moments and the step count are plain data so a checkpoint can restore
-// them exactly.
-import * as tf from "@tensorflow/tfjs";
+// p <- p - lr * weightDecay * p, then the Adam step) and two parameter groups, decayed and not
+// (nanoGPT's: matrices decay; norm gains, biases and embedding tables do not, unless asked).
+// The learning rate is an argument of each step so any schedule drives it (./schedule.ts);
+// clip gradients before the step (./clip.ts, docs/method.md section 8). Moments and the step
+// count are plain data so a checkpoint can restore them exactly.
+import * as tf from "@tensorflow/tfjs-core";
 
 export interface AdamWOptions {
   beta1: number;
@@ -24,39 +25,6 @@ export function decayRule(opts: { decayEmbeddings: boolean; decayNormsAndBiases:
     if (shape.length < 2) return opts.decayNormsAndBiases;
     return true;
   };
-}
-
-export interface Schedule {
-  lr: number;
-  minLr: number;
-  warmupSteps: number;
-  steps: number;
-}
-
-/**
- * Learning rate of the step with 0-based index `step`: linear warmup lr * (step + 1) / warmup,
- * then cosine from lr down to minLr at the last step.
- */
-export function learningRate(s: Schedule, step: number): number {
-  if (step < s.warmupSteps) return (s.lr * (step + 1)) / s.warmupSteps;
-  const decaySteps = Math.max(1, s.steps - s.warmupSteps - 1);
-  const progress = Math.min(1, (step - s.warmupSteps) / decaySteps);
-  return s.minLr + 0.5 * (s.lr - s.minLr) * (1 + Math.cos(Math.PI * progress));
-}
-
-/**
- * Global L2 norm over all gradients and, when maxNorm > 0 and the norm exceeds it, the
- * gradients scaled by maxNorm / (norm + 1e-6) (as torch.nn.utils.clip_grad_norm_). Returns new
- * tensors (caller owns them; inputs untouched) and the pre-clip norm read back to the host.
- */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
-  const normT = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))));
-  const norm = normT.dataSync()[0] as number;
-  normT.dispose();
-  const scale = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
-  const out = new Map<string, tf.Tensor>();
-  for (const [k, g] of grads) out.set(k, scale === 1 ? tf.clone(g) : tf.tidy(() => tf.mul(g, scale)));
-  return { grads: out, norm };
 }
 
 export interface AdamWState {

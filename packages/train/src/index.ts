@@ -1,0 +1,13 @@
+export { AdamW, decayRule } from "./adamw.js";
+export type { AdamWOptions, AdamWState } from "./adamw.js";
+export { learningRate } from "./schedule.js";
+export type { Schedule } from "./schedule.js";
+export { clipByGlobalNorm } from "./clip.js";
+export { GradientAccumulator } from "./grad-accum.js";
+export { trainableWeights, valueAndGrads } from "./grads.js";
+export { batchTensors, DataError, evalBatches, randomBatch } from "./batcher.js";
+export type { Batch } from "./batcher.js";
+// The batcher's seeded generator (its state is one integer a checkpoint saves).
+export { Mulberry32 } from "@mixdepth/core";
+export { byteTokenizer, tokenizerFromJSON } from "./byte-tokenizer.js";
+export type { Tokenizer, TokenizerJSON, TokenStreamDecoder } from "./byte-tokenizer.js";

@@ -1,0 +1,121 @@
+// The training kit as a user meets it (issue 13, first acceptance bullet). In the fresh npm
+// project where the tarballs are installed: run the @mixdepth/train README's training loop as
+// written (transpiled by that project's own TypeScript; its loss must fall), then register a
+// custom router through the public registry (the repository's examples/custom-router,
+// largest-L2-norm tokens, built), train a model that routes with it until its loss falls,
+// save, load and sample with streamed text that must equal the decoded tokens.
+import { execFile } from "node:child_process";
+import { copyFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** The fenced `ts` blocks of a README, in order. */
+export function tsBlocks(markdown) {
+  return [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+/** The losses of the "step N: loss X, ..." lines of a program's output, in order. */
+export function printedLosses(output) {
+  return output.split("\n").flatMap((l) => /^step \d+: loss ([\d.]+)/.exec(l)?.[1] ?? []).map(Number);
+}
+
+/** Why `losses` is not a falling loss (fewer than two, or one not below the one before), or null. */
+export function fallingLossProblem(losses, what) {
+  if (losses.length < 2) return `${what}: printed ${losses.length} loss line(s), expected at least 2`;
+  for (let i = 1; i < losses.length; i++) {
+    if (!(losses[i] < losses[i - 1])) return `${what}: the loss did not fall (${losses.join(" -> ")})`;
+  }
+  return null;
+}
+
+// Trains with a custom router registered from outside the packages, through their public API only.
+const ROUTER_PROGRAM = `
+import * as tf from "@tensorflow/tfjs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setupBackend } from "@mixdepth/backend";
+import { registerRouter } from "@mixdepth/router";
+import { generateStream, greedy } from "@mixdepth/sampler";
+import { createTransformer } from "@mixdepth/transformer";
+import { loadModel, saveModel } from "@mixdepth/transformer/node";
+import { AdamW, Mulberry32, batchTensors, byteTokenizer, clipByGlobalNorm, decayRule, learningRate, randomBatch, trainableWeights, valueAndGrads } from "@mixdepth/train";
+import { register } from "./l2-norm-router.mjs";
+
+console.log((await setupBackend()).line);
+register({ registerRouter });
+const before = tf.memory().numTensors;
+const tok = byteTokenizer();
+const data = tok.encode("a custom router picks the tokens each block processes. ".repeat(40));
+const [B, S, steps] = [8, 32, 60];
+const model = createTransformer({ vocabSize: 256, dModel: 64, nHeads: 4, nLayers: 2, contextLength: S, routing: { blocks: [1], capacity: 0.5, router: "l2-norm", auxLoss: null, predictor: null } }, { seed: 0 });
+const params = trainableWeights(model);
+if (![...params.keys()].some((n) => n.startsWith("blocks.1.router"))) throw new Error("the l2-norm router has no trainable weight: " + [...params.keys()].join(", "));
+const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) });
+const rng = new Mulberry32(1);
+for (let step = 0; step < steps; step++) {
+  const { x, y } = batchTensors(randomBatch(data, B, S, rng), B, S);
+  const { value, grads } = valueAndGrads(() => model.loss(x, y).total, params);
+  const clipped = clipByGlobalNorm(grads, 1);
+  opt.apply(clipped.grads, learningRate({ lr: 1e-2, minLr: 1e-3, warmupSteps: 3, steps }, step));
+  if (step % 20 === 19) console.log("step " + (step + 1) + ": loss " + value.dataSync()[0].toFixed(3));
+  tf.dispose([x, y, value, ...grads.values(), ...clipped.grads.values()]);
+}
+opt.dispose();
+const dir = join(mkdtempSync(join(tmpdir(), "mixdepth-kit-")), "ck");
+// saveModel keeps weights and config; router state (the calibrated causal threshold) goes in an extra field.
+saveModel(dir, model, { tokenizer: tok.toJSON(), routerStates: model.getRouterStates() });
+model.dispose();
+const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+if (config.model.routing.router !== "l2-norm") throw new Error("config.json: routing.router is " + config.model.routing.router);
+const loaded = loadModel(dir);
+loaded.setRouterStates(config.routerStates);
+console.log("router state: " + JSON.stringify(loaded.getRouterStates()));
+const decoder = tok.decoder();
+let streamed = "";
+const ids = [];
+const gen = generateStream(loaded, Array.from(tok.encode("a custom")), { maxNewTokens: 24, processors: [greedy()] });
+for await (const e of gen) {
+  ids.push(e.tokens[0]);
+  streamed += decoder.push(e.tokens[0]);
+}
+streamed += decoder.flush();
+if (streamed !== tok.decode(ids)) throw new Error("streamed text " + JSON.stringify(streamed) + " is not the decoded tokens " + JSON.stringify(tok.decode(ids)));
+console.log("sample: " + JSON.stringify("a custom" + streamed));
+loaded.dispose();
+rmSync(dir, { recursive: true, force: true });
+if (tf.memory().numTensors !== before) throw new Error((tf.memory().numTensors - before) + " tensors leaked");
+`;
+
+/**
+ * Runs both programs in `dir` (a project with the tarballs, @tensorflow/tfjs and typescript
+ * installed). `readme` is the kit README's text, `routerModule` the built ESM file of the
+ * custom router example. Returns their output; throws naming what failed.
+ */
+export async function runKitExample({ dir, readme, routerModule }) {
+  const block = tsBlocks(readme)[0];
+  if (!block) throw new Error("the @mixdepth/train README has no ts block");
+  const opts = { cwd: dir, maxBuffer: 1 << 24 };
+  const fail = (what) => (e) => {
+    throw new Error(`${what} failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`);
+  };
+  await writeFile(join(dir, "kit-readme.ts"), block);
+  await writeFile(
+    join(dir, "transpile.cjs"),
+    'const ts = require("typescript"); const fs = require("fs");\n' +
+      'const src = fs.readFileSync("kit-readme.ts", "utf8");\n' +
+      'fs.writeFileSync("kit-readme.mjs", ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);\n',
+  );
+  await run("node", ["transpile.cjs"], opts).catch(fail("transpiling the kit README example"));
+  const readmeRun = await run("node", ["kit-readme.mjs"], opts).catch(fail("the kit README example"));
+  const readmeProblem = fallingLossProblem(printedLosses(readmeRun.stdout), "kit README example");
+  if (readmeProblem) throw new Error(`${readmeProblem}\n${readmeRun.stdout}`);
+  await copyFile(routerModule, join(dir, "l2-norm-router.mjs"));
+  await writeFile(join(dir, "kit-router.mjs"), ROUTER_PROGRAM);
+  const routerRun = await run("node", ["kit-router.mjs"], opts).catch(fail("training with a custom router"));
+  const routerProblem = fallingLossProblem(printedLosses(routerRun.stdout), "custom router training");
+  if (routerProblem) throw new Error(`${routerProblem}\n${routerRun.stdout}`);
+  return { readmeOutput: readmeRun.stdout, routerOutput: routerRun.stdout };
+}
