@@ -2,28 +2,17 @@
 // cannot drift from the API. Blocks are transpiled (not type-checked) and given a require()
 // that maps the README's imports to the modules under test.
 import { readFileSync } from "node:fs";
+import { runTsModule, tsBlocks } from "@mixdepth/vitest-config/readme";
 import * as tf from "@tensorflow/tfjs";
-import ts from "typescript";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
 import * as core from "@mixdepth/core";
 import * as router from "../src/index.js";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+const blocks = tsBlocks(readme);
 
-function run(code: string): void {
-  const js = ts.transpileModule(code, {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-  }).outputText;
-  const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "@mixdepth/core": core, "@mixdepth/router": router };
-  const require = (name: string): unknown => {
-    if (!(name in modules)) throw new Error(`README imports ${name}, which this test does not provide`);
-    return modules[name];
-  };
-  const quiet = { log: () => undefined };
-  new Function("require", "exports", "module", "console", js)(require, {}, { exports: {} }, quiet);
-}
+const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "@mixdepth/core": core, "@mixdepth/router": router };
 
 describe("README code blocks", () => {
   beforeAll(() => useBackend("cpu"));
@@ -33,7 +22,7 @@ describe("README code blocks", () => {
   });
 
   it.each(blocks.map((code, i) => [i, code] as const))("block %i runs without error or leaks", async (_i, code) => {
-    await expectNoLeaks(() => run(code));
+    await expectNoLeaks(() => runTsModule(code, modules));
   });
 
   it("the blocks really ran: they registered the built-ins and the custom kind", () => {

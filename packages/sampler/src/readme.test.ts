@@ -1,28 +1,18 @@
 // Runs the README's ```ts blocks against the package source (transpiled, not type-checked),
 // with a require() that maps the README's imports to the modules under test.
 import { readFileSync } from "node:fs";
+import { runTsModule, tsBlocks } from "@mixdepth/vitest-config/readme";
 import * as tf from "@tensorflow/tfjs";
 import * as transformer from "@mixdepth/transformer";
-import ts from "typescript";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
 import * as sampler from "./index.js";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
-const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (...args: unknown[]) => Promise<void>;
+const blocks = tsBlocks(readme);
 
-async function run(code: string, log: (...args: unknown[]) => void): Promise<void> {
-  const js = ts.transpileModule(code, {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-  }).outputText;
-  const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "@mixdepth/transformer": transformer, "@mixdepth/sampler": sampler };
-  const require = (name: string): unknown => {
-    if (!(name in modules)) throw new Error(`README imports ${name}, which this test does not provide`);
-    return modules[name];
-  };
-  await new AsyncFunction("require", "exports", "module", "console", js)(require, {}, { exports: {} }, { log });
-}
+const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "@mixdepth/transformer": transformer, "@mixdepth/sampler": sampler };
+const run = (code: string, log: (...args: unknown[]) => void): Promise<void> => runTsModule(code, modules, log);
 
 describe("README code blocks", () => {
   beforeAll(() => useBackend("cpu"));

@@ -2,6 +2,8 @@
 // with a require() that maps the README's imports to the modules under test: the training
 // loop must print a falling loss, save, load and stream a sample, leaving no tensor behind.
 import { readFileSync } from "node:fs";
+import { runTsModule, tsBlocks } from "@mixdepth/vitest-config/readme";
+import ts from "typescript";
 import * as nodeFs from "node:fs";
 import * as nodeOs from "node:os";
 import * as nodePath from "node:path";
@@ -10,20 +12,14 @@ import * as backend from "@mixdepth/backend";
 import * as sampler from "@mixdepth/sampler";
 import * as transformer from "@mixdepth/transformer";
 import * as transformerNode from "@mixdepth/transformer/node";
-import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { expectNoLeaks } from "@mixdepth/vitest-config/tf";
 import * as train from "./index.js";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
-const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (...args: unknown[]) => Promise<void>;
+const blocks = tsBlocks(readme);
 
-async function run(code: string, log: (...args: unknown[]) => void): Promise<void> {
-  const js = ts.transpileModule(code, {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-  }).outputText;
-  const modules: Record<string, unknown> = {
+const modules: Record<string, unknown> = {
     "@tensorflow/tfjs": tf,
     "node:fs": nodeFs,
     "node:os": nodeOs,
@@ -34,12 +30,7 @@ async function run(code: string, log: (...args: unknown[]) => void): Promise<voi
     "@mixdepth/transformer/node": transformerNode,
     "@mixdepth/train": train,
   };
-  const require = (name: string): unknown => {
-    if (!(name in modules)) throw new Error(`README imports ${name}, which this test does not provide`);
-    return modules[name];
-  };
-  await new AsyncFunction("require", "exports", "module", "console", js)(require, {}, { exports: {} }, { log });
-}
+const run = (code: string, log: (...args: unknown[]) => void): Promise<void> => runTsModule(code, modules, log);
 
 describe("README code blocks", () => {
   it("has the two runnable blocks this test expects", () => {

@@ -2,12 +2,32 @@
 // each `expr; // throws message` line must throw that message. The blocks' imports of the
 // named packages are replaced by the given exports, so a README example is checked against
 // the source it documents.
+import ts from "typescript";
+
 export interface ReadmeCheck {
   expr: string;
   kind: "=>" | "throws";
   expected: string;
   actual?: unknown;
   threw?: unknown;
+}
+
+const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (...args: unknown[]) => Promise<void>;
+
+/**
+ * Runs a README's TypeScript block as a user's module would run (transpiled, not
+ * type-checked; top-level await allowed): its imports resolve to `modules` (a name it imports
+ * that is not there is an error naming it), and its console.log goes to `log`.
+ */
+export async function runTsModule(code: string, modules: Record<string, unknown>, log: (...args: unknown[]) => void = () => undefined): Promise<void> {
+  const js = ts.transpileModule(code, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+  }).outputText;
+  const require = (name: string): unknown => {
+    if (!(name in modules)) throw new Error(`README imports ${name}, which this test does not provide`);
+    return modules[name];
+  };
+  await new AsyncFunction("require", "exports", "module", "console", js)(require, {}, { exports: {} }, { log });
 }
 
 /** The fenced `ts` blocks of a README, in order. */
