@@ -7,7 +7,8 @@
 // error or page error fails the test. Screenshots go to test-artifacts/ (demo.png: the page
 // as it opens, the one under docs/).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { routedTokens } from "@mixdepth/core";
@@ -179,6 +180,13 @@ describe("demo page in headless Chromium", () => {
     expect(await page.textContent('#explain [data-explain="routing"]')).toMatch(/Routing map:.*each column is a token and each row a block/);
     expect(await page.textContent('#explain [data-explain="timing"]')).toMatch(/Timing:.*ms per token.*MoD.*dense/);
     expect(await page.locator("#compare table").count()).toBe(1);
+    const timing = await page.$eval("#compare", (e) => ({
+      mod: JSON.parse((e as HTMLElement).dataset.modMs ?? "[]") as number[],
+      dense: JSON.parse((e as HTMLElement).dataset.denseMs ?? "[]") as number[],
+      flops: Number((e.querySelector("[data-flops-ratio]") as HTMLElement).dataset.flopsRatio),
+    }));
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+    console.log(`timing on load (${backend.name}): MoD ${median(timing.mod).toFixed(1)} ms/token, dense ${median(timing.dense).toFixed(1)} ms/token, MoD/dense FLOPs ${timing.flops.toFixed(3)}`);
 
     // Hover a generated token: the detail line names the blocks that processed it.
     const first = tokens.find((t) => t.kind === "generated" && t.depth !== undefined && t.text.trim() !== "") as TextToken;
@@ -292,5 +300,40 @@ describe("demo page in headless Chromium", () => {
     await page.screenshot({ path: join(artifacts, "demo-full.png"), fullPage: true });
     expect(server.missing).toEqual([]);
     expect(errors).toEqual([]);
+  });
+
+  it("reads the shape from the checkpoint: a llama model of another width and depth loads and generates", async () => {
+    // Untrained (seeded) llama, 6 blocks with 3 routed, d=48: depths 3..6 instead of 2..4.
+    const tmp = mkdtempSync(join(tmpdir(), "demo-e2e-"));
+    try {
+      const dir = join(tmp, "llama");
+      const made = spawnSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `import * as tf from "@tensorflow/tfjs";
+           import { createTransformer } from "@mixdepth/transformer";
+           import { saveModel } from "@mixdepth/transformer/node";
+           await tf.setBackend("cpu");
+           const m = createTransformer({ vocabSize: 256, dModel: 48, nHeads: 4, nLayers: 6, contextLength: 96, family: "llama", routing: { blocks: "every-other", capacity: 0.25 } }, { seed: 3 });
+           saveModel(${JSON.stringify(dir)}, m, { tokenizer: { type: "byte" }, trained: false });
+           m.dispose();`,
+        ],
+        { cwd: demoDir, encoding: "utf8" },
+      );
+      expect(made.status, made.stderr).toBe(0);
+      await page.locator("#ckpt-mod input[type=file]").setInputFiles([join(dir, "model.safetensors"), join(dir, "config.json")]);
+      await page.waitForFunction(() => document.querySelector("#ckpt-mod .ckpt-status")?.textContent?.includes("llama, 6 blocks, d=48"));
+      await page.getByLabel("Max tokens").fill("20");
+      await page.click("#generate");
+      await page.waitForSelector('body[data-state="done"][data-runs="3"]', { timeout: 150_000 });
+      expect(await page.$eval('[data-map="generated"] table', (t) => (t as HTMLElement).dataset.blocks)).toBe("6");
+      await checkDepthText(page, 20);
+      expect(await page.$$eval("#depth-legend li[data-depth]", (lis) => lis.map((li) => (li as HTMLElement).dataset.depth))).toEqual(["3", "4", "5", "6", "none"]);
+      expect(errors).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
