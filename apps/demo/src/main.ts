@@ -1,7 +1,9 @@
-// The demo page: pick a backend, load the bundled (or a user's) checkpoint, route the prompt
-// teacher-forced (top-k and causal side by side), then generate token by token and draw
-// which blocks processed each token. body[data-state] tells tests where the page is:
-// loading -> ready -> generating -> done (or error).
+// The demo page: pick a backend, load the bundled (or a user's) checkpoint, and generate from
+// the default prompt at once, so the page opens on a finished example; the user can then edit
+// and regenerate. A generation routes the prompt teacher-forced (top-k and causal side by
+// side), then decodes token by token, colouring the text by per-token depth and drawing which
+// blocks processed each token. body[data-state] tells tests where the page is:
+// loading -> ready -> generating -> done (or error); body[data-runs] counts finished runs.
 import "./style.css";
 import * as tf from "@tensorflow/tfjs";
 import { routedTokens } from "@mixdepth/core";
@@ -9,6 +11,7 @@ import { parseBackendRequest, selectBackend } from "./backend.js";
 import { fetchCheckpoint, readCheckpointFiles, type LoadedCheckpoint } from "./checkpoint.js";
 import { analyticDense, renderCompare, type CompareRun } from "./compare-panel.js";
 import { decode, maxNewTokens, prefillCells, type DecodeStep } from "./decode.js";
+import { DepthText, renderDepthLegend } from "./depth-text.js";
 import { mapBlocks, teacherForced } from "./prompt-routing.js";
 import { RoutingMap, el, type MapCell, type RoutedFraction } from "./routing-map.js";
 import { DEFAULT_SETTINGS, SETTING_RULES, parseSettings, type SamplingSettings } from "./sampling.js";
@@ -148,6 +151,7 @@ async function generate(): Promise<void> {
   abort = controller;
   try {
     await runGeneration(mod, prompt, ids, settings, controller.signal);
+    document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
     setState("done");
   } catch (err) {
     setState("error");
@@ -195,18 +199,22 @@ async function runGeneration(mod: LoadedCheckpoint, prompt: string, ids: number[
   });
   seqMap.root.dataset.map = "generated";
   $("#gen-map").replaceChildren(seqMap.root);
-  for (const col of columnsFor(ids, prefillCells(model, ids), label)) seqMap.addColumn({ ...col, kind: "prompt" });
-  const promptText = $(".prompt-text");
-  const genText = $(".gen-text");
-  promptText.textContent = prompt;
-  genText.textContent = "";
+  const prefill = prefillCells(model, ids);
+  for (const col of columnsFor(ids, prefill, label)) seqMap.addColumn({ ...col, kind: "prompt" });
+  // The text, coloured by depth from the same cells as the map.
+  renderDepthLegend($("#depth-legend"), blocks);
+  const text = new DepthText($(".prompt-text"), $(".gen-text"), $("#token-detail"), blocks, mod.tokenizer);
+  ids.forEach((id, i) => text.append(id, "prompt", prefill[i] ?? null));
   const progress = $("#progress");
   const generated: number[] = [];
   const onStep = async (s: DecodeStep) => {
     generated.push(s.token);
-    genText.textContent = mod.tokenizer.decode(generated);
+    text.append(s.token, "generated");
     const fedToken = generated[s.step - 1];
-    if (s.fed && fedToken !== undefined) seqMap.addColumn({ label: label(fedToken), position: s.fed.position, cells: s.fed.cells, kind: "generated" });
+    if (s.fed && fedToken !== undefined) {
+      seqMap.addColumn({ label: label(fedToken), position: s.fed.position, cells: s.fed.cells, kind: "generated" });
+      text.setCells(s.fed.position, s.fed.cells);
+    }
     seqMap.setFractions(s.fractions);
     progress.textContent = `${generated.length} / ${settings.maxTokens} tokens, last step ${s.ms.toFixed(1)} ms`;
     await nextFrame();
@@ -270,6 +278,15 @@ async function start(): Promise<void> {
     console.error(err);
   }
   setState("ready");
+  // Open on a finished example: generate from the default prompt, with as many tokens as
+  // the default asks for and the bundled model's context allows.
+  const mod = models.mod;
+  if (mod) {
+    const promptLength = mod.tokenizer.encode($<HTMLTextAreaElement>("#prompt").value).length;
+    const room = maxNewTokens(mod.transformer, promptLength);
+    if (room < DEFAULT_SETTINGS.maxTokens) $<HTMLInputElement>("#maxTokens").value = String(Math.max(1, room));
+    await generate();
+  }
 }
 
 void start();

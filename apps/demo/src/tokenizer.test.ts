@@ -11,6 +11,16 @@ describe("tokenizers", () => {
     expect(t.label(1)).toBe("\\x01");
   });
 
+  it("splits text into one piece per token; a multi-byte character lands on its last byte", () => {
+    const t = byteTokenizer();
+    expect(t.pieces([97, 32, 0xc3, 0xa9, 10])).toEqual(["a", " ", "", "é", "\n"]);
+    // A truncated character at the end: the decoder's U+FFFD, as decode() prints it.
+    expect(t.pieces([98, 0xc3])).toEqual(["b", "\ufffd"]);
+    expect(t.pieces([98, 0xc3]).join("")).toBe(t.decode([98, 0xc3]));
+    expect(t.pieces([])).toEqual([]);
+    expect(tableTokenizer(["a", "b", "ab", " "]).pieces([2, 3, 0])).toEqual(["ab", " ", "a"]);
+  });
+
   it("table tokenizer encodes longest match first and names unknown characters", () => {
     const t = tableTokenizer(["a", "b", "ab", " "]);
     expect(t.encode("ab a")).toEqual([2, 3, 0]);

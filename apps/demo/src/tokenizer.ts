@@ -1,6 +1,7 @@
 // Tokenizers the demo understands, read from a checkpoint's config.json. The trainer's
 // default is byte-level (ids are UTF-8 bytes); a table tokenizer (id -> string) covers
 // character-level vocabularies. Labels are what the routing map prints above each column.
+import { Utf8Stream } from "@mixdepth/sampler";
 
 export interface Tokenizer {
   readonly kind: "byte" | "table";
@@ -10,6 +11,11 @@ export interface Tokenizer {
   decode(ids: readonly number[]): string;
   /** A short visible label for one token (spaces and control characters made visible). */
   label(id: number): string;
+  /**
+   * The text each token completes, one string per id: joined they equal `decode(ids)`. A
+   * multi-byte character shows up in the piece of its last byte (the earlier ones are "").
+   */
+  pieces(ids: readonly number[]): string[];
 }
 
 const VISIBLE: Record<string, string> = { " ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍" };
@@ -31,6 +37,13 @@ export function byteTokenizer(vocabSize = 256): Tokenizer {
       if (id >= 0x20 && id < 0x7f) return visible(String.fromCharCode(id));
       if (id < 0x20) return VISIBLE[String.fromCharCode(id)] ?? `\\x${id.toString(16).padStart(2, "0")}`;
       return `\\x${id.toString(16)}`; // part of a multi-byte UTF-8 character
+    },
+    pieces(ids) {
+      // The sampler's streaming decoder: what decode() would print, split where it arrives.
+      const stream = new Utf8Stream();
+      const out = ids.map((id) => (id < 256 ? stream.push([id]) : ""));
+      if (out.length) out[out.length - 1] += stream.flush();
+      return out;
     },
   };
 }
@@ -60,6 +73,7 @@ export function tableTokenizer(table: readonly string[]): Tokenizer {
       return out;
     },
     decode: (ids) => ids.map((i) => table[i] ?? "").join(""),
+    pieces: (ids) => ids.map((i) => table[i] ?? ""),
     label: (id) => visible(table[id] ?? `#${id}`),
   };
 }
