@@ -1,0 +1,48 @@
+// training.workers through the built CLI (`pnpm build` first): a bad value exits 2 before any
+// work, naming the field and quoting the value; --workers 2 trains with 2 ranks, prints so,
+// and the process exits on its own (no worker thread keeps it alive); --help shows the flag.
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { losses, run, tinySetup } from "./cli-test-helpers.js";
+
+let dir = "";
+let tiny: string[] = [];
+beforeAll(() => ({ dir, tiny } = tinySetup()));
+
+describe("mixdepth train --workers", () => {
+  it("a bad training.workers exits 2 before any work", async () => {
+    const out = join(dir, "bad-workers");
+    for (const [args, message] of [
+      [["--workers", "0"], /training\.workers: must be a positive integer or "auto" \(got 0\)/],
+      [["--workers", "two"], /training\.workers: must be a positive integer or "auto" \(got "two"\)/],
+      [["--set", "training.workers=1.5"], /training\.workers: must be a positive integer or "auto" \(got 1\.5\)/],
+    ] as const) {
+      const r = await run(["train", ...tiny, "--out", out, ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).not.toMatch(/backend|data:/); // nothing loaded, nothing tokenized
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("--workers 2 trains with 2 ranks, the losses of 1 rank, and the process exits", async () => {
+    const steps = ["--steps", "3"];
+    const one = await run(["train", ...tiny, ...steps, "--out", join(dir, "w1"), "--workers", "1"]);
+    const two = await run(["train", ...tiny, ...steps, "--out", join(dir, "w2"), "--workers", "2"]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.stdout).toMatch(/ranks: 2 \(training\.workers 2; data parallel: 1 \+ 1 rows per micro-batch/);
+    expect(two.stdout).toMatch(/done: 3 steps/);
+    const [a, b] = [losses(join(dir, "w1")), losses(join(dir, "w2"))];
+    expect(a).toHaveLength(3);
+    a.forEach((l, i) => expect(Math.abs(l - (b[i] as number)) / l).toBeLessThan(1e-5));
+    expect(readdirSync(join(dir, "w2", "checkpoints"))).toContain("step-000003");
+  }, 60_000);
+
+  it("--help shows the flag and its default", async () => {
+    const r = await run(["train", "--help"]);
+    expect(r.stdout).toMatch(/--workers <n\|auto>\s+training\.workers: ranks of data parallelism/);
+    expect(r.stdout.replace(/\s+/g, " ")).toMatch(/\(default: "auto", preset quick\)/);
+  });
+});
