@@ -17,7 +17,7 @@ import { setupBackend } from "@mixdepth/backend";
 import { trainingFlops } from "@mixdepth/flops-accounting";
 import { createTransformer } from "@mixdepth/transformer";
 import { GradientAccumulator, trainableWeights } from "@mixdepth/train";
-import { DataParallel } from "../dist/data-parallel.js";
+import { DataParallel, describeTimings } from "../dist/data-parallel.js";
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
 // The "2 cores" lines: the same steps with this many data-parallel ranks (0: skip them).
@@ -77,7 +77,7 @@ async function stepTimes(model, config, batch, micro, ranks) {
   const rows = batch / micro;
   try {
     for (let i = 0; i < STEPS + 1; i++) {
-      if (i === 1) Object.assign(dp.timings, { calls: 0, copy: 0, own: 0, wait: 0, combine: 0, workerLoad: 0, workerCompute: 0 });
+      if (i === 1) Object.assign(dp.timings, { calls: 0, copy: 0, own: 0, wait: 0, combine: 0, workerLoad: 0, workerCompute: 0, ownCpu: 0, workerCpu: 0 });
       const t0 = performance.now();
       const c0 = process.cpuUsage();
       const acc = new GradientAccumulator();
@@ -162,12 +162,19 @@ for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
       m2.dispose();
       const rel = Math.max(...t.losses.map((l, k) => Math.abs(l - t2.losses[k]) / Math.abs(l)));
       const tm = t2.timings;
-      const per = (x) => (x / Math.max(tm.calls, 1)).toFixed(0);
+      const passes = tm.calls / STEPS; // micro-batches per step
+      const per = (x) => x / Math.max(tm.calls, 1);
+      // What 2 free cores would give, from CPU times (robust to other jobs): the 1-rank step
+      // with its forward/backward (taken as the two blocks' CPU) replaced by the slower block
+      // plus what data parallelism adds on the critical path (copy, load, combine).
+      const blocks = passes * (per(tm.ownCpu) + per(tm.workerCpu));
+      const critical = passes * (Math.max(per(tm.ownCpu), per(tm.workerCpu)) + per(tm.copy) + per(tm.workerLoad) + per(tm.combine));
+      const estimate = t.cpu / (t.cpu - blocks + critical);
       console.log(
         `${variant.padEnd(5)} ${RANKS} cores: wall ${(t2.wall / 1000).toFixed(2)} s vs ${(t.wall / 1000).toFixed(2)} s with 1 rank = ${(t.wall / t2.wall).toFixed(2)}x (target >= 1.6x); ` +
-          `cpu ${(t2.cpu / 1000).toFixed(2)} s; losses ${t2.losses.map((l) => l.toFixed(4)).join(" ")} (max relative difference to 1 rank ${rel.toExponential(1)}: ${rel <= 1e-5 ? "equal within 1e-5" : "NOT equal within 1e-5"}); ` +
-          `per pass (ms): rank 0 copy ${per(tm.copy)}, own block ${per(tm.own)}, wait ${per(tm.wait)}, combine ${per(tm.combine)}; workers load ${per(tm.workerLoad)}, compute ${per(tm.workerCompute)}`,
+          `cpu ${(t2.cpu / 1000).toFixed(2)} s; losses ${t2.losses.map((l) => l.toFixed(4)).join(" ")} (max relative difference to 1 rank ${rel.toExponential(1)}: ${rel <= 1e-5 ? "equal within 1e-5" : "NOT equal within 1e-5"})`,
       );
+      console.log(`      ${describeTimings(tm)}; estimate from CPU times with ${RANKS} free cores: ${Number.isFinite(estimate) ? `${estimate.toFixed(2)}x` : "n/a (no /proc/thread-self)"}`);
     }
   }
   const timeRatio = r.MoD.cpu / r.dense.cpu;

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "@mixdepth/backend";
 import { createTransformer, type Transformer } from "@mixdepth/transformer";
 import { trainableWeights } from "@mixdepth/train";
-import { lossAndGrads, type StepRequest, type WorkerInit, type WorkerReply } from "./data-parallel.js";
+import { lossAndGrads, threadCpuMs, type StepRequest, type WorkerInit, type WorkerReply } from "./data-parallel.js";
 import { loadPlugins } from "./plugins.js";
 
 const init = workerData as WorkerInit;
@@ -60,6 +60,7 @@ port.on("message", (m: StepRequest) => {
     }
     model.setRouterStates(m.routerStates);
     const t1 = performance.now();
+    const cpu1 = threadCpuMs();
     if (init.faults.workerThrowAtCall === calls) throw new Error(`injected fault at call ${calls}`);
     const r = lossAndGrads(model, params, { inputs: m.inputs, targets: m.targets }, m.rows, m.seqLen);
     off = 0;
@@ -69,7 +70,7 @@ port.on("message", (m: StepRequest) => {
       off += d.length;
     }
     tf.dispose([...r.grads.values()]);
-    reply({ type: "done", lm: r.lm, aux: r.aux, loadMs: t1 - t0, computeMs: performance.now() - t1 });
+    reply({ type: "done", lm: r.lm, aux: r.aux, loadMs: t1 - t0, computeMs: performance.now() - t1, computeCpuMs: threadCpuMs() - cpu1 });
   } catch (e) {
     reply({ type: "error", message: `step: ${message(e)}` });
   }

@@ -19,7 +19,7 @@
 // a router that calibrates on its batch sees rank 0's rows only, and a router that draws
 // random numbers draws the same numbers in every rank's block (the same stream position).
 // With one rank step() is the single-thread path, unchanged: no worker, no copy.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -117,7 +117,7 @@ export interface WorkerInit {
 }
 
 export type StepRequest = { type: "step"; inputs: Int32Array; targets: Int32Array; rows: number; seqLen: number; routerStates: Record<string, unknown> };
-export type WorkerReply = { type: "ready" } | { type: "done"; lm: number; aux: number; loadMs: number; computeMs: number } | { type: "error"; message: string };
+export type WorkerReply = { type: "ready" } | { type: "done"; lm: number; aux: number; loadMs: number; computeMs: number; computeCpuMs: number } | { type: "error"; message: string };
 
 /** Where step() spent its time (ms, summed over calls): what a speedup below the rank count went to. */
 export interface StepTimings {
@@ -133,6 +133,30 @@ export interface StepTimings {
   /** The workers (mean over them): loading the weights, computing their block (with writing gradients). */
   workerLoad: number;
   workerCompute: number;
+  /**
+   * CPU time of the blocks alone (this thread's, and the workers' mean; NaN where
+   * /proc/thread-self is missing): on a machine shared with other jobs the wall times above
+   * stretch, these do much less, and they show each rank's work at its share of the batch.
+   */
+  ownCpu: number;
+  workerCpu: number;
+}
+
+/** CPU time (user + system, ms) of the calling thread, from Linux's /proc/thread-self/stat (10 ms ticks); NaN elsewhere. */
+export function threadCpuMs(): number {
+  try {
+    const stat = readFileSync("/proc/thread-self/stat", "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in USER_HZ (100 on Linux)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The timings as one line: ms per call of step(), where rank 0 and the workers spent them. */
+export function describeTimings(t: StepTimings): string {
+  const per = (x: number) => (x / Math.max(t.calls, 1)).toFixed(1);
+  return `ms per micro-batch: rank 0 copies weights ${per(t.copy)}, computes its block ${per(t.own)}, waits ${per(t.wait)}, combines ${per(t.combine)}; workers load weights ${per(t.workerLoad)}, compute ${per(t.workerCompute)}; CPU time of the blocks: rank 0 ${per(t.ownCpu)}, workers ${per(t.workerCpu)}`;
 }
 
 let live = 0;
@@ -164,7 +188,7 @@ interface Rank {
  */
 export class DataParallel {
   private closing = false;
-  readonly timings: StepTimings = { calls: 0, copy: 0, own: 0, wait: 0, combine: 0, workerLoad: 0, workerCompute: 0 };
+  readonly timings: StepTimings = { calls: 0, copy: 0, own: 0, wait: 0, combine: 0, workerLoad: 0, workerCompute: 0, ownCpu: 0, workerCpu: 0 };
 
   private constructor(
     private readonly model: Transformer,
@@ -285,12 +309,14 @@ export class DataParallel {
     // 3. rank 0's block, while the workers compute theirs.
     const n0 = (rows[0] as number) * seqLen;
     let own: SliceResult;
+    const cpu0 = threadCpuMs();
     try {
       own = lossAndGrads(this.model, this.params, { inputs: batch.inputs.subarray(0, n0), targets: batch.targets.subarray(0, n0) }, rows[0] as number, seqLen);
     } catch (e) {
       await settled;
       throw e;
     }
+    tm.ownCpu += threadCpuMs() - cpu0;
     t0 = performance.now();
     tm.own += t0 - t1;
     const results = await settled;
@@ -310,20 +336,23 @@ export class DataParallel {
       lm += (w[i + 1] as number) * d.lm;
       aux += (w[i + 1] as number) * d.aux;
     });
+    // On the backend's own kernels (SIMD on wasm): a JS loop over the values measured slower.
     const grads = new Map<string, tf.Tensor>();
     off = 0;
     for (const [name, g0] of own.grads) {
-      const src = g0.dataSync() as Float32Array;
-      const out = new Float32Array(src.length);
-      const w0 = w[0] as number;
-      for (let i = 0; i < out.length; i++) out[i] = w0 * (src[i] as number);
-      this.others.forEach((o, k) => {
-        const wr = w[k + 1] as number;
-        const g = o.grads;
-        for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + wr * (g[off + i] as number);
-      });
-      grads.set(name, tf.tensor(out, g0.shape, "float32"));
-      off += src.length;
+      const size = g0.size;
+      const at = off;
+      grads.set(
+        name,
+        tf.tidy(() => {
+          let sum = tf.mul(g0, w[0] as number);
+          this.others.forEach((o, k) => {
+            sum = tf.add(sum, tf.mul(tf.tensor(o.grads.slice(at, at + size), g0.shape, "float32"), w[k + 1] as number));
+          });
+          return sum;
+        }),
+      );
+      off += size;
     }
     tf.dispose([...own.grads.values()]);
     tm.calls += 1;
@@ -331,6 +360,7 @@ export class DataParallel {
     for (const d of done) {
       tm.workerLoad += d.loadMs / done.length;
       tm.workerCompute += d.computeMs / done.length;
+      tm.workerCpu += d.computeCpuMs / done.length;
     }
     return { lm, aux, grads };
   }

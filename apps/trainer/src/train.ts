@@ -11,7 +11,7 @@ import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts } from "@mixdep
 import { totalmem } from "node:os";
 import type { ValidConfig } from "./config.js";
 import { AdamW, byteTokenizer, clipByGlobalNorm, decayRule, evalBatches, GradientAccumulator, learningRate, randomBatch, trainableWeights, type Batch, type Tokenizer } from "@mixdepth/train";
-import { DataParallel, resolveRanks, splitRows } from "./data-parallel.js";
+import { DataParallel, describeTimings, resolveRanks, splitRows } from "./data-parallel.js";
 import { loadBrown, loadText, prepareTokens, type TokenData } from "./data.js";
 import { evaluate, type EvalResult } from "./eval.js";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
@@ -358,6 +358,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     progress.done();
     if (!interrupted && step === t.steps && startStep === t.steps) log(`the run already finished at step ${step}`);
+    if (dp.ranks > 1 && dp.timings.calls > 0) log(`data parallel: ${describeTimings(dp.timings)}`);
     metrics.write({ type: "end", step, status: interrupted ? "interrupted" : "done", time: new Date().toISOString() });
     const reportPath = opts.report === false ? null : writeRunReport(runDir, { depth: depthView(model, data.val, tokenizer, step) });
     return { status: interrupted ? "interrupted" : "done", step, checkpointDir: lastCheckpoint, reportPath, finalEval, msPerStep: stepsTimed ? msTotal / stepsTimed : Number.NaN, data };
