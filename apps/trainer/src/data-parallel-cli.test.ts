@@ -1,7 +1,8 @@
 // training.workers through the built CLI (`pnpm build` first): a bad value exits 2 before any
 // work, naming the field and quoting the value; --workers 2 trains with 2 ranks, prints so,
-// and the process exits on its own (no worker thread keeps it alive); --help shows the flag.
-import { existsSync, readdirSync } from "node:fs";
+// and the process exits on its own (no worker thread keeps it alive); a 2-rank run resumes
+// with 1 rank (workers is not in the resume fingerprint); --help shows the flag.
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { losses, run, tinySetup } from "./cli-test-helpers.js";
@@ -38,6 +39,24 @@ describe("mixdepth train --workers", () => {
     expect(a).toHaveLength(3);
     a.forEach((l, i) => expect(Math.abs(l - (b[i] as number)) / l).toBeLessThan(1e-5));
     expect(readdirSync(join(dir, "w2", "checkpoints"))).toContain("step-000003");
+  }, 60_000);
+
+  it("a 2-rank run resumes with 1 rank: the losses of an uninterrupted 1-rank run", async () => {
+    const common = ["train", ...tiny, "--steps", "4", "--set", "training.checkpointEvery=2"];
+    const one = await run([...common, "--out", join(dir, "r1"), "--workers", "1"]);
+    expect(one.code, one.stderr).toBe(0);
+    const two = join(dir, "r2");
+    expect((await run([...common, "--out", two, "--workers", "2"])).code).toBe(0);
+    // Back to step 2, as if stopped there, then resume on 1 rank.
+    rmSync(join(two, "checkpoints", "step-000004"), { recursive: true });
+    writeFileSync(join(two, "checkpoints", "latest.json"), JSON.stringify({ checkpoint: "step-000002", step: 2 }));
+    const resumed = await run(["train", "--resume", two, "--workers", "1", "--backend", "cpu"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed from .*step-000002 at step 2/);
+    expect(resumed.stdout).toMatch(/ranks: 1 \(training\.workers 1; this thread only\)/);
+    const [a, b] = [losses(join(dir, "r1")), losses(two)];
+    expect(b).toHaveLength(4);
+    a.forEach((l, i) => expect(Math.abs(l - (b[i] as number)) / l).toBeLessThan(1e-5));
   }, 60_000);
 
   it("--help shows the flag and its default", async () => {

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { useBackend } from "@mixdepth/vitest-config/tf";
 import { loadConfig } from "./config.js";
 import { liveWorkers, resolveRanks, splitRows, type WorkersSetting } from "./data-parallel.js";
 import { loadPlugins } from "./plugins.js";
@@ -110,6 +111,17 @@ describe("2 ranks equal 1 rank (cpu)", () => {
     const routing = { ...MOD, router: "l2-norm", routerOptions: { momentum: 0.8 }, auxLoss: null, predictor: null };
     const one = await run({ workers: 1, routing, plugins: [plugin] });
     const two = await run({ workers: 2, routing, plugins: [plugin] });
+    expectClose(two.loss, one.loss);
+    expectClose(two.gradNorm, one.gradNorm);
+  }, 60_000);
+});
+
+describe("2 ranks equal 1 rank (wasm: the workers load the backend rank 0 runs on)", () => {
+  afterAll(() => useBackend("cpu"));
+  it("MoD: loss and gradient norm of the first 3 steps within 1e-5", async () => {
+    await useBackend("wasm");
+    const one = await run({ workers: 1, routing: MOD });
+    const two = await run({ workers: 2, routing: MOD });
     expectClose(two.loss, one.loss);
     expectClose(two.gradNorm, one.gradNorm);
   }, 60_000);
