@@ -2,7 +2,7 @@
 // norms of 1 rank (MoD, dense, an odd batch, a custom router plugin), no worker thread
 // outlives train() whether it resolves or throws, and a failing worker is a clear error with
 // no checkpoint written after it. The worker script is the built one: `pnpm build` first.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,6 +66,46 @@ function expectClose(a: number[], b: number[], tol = 1e-5) {
 
 const MOD = { blocks: "every-other", capacity: 0.25 };
 
+// A router kind only a plugin knows: routes the k positions with the largest
+// (t + 5 * calls) mod S, its state the number of calls, scores 1 + 0.1 * mean(x) so that
+// gradients flow through it. A worker without the plugin could not build the model.
+const ROTATING_PLUGIN = `
+import * as tf from "@tensorflow/tfjs-core";
+import { topkPositions } from "@mixdepth/router";
+class Rotating {
+  kind = "rotating";
+  calls = 0;
+  scoresOf(x, b, s) {
+    return tf.tidy(() => tf.add(1, tf.mul(0.1, tf.mean(x, 2))));
+  }
+  order(b, s) {
+    const h = new Float32Array(b * s);
+    for (let r = 0; r < b; r++) for (let t = 0; t < s; t++) h[r * s + t] = (t + 5 * this.calls) % s;
+    return h;
+  }
+  route(x, k) {
+    const [b, s] = x.shape;
+    const positions = topkPositions(this.order(b, s), b, s, k);
+    this.calls += 1;
+    const scores = this.scoresOf(x, b, s);
+    return { scores, hostScores: scores.dataSync().slice(), positions, auxLosses: {} };
+  }
+  routeCausal(x) {
+    const [b, s] = x.shape;
+    const scores = this.scoresOf(x, b, s);
+    return { scores, hostScores: scores.dataSync().slice(), selected: new Uint8Array(b * s).fill(1), probability: new Float32Array(b * s).fill(1) };
+  }
+  weights() { return new Map(); }
+  toJSON() { return { kind: this.kind, options: {} }; }
+  getState() { return { calls: this.calls }; }
+  setState(st) { this.calls = st.calls; }
+  dispose() {}
+}
+export function register(registry) {
+  registry.registerRouter("rotating", () => new Rotating(), { cost: () => ({ params: 0, flopsPerToken: 0 }) });
+}
+`;
+
 describe("ranks", () => {
   it("auto is the cores (at most 4), any setting at most batchSize, 1 on the native backend", () => {
     expect(resolveRanks(3, { batchSize: 8, backend: "wasm" }).ranks).toBe(3);
@@ -104,15 +144,22 @@ describe("2 ranks equal 1 rank (cpu)", () => {
     expectClose(two.gradNorm, one.gradNorm);
   }, 60_000);
 
-  it("a custom router plugin is loaded in the workers too (examples/custom-router)", async () => {
-    const plugin = fileURLToPath(new URL("../../../examples/custom-router/dist/index.js", import.meta.url));
-    expect(existsSync(plugin), `${plugin}: build examples/custom-router first`).toBe(true);
-    await loadPlugins([plugin]);
-    const routing = { ...MOD, router: "l2-norm", routerOptions: { momentum: 0.8 }, auxLoss: null, predictor: null };
-    const one = await run({ workers: 1, routing, plugins: [plugin] });
-    const two = await run({ workers: 2, routing, plugins: [plugin] });
-    expectClose(two.loss, one.loss);
-    expectClose(two.gradNorm, one.gradNorm);
+  it("a custom router plugin (with router state) is loaded in the workers too", async () => {
+    // Written under this package's node_modules so that its imports resolve from here.
+    const pluginDir = mkdtempSync(join(fileURLToPath(new URL("../node_modules/", import.meta.url)), ".dp-plugin-"));
+    const plugin = join(pluginDir, "rotating-router.mjs");
+    writeFileSync(plugin, ROTATING_PLUGIN);
+    try {
+      await loadPlugins([plugin]);
+      const routing = { ...MOD, router: "rotating", auxLoss: null, predictor: null };
+      const one = await run({ workers: 1, routing, plugins: [plugin] });
+      const two = await run({ workers: 2, routing, plugins: [plugin] });
+      expect(two.log).toContain("ranks: 2");
+      expectClose(two.loss, one.loss);
+      expectClose(two.gradNorm, one.gradNorm);
+    } finally {
+      rmSync(pluginDir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
 
