@@ -1,11 +1,13 @@
 // training.workers through the built CLI (`pnpm build` first): a bad value exits 2 before any
 // work, naming the field and quoting the value; --workers 2 trains with 2 ranks, prints so,
 // and the process exits on its own (no worker thread keeps it alive); a 2-rank run resumes
-// with 1 rank (workers is not in the resume fingerprint); --help shows the flag.
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+// with 1 rank (workers is not in the resume fingerprint); Ctrl-C with 2 ranks checkpoints
+// and exits 0; --help shows the flag.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { losses, run, tinySetup } from "./cli-test-helpers.js";
+import { cli, env, losses, run, tinySetup } from "./cli-test-helpers.js";
 
 let dir = "";
 let tiny: string[] = [];
@@ -57,6 +59,26 @@ describe("mixdepth train --workers", () => {
     const [a, b] = [losses(join(dir, "r1")), losses(two)];
     expect(b).toHaveLength(4);
     a.forEach((l, i) => expect(Math.abs(l - (b[i] as number)) / l).toBeLessThan(1e-5));
+  }, 60_000);
+
+  it("Ctrl-C with 2 ranks: a checkpoint, exit 0, and the process ends", async () => {
+    const d = join(dir, "sigint");
+    const { code, out } = await new Promise<{ code: number | null; out: string }>((done) => {
+      const child = spawn("node", [cli, "train", ...tiny, "--out", d, "--steps", "40", "--workers", "2"], { env });
+      let out = "";
+      const onData = (b: Buffer) => {
+        out += b.toString();
+        if (/step 4\/40/.test(out) && !child.killed) child.kill("SIGINT");
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      child.on("exit", (c) => done({ code: c, out }));
+    });
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/ranks: 2/);
+    const step = Number(/interrupted at step (\d+)/.exec(out)?.[1]);
+    expect(step).toBeLessThan(40);
+    expect(JSON.parse(readFileSync(join(d, "checkpoints", "latest.json"), "utf8")).step).toBe(step);
   }, 60_000);
 
   it("--help shows the flag and its default", async () => {

@@ -12,7 +12,7 @@ import { useBackend } from "@mixdepth/vitest-config/tf";
 import { loadConfig } from "./config.js";
 import { liveWorkers, resolveRanks, splitRows, type WorkersSetting } from "./data-parallel.js";
 import { loadPlugins } from "./plugins.js";
-import { train, type TrainFaults } from "./train.js";
+import { NonFiniteError, train, type TrainFaults } from "./train.js";
 
 const text = Array.from({ length: 2000 }, (_, i) => `sentence number ${i} of the data-parallel test.`).join("\n");
 
@@ -25,7 +25,7 @@ interface Run {
   error: Error | null;
 }
 
-async function run(opts: { workers: WorkersSetting; batchSize?: number; routing?: Record<string, unknown>; plugins?: string[]; faults?: TrainFaults; steps?: number }): Promise<Run> {
+async function run(opts: { workers: WorkersSetting; batchSize?: number; routing?: Record<string, unknown>; plugins?: string[]; faults?: TrainFaults; steps?: number; stopAfter?: number }): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), "mixdepth-dp-"));
   writeFileSync(join(dir, "t.txt"), text);
   const valid = loadConfig({
@@ -41,7 +41,9 @@ async function run(opts: { workers: WorkersSetting; batchSize?: number; routing?
   const runDir = join(dir, "run");
   let log = "";
   const tensors = tf.memory().numTensors;
-  const error = await train({ valid, runDir, resume: false, backendLine: "backend: test", out: { write: (s: string) => ((log += s), true) }, report: false, ...(opts.faults ? { faults: opts.faults } : {}) }).then(
+  const stop = { requested: false };
+  const onStep = (step: number) => void (stop.requested ||= step === opts.stopAfter);
+  const error = await train({ valid, runDir, resume: false, backendLine: "backend: test", out: { write: (s: string) => ((log += s), true) }, report: false, stop, onStep, ...(opts.faults ? { faults: opts.faults } : {}) }).then(
     () => null,
     (e: unknown) => e as Error,
   );
@@ -183,5 +185,14 @@ describe("failures", () => {
     expect(readdirSync(join(r.runDir, "checkpoints")).filter((f) => f.startsWith("step-"))).toEqual(["step-000001"]);
     expect(JSON.parse(readFileSync(join(r.runDir, "checkpoints", "latest.json"), "utf8"))).toEqual({ checkpoint: "step-000001", step: 1 });
     expect(existsSync(join(r.runDir, ".lock"))).toBe(false);
+  }, 60_000);
+
+  it("a non-finite stop and a stop request (Ctrl-C) also end with every worker gone", async () => {
+    const nan = await run({ workers: 2, faults: { nanLossAtStep: 2 } });
+    expect(nan.error).toBeInstanceOf(NonFiniteError);
+    const stopped = await run({ workers: 2, steps: 6, stopAfter: 2 });
+    expect(stopped.log).toContain("interrupted: stopping after step 2");
+    expect(stopped.loss).toHaveLength(2);
+    // (run() asserted liveWorkers() === 0 and no tensor left after each.)
   }, 60_000);
 });
