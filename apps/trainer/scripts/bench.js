@@ -7,7 +7,8 @@
 // against the FLOPs ratio; decode ms/token (the sampler's own bench script); and, when
 // /usr/bin/python3 has torch, ../shared/bench/torch_step.py on the same shapes.
 // Run: pnpm build && pnpm bench. Options (env): BENCH_STEPS (3), BENCH_BACKEND (auto),
-// BENCH_DECODE=0 (skip decoding), BENCH_TORCH=0 (skip PyTorch), BENCH_CONFIGS=bench,quick.
+// BENCH_DECODE=0 (skip decoding), BENCH_TORCH=0 (skip PyTorch), BENCH_CONFIGS=bench,quick,
+// BENCH_RANKS (2; 0 skips the data-parallel "2 cores" lines).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -15,8 +16,12 @@ import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "@mixdepth/backend";
 import { trainingFlops } from "@mixdepth/flops-accounting";
 import { createTransformer } from "@mixdepth/transformer";
+import { GradientAccumulator, trainableWeights } from "@mixdepth/train";
+import { DataParallel, describeTimings } from "../dist/data-parallel.js";
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
+// The "2 cores" lines: the same steps with this many data-parallel ranks (0: skip them).
+const RANKS = Number(process.env.BENCH_RANKS ?? 2);
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const TORCH_SCRIPT = `${root}../shared/bench/torch_step.py`;
 const median = (xs) => {
@@ -53,41 +58,51 @@ function matmulPeak() {
   return { cpu: g(median(cpu.slice(1))), wall: g(median(wall.slice(1))) };
 }
 
-/** Median step time of one model: B sequences as `micro` micro-batches, gradients summed, one Adam update. */
-function stepTimes(model, batch, micro) {
+/**
+ * Median step time of one model: B sequences as `micro` micro-batches, each split over `ranks`
+ * ranks by the trainer's data-parallel step (dist/data-parallel.js, the code `mixdepth train`
+ * runs), gradients averaged, one Adam update. Losses are lm + aux per step.
+ */
+async function stepTimes(model, config, batch, micro, ranks) {
   const s = model.config.contextLength;
-  const vars = model.trainableVariables();
+  const params = trainableWeights(model);
+  const dp = await DataParallel.start(model, params, { ranks, config, seed: 0, backend: tf.getBackend() });
   const optimizer = tf.train.adam(1e-3);
   const data = Array.from({ length: batch * (s + 1) }, (_, i) => (i * 7919 + 13) % model.config.vocabSize);
-  const x = tf.tensor2d(data.filter((_, i) => i % (s + 1) !== s), [batch, s], "int32");
-  const y = tf.tensor2d(data.filter((_, i) => i % (s + 1) !== 0), [batch, s], "int32");
+  const inputs = Int32Array.from(data.filter((_, i) => i % (s + 1) !== s));
+  const targets = Int32Array.from(data.filter((_, i) => i % (s + 1) !== 0));
   const cpu = [];
   const wall = [];
   const losses = [];
-  for (let i = 0; i < STEPS + 1; i++) {
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    let sum = null;
-    let loss = 0;
-    const rows = batch / micro;
-    for (let m = 0; m < micro; m++) {
-      const { value, grads } = tf.tidy(() => tf.variableGrads(() => tf.div(model.loss(tf.slice(x, [m * rows, 0], [rows, s]), tf.slice(y, [m * rows, 0], [rows, s])).total, micro), vars));
-      loss += value.dataSync()[0];
-      value.dispose();
-      if (sum === null) sum = grads;
-      else for (const k of Object.keys(grads)) [sum[k]] = [tf.add(sum[k], grads[k]), tf.dispose([sum[k], grads[k]])];
+  const rows = batch / micro;
+  try {
+    for (let i = 0; i < STEPS + 1; i++) {
+      if (i === 1) Object.assign(dp.timings, { calls: 0, copy: 0, own: 0, wait: 0, combine: 0, workerLoad: 0, workerCompute: 0, ownCpu: 0, workerCpu: 0 });
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const acc = new GradientAccumulator();
+      let loss = 0;
+      for (let m = 0; m < micro; m++) {
+        const part = { inputs: inputs.subarray(m * rows * s, (m + 1) * rows * s), targets: targets.subarray(m * rows * s, (m + 1) * rows * s) };
+        const r = await dp.step(part, rows, s);
+        loss += (r.lm + r.aux) / micro;
+        acc.add(r.grads);
+        tf.dispose([...r.grads.values()]);
+      }
+      const mean = acc.mean();
+      optimizer.applyGradients(Object.fromEntries([...mean].map(([n, g]) => [params.get(n).name, g])));
+      tf.dispose([...mean.values()]);
+      if (i > 0) {
+        cpu.push(cpuMs(process.cpuUsage(c0)));
+        wall.push(performance.now() - t0);
+      }
+      losses.push(loss);
     }
-    optimizer.applyGradients(sum);
-    tf.dispose(Object.values(sum));
-    if (i > 0) {
-      cpu.push(cpuMs(process.cpuUsage(c0)));
-      wall.push(performance.now() - t0);
-    }
-    losses.push(loss);
+  } finally {
+    await dp.close();
+    optimizer.dispose();
   }
-  tf.dispose([x, y]);
-  optimizer.dispose();
-  return { cpu: median(cpu), wall: median(wall), losses };
+  return { cpu: median(cpu), wall: median(wall), losses, timings: { ...dp.timings } };
 }
 
 function torchStep(name, c) {
@@ -103,7 +118,7 @@ const loaded = await setupBackend({ backend: process.env.BENCH_BACKEND ?? "auto"
 let threads = "n/a";
 if (loaded.name === "wasm") threads = String((await import("@tensorflow/tfjs-backend-wasm")).getThreadsCount());
 console.log(`${loaded.details}`);
-console.log(`threads: ${threads}; node ${process.versions.node}; tfjs ${tf.version.tfjs}; ${new Date().toISOString()}`);
+console.log(`threads: ${threads}; ranks: ${RANKS > 1 ? `1 and ${RANKS} (data parallel over worker threads, the "${RANKS} cores" lines)` : 1}; node ${process.versions.node}; tfjs ${tf.version.tfjs}; ${new Date().toISOString()}`);
 const peak = matmulPeak();
 console.log(`matmul 1024^3: ${peak.cpu.toFixed(1)} GFLOP/s per CPU-second (${peak.wall.toFixed(1)} by wall clock)`);
 
@@ -130,7 +145,7 @@ for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
     // The peak is measured again right before and after the steps: on a shared machine the
     // conditions drift during a run, and the share should compare like with like.
     const before = matmulPeak();
-    const t = stepTimes(model, c.batch, c.micro);
+    const t = await stepTimes(model, config, c.batch, c.micro, 1);
     const after = matmulPeak();
     model.dispose();
     const local = (before.cpu + after.cpu) / 2;
@@ -138,6 +153,29 @@ for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
     r[variant] = { ...t, flops };
     const g = flops / (t.cpu / 1000) / 1e9;
     console.log(`${variant.padEnd(5)} step: cpu ${(t.cpu / 1000).toFixed(2)} s, wall ${(t.wall / 1000).toFixed(2)} s; ${(flops / 1e9).toFixed(1)} GFLOP -> ${g.toFixed(1)} GFLOP/s = ${((100 * g) / local).toFixed(0)} % of the matmul peak measured around it (${before.cpu.toFixed(1)}, ${after.cpu.toFixed(1)}); losses ${t.losses.map((l) => l.toFixed(4)).join(" ")}`);
+    if (RANKS > 1) {
+      // Each rank gets as many rows per pass as one rank had (fewer micro-batches), so a
+      // rank's memory and kernel shapes stay those of the 1-rank run.
+      const micro = Math.max(1, Math.round(c.micro / RANKS));
+      const m2 = createTransformer(config, { seed: 0 });
+      const t2 = await stepTimes(m2, config, c.batch, micro, RANKS);
+      m2.dispose();
+      const rel = Math.max(...t.losses.map((l, k) => Math.abs(l - t2.losses[k]) / Math.abs(l)));
+      const tm = t2.timings;
+      const passes = tm.calls / STEPS; // micro-batches per step
+      const per = (x) => x / Math.max(tm.calls, 1);
+      // What 2 free cores would give, from CPU times (robust to other jobs): the 1-rank step
+      // with its forward/backward (taken as the two blocks' CPU) replaced by the slower block
+      // plus what data parallelism adds on the critical path (copy, load, combine).
+      const blocks = passes * (per(tm.ownCpu) + per(tm.workerCpu));
+      const critical = passes * (Math.max(per(tm.ownCpu), per(tm.workerCpu)) + per(tm.copy) + per(tm.workerLoad) + per(tm.combine));
+      const estimate = t.cpu / (t.cpu - blocks + critical);
+      console.log(
+        `${variant.padEnd(5)} ${RANKS} cores: wall ${(t2.wall / 1000).toFixed(2)} s vs ${(t.wall / 1000).toFixed(2)} s with 1 rank = ${(t.wall / t2.wall).toFixed(2)}x (target >= 1.6x); ` +
+          `cpu ${(t2.cpu / 1000).toFixed(2)} s; losses ${t2.losses.map((l) => l.toFixed(4)).join(" ")} (max relative difference to 1 rank ${rel.toExponential(1)}: ${rel <= 1e-5 ? "equal within 1e-5" : "NOT equal within 1e-5"})`,
+      );
+      console.log(`      ${describeTimings(tm)}; estimate from CPU times with ${RANKS} free cores: ${Number.isFinite(estimate) ? `${estimate.toFixed(2)}x` : "n/a (no /proc/thread-self)"}`);
+    }
   }
   const timeRatio = r.MoD.cpu / r.dense.cpu;
   const flopsRatio = r.MoD.flops / r.dense.flops;

@@ -1,5 +1,6 @@
 // Shared by the CLI tests: run the built CLI (`pnpm build` first) as a child process, and a
-// tiny config (d=16, 2 layers, 12 steps) on a generated text file and the cpu backend.
+// tiny config (d=16, 2 layers, 12 steps, 1 rank: no worker threads) on a generated text
+// file and the cpu backend.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,7 +40,7 @@ export function tinySetup(): { dir: string; tiny: string[] } {
     join(dir, "tiny.yaml"),
     [
       "model: { vocabSize: 256, dModel: 16, nHeads: 2, nLayers: 2, contextLength: 16, routing: { blocks: every-other, capacity: 0.25 } }",
-      "training: { steps: 12, batchSize: 2, seqLen: 16, warmupSteps: 2, evalEvery: 6, evalBatches: 1, checkpointEvery: 4 }",
+      "training: { steps: 12, batchSize: 2, seqLen: 16, warmupSteps: 2, evalEvery: 6, evalBatches: 1, checkpointEvery: 4, workers: 1 }",
       `data: { source: ${JSON.stringify(join(dir, "text.txt"))}, cacheDir: ${JSON.stringify(join(dir, "cache"))} }`,
     ].join("\n"),
   );

@@ -14,6 +14,7 @@ import { ConfigError } from "@mixdepth/core";
 import { BACKEND_CHOICES, BACKEND_ENV, parseBackendChoice, resolveBackendChoice, setupBackend, type BackendChoice } from "@mixdepth/backend";
 import { assembleConfig, ConfigInvalid, isPathLike, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
 import { loadPlugins } from "./plugins.js";
+import { MAX_AUTO_RANKS } from "./data-parallel.js";
 import { describeError, EXIT } from "./errors.js";
 
 // No commander default: an unset flag must stay undefined so that resolveBackendChoice
@@ -38,6 +39,7 @@ interface ConfigFlags {
   seqLen?: string;
   lr?: string;
   seed?: string;
+  workers?: string;
   data?: string;
   out?: string;
   plugin?: string[];
@@ -79,6 +81,7 @@ function addConfigOptions(cmd: Command, presetName: string): Command {
     .option("--seq-len <n>", `training.seqLen ${d(t.seqLen)}`)
     .option("--lr <x>", `training.lr, the peak learning rate ${d(t.lr)}`)
     .option("--seed <n>", `training.seed ${d(t.seed)}`)
+    .option("--workers <n|auto>", `training.workers: ranks of data parallelism, this thread plus worker threads, each computing a block of the batch; auto: the cores, at most ${MAX_AUTO_RANKS} and at most training.batchSize; 1 on the native backend ${d(t.workers)}`)
     .option("--data <path>", `data.source: "brown" or a UTF-8 text file or folder ${d(p.data.source)}`)
     .option("-o, --out <dir>", `output.dir: the run folder ${d(p.output.dir)}`)
     .option("--plugin <module>", "ES module exporting register(registry) that registers router kinds; a path or a package name (repeatable; adds to the config's plugins)", collect)
@@ -132,8 +135,9 @@ function differences(a: unknown, b: unknown, path = ""): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
 }
 
-// What --resume may change: training.steps (extend the run), and where/how it runs.
-const RESUMABLE = new Set(["training.steps", "output.dir", "backend", "plugins"]);
+// What --resume may change: training.steps (extend the run), and where/how it runs (the
+// number of data-parallel ranks included: the losses do not depend on it beyond float noise).
+const RESUMABLE = new Set(["training.steps", "output.dir", "backend", "plugins", "training.workers"]);
 
 /** Refuses a resume that changes anything but training.steps, naming each field; steps may only grow. */
 async function checkResume(runDir: string, run: Record<string, unknown>, valid: ValidConfig): Promise<void> {
@@ -156,7 +160,7 @@ async function checkResume(runDir: string, run: Record<string, unknown>, valid: 
 function flagOverrides(f: ConfigFlags): unknown[] {
   const num = (v: string | undefined) => (v === undefined ? undefined : Number.isNaN(Number(v)) ? v : Number(v));
   const training = Object.fromEntries(
-    Object.entries({ steps: num(f.steps), batchSize: num(f.batchSize), seqLen: num(f.seqLen), lr: num(f.lr), seed: num(f.seed) }).filter(([, v]) => v !== undefined),
+    Object.entries({ steps: num(f.steps), batchSize: num(f.batchSize), seqLen: num(f.seqLen), lr: num(f.lr), seed: num(f.seed), workers: num(f.workers) }).filter(([, v]) => v !== undefined),
   );
   const o: Record<string, unknown> = {};
   if (Object.keys(training).length) o.training = training;

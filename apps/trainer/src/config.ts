@@ -68,6 +68,11 @@ const trainingSchema = z
     /** Checkpoint every N steps (and at the end); 0: only at the end. */
     checkpointEvery: int(0),
     seed: z.number().int(),
+    /**
+     * Ranks of data parallelism (this thread plus worker threads, each computing a block of
+     * the batch's rows): a positive integer or "auto" (data-parallel.ts resolveRanks decides).
+     */
+    workers: z.custom<number | "auto">((v) => v === "auto" || (typeof v === "number" && Number.isInteger(v) && v >= 1), { message: 'must be a positive integer or "auto"' }),
   })
   .strict()
   .refine((t) => t.minLr <= t.lr, { message: "must be <= training.lr", path: ["minLr"] })
@@ -131,6 +136,8 @@ const BASE_TRAINING: TrainerConfig["training"] = {
   evalBatches: 4,
   checkpointEvery: 100,
   seed: 0,
+  // Both cores of the machines this is sized for (data-parallel.ts: at most 4, at most batchSize).
+  workers: "auto",
 };
 
 const BASE = {

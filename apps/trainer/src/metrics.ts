@@ -32,7 +32,7 @@ export interface EvalRecord extends EvalResult {
 export type MetricRecord =
   | TrainRecord
   | EvalRecord
-  | { type: "start"; time: string; backend: string; resumedFrom: number | null; config: unknown; paramCount: number; flopsPerStep: number; forwardFlopsPerSequence: number }
+  | { type: "start"; time: string; backend: string; /** Data-parallel ranks (absent in older logs). */ ranks?: number; resumedFrom: number | null; config: unknown; paramCount: number; flopsPerStep: number; forwardFlopsPerSequence: number }
   | { type: "checkpoint"; step: number; dir: string }
   | { type: "end"; step: number; status: string; time: string }
   | { type: "error"; step: number; message: string };

@@ -16,7 +16,7 @@ function setup() {
     overrides: [
       {
         model: { vocabSize: 256, dModel: 16, nHeads: 2, nLayers: 2, contextLength: 16, routing: { blocks: "every-other", capacity: 0.25 } },
-        training: { steps: 8, batchSize: 2, seqLen: 16, warmupSteps: 2, evalEvery: 0, evalBatches: 1, checkpointEvery: 2 },
+        training: { steps: 8, batchSize: 2, seqLen: 16, warmupSteps: 2, evalEvery: 0, evalBatches: 1, checkpointEvery: 2, workers: 1 },
         data: { source: join(dir, "t.txt"), cacheDir: join(dir, "cache") },
       },
     ],

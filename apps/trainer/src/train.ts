@@ -10,7 +10,8 @@ import { createTransformer, type Transformer } from "@mixdepth/transformer";
 import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts } from "@mixdepth/flops-accounting";
 import { totalmem } from "node:os";
 import type { ValidConfig } from "./config.js";
-import { AdamW, batchTensors, byteTokenizer, clipByGlobalNorm, decayRule, evalBatches, GradientAccumulator, learningRate, randomBatch, trainableWeights, valueAndGrads, type Batch, type Tokenizer } from "@mixdepth/train";
+import { AdamW, byteTokenizer, clipByGlobalNorm, decayRule, evalBatches, GradientAccumulator, learningRate, randomBatch, trainableWeights, type Batch, type Tokenizer } from "@mixdepth/train";
+import { DataParallel, describeTimings, resolveRanks, splitRows } from "./data-parallel.js";
 import { loadBrown, loadText, prepareTokens, type TokenData } from "./data.js";
 import { evaluate, type EvalResult } from "./eval.js";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
@@ -77,6 +78,8 @@ export interface TrainFaults {
   nanLossAtStep?: number;
   /** Write Infinity into one weight right after this step's update. */
   infWeightAtStep?: number;
+  /** Data-parallel workers throw at this micro-batch (1-based, counting from the start of this run). */
+  workerThrowAtCall?: number;
 }
 
 /** Name of the first array holding a non-finite value, or null. */
@@ -192,6 +195,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let lastCheckpoint: string | null = null;
   let msTotal = 0;
   let stepsTimed = 0;
+  let dp: DataParallel | null = null;
 
   try {
     if (opts.resume) {
@@ -214,10 +218,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     writeAtomic(join(runDir, "run.json"), JSON.stringify(cfg, null, 2) + "\n");
     const pc = paramCounts(valid.model, { routerCost: valid.routerCost });
+    const ranks = resolveRanks(t.workers, { batchSize: t.batchSize, backend: tf.getBackend() });
     metrics.write({
       type: "start",
       time: new Date().toISOString(),
       backend: opts.backendLine,
+      ranks: ranks.ranks,
       resumedFrom: opts.resume ? step : null,
       config: cfg,
       paramCount: pc.total,
@@ -226,6 +232,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     });
     log(`model: ${modelDescription(valid)}; ${pc.total} parameters; ${perStep.toExponential(3)} training FLOPs/step`);
     log(`run: ${runDir}`);
+    const faults = opts.faults ?? {};
+    dp = await DataParallel.start(model, params, {
+      ranks: ranks.ranks,
+      config: cfg.model,
+      seed: t.seed,
+      backend: tf.getBackend(),
+      plugins: cfg.plugins ?? [],
+      faults: faults.workerThrowAtCall !== undefined ? { workerThrowAtCall: faults.workerThrowAtCall } : {},
+    });
+    log(`ranks: ${dp.ranks} (${ranks.why}; ${dp.ranks > 1 ? `data parallel: ${splitRows(t.batchSize, dp.ranks).join(" + ")} rows per micro-batch, this thread and ${dp.ranks - 1} worker thread${dp.ranks > 2 ? "s" : ""}` : "this thread only"})`);
 
     const checkpoint = (s: number) => {
       const w = weightData(model);
@@ -257,7 +273,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       return r;
     };
 
-    const faults = opts.faults ?? {};
     const varNames = [...params.keys()];
     /** One readback per step: is every trainable weight finite? Names the first that is not. */
     const nonFiniteWeight = (): string | null => {
@@ -276,21 +291,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       let auxSum = 0;
       const acc = new GradientAccumulator();
       for (let micro = 0; micro < t.gradAccum; micro++) {
-        const { x, y } = batchTensors(randomBatch(data.train, t.batchSize, t.seqLen, rng), t.batchSize, t.seqLen);
-        let lm: tf.Scalar | undefined;
-        let aux: tf.Scalar | undefined;
-        const { value, grads } = valueAndGrads(() => {
-          const r = model.loss(x, y);
-          lm = tf.keep(r.lm);
-          aux = tf.keep(r.aux);
-          return r.total;
-        }, params);
-        const [lv, av] = [lm!.dataSync()[0] as number, aux!.dataSync()[0] as number];
-        tf.dispose([x, y, value, lm!, aux!]);
-        lmSum += lv;
-        auxSum += av;
-        acc.add(grads);
-        tf.dispose([...grads.values()]);
+        // Batches are drawn here, in rank 0, whatever the ranks: the same stream as one rank.
+        const r = await dp.step(randomBatch(data.train, t.batchSize, t.seqLen, rng), t.batchSize, t.seqLen);
+        lmSum += r.lm;
+        auxSum += r.aux;
+        acc.add(r.grads);
+        tf.dispose([...r.grads.values()]);
       }
       let loss = lmSum / t.gradAccum;
       const aux = auxSum / t.gradAccum;
@@ -352,10 +358,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     progress.done();
     if (!interrupted && step === t.steps && startStep === t.steps) log(`the run already finished at step ${step}`);
+    if (dp.ranks > 1 && dp.timings.calls > 0) log(`data parallel: ${describeTimings(dp.timings)}`);
     metrics.write({ type: "end", step, status: interrupted ? "interrupted" : "done", time: new Date().toISOString() });
     const reportPath = opts.report === false ? null : writeRunReport(runDir, { depth: depthView(model, data.val, tokenizer, step) });
     return { status: interrupted ? "interrupted" : "done", step, checkpointDir: lastCheckpoint, reportPath, finalEval, msPerStep: stepsTimed ? msTotal / stepsTimed : Number.NaN, data };
   } finally {
+    // Workers go first, on every path out (done, error, non-finite stop, Ctrl-C).
+    await dp?.close();
     progress.done();
     opt.dispose();
     model.dispose();
