@@ -54,7 +54,7 @@ describe("mixdepth config handling", () => {
     expect(v.code).toBe(0);
     expect(v.stdout.trim()).toBe(pkg.version);
     const help = (await run(["train", "--help"])).stdout.replace(/\s+/g, " "); // unwrapped
-    expect(help).toMatch(/--steps <n> training\.steps \(default: 200, preset quick\)/);
+    expect(help).toMatch(/--steps <n> training\.steps \(default: 1000, preset quick\)/);
     expect(help).toMatch(/--lr <x> training\.lr, the peak learning rate \(default: 0\.003, preset quick\)/);
     expect((await run(["compare", "--help"])).stdout.replace(/\s+/g, " ")).toMatch(/training\.steps \(default: 400, preset compare\)/);
   });
@@ -63,7 +63,7 @@ describe("mixdepth config handling", () => {
     const out = join(dir, "printed");
     const r = await run(["train", "--steps", "10", "--out", out, "--print-config"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/note: training\.warmupSteps 20 \(preset quick\) clamped to training\.steps 10/);
+    expect(r.stderr).toMatch(/note: training\.warmupSteps 100 \(preset quick\) clamped to training\.steps 10/);
     const printed = parseYaml(r.stdout) as { training: { steps: number; warmupSteps: number }; model: { routing: { capacity: number } }; output: { dir: string } };
     expect(printed.training).toMatchObject({ steps: 10, warmupSteps: 10 });
     expect(printed.model.routing.capacity).toBe(0.125);
@@ -77,7 +77,7 @@ describe("mixdepth config handling", () => {
 
   it("a short run trains with the preset's warmup clamped", async () => {
     const cfg = join(dir, "nowarmup.yaml");
-    // tiny.yaml without its warmupSteps: the quick preset's 20 applies
+    // tiny.yaml without its warmupSteps: the quick preset's 100 applies
     writeFileSync(cfg, readFileSync(join(dir, "tiny.yaml"), "utf8").replace("warmupSteps: 2, ", ""));
     const out = join(dir, "short");
     const r = await run(["train", "--config", cfg, "--backend", "cpu", "--out", out, "--steps", "3"]);

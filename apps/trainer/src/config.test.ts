@@ -83,8 +83,8 @@ describe("config", () => {
   it("clamps a preset's warmup to a short run with a note; a warmup the user set is validated", () => {
     const v = loadConfig({ overrides: [{ training: { steps: 10 } }] });
     expect(v.config.training.warmupSteps).toBe(10);
-    expect(v.notes).toEqual(["note: training.warmupSteps 20 (preset quick) clamped to training.steps 10"]);
-    expect(loadConfig({ overrides: [{ training: { steps: 50 } }] }).notes).toEqual([]);
+    expect(v.notes).toEqual(["note: training.warmupSteps 100 (preset quick) clamped to training.steps 10"]);
+    expect(loadConfig({ overrides: [{ training: { steps: 150 } }] }).notes).toEqual([]);
     expect(() => loadConfig({ overrides: [{ training: { steps: 10, warmupSteps: 15 } }] })).toThrow(/training\.warmupSteps: must be <= training\.steps \(got 15\)/);
   });
 
