@@ -33,6 +33,8 @@ export interface CheckpointConfigJSON {
   trained: boolean;
   description: string;
   step: number;
+  /** Routers' non-weight state by block (restored by @mixdepth/transformer's checkpointToModel for eval and sample). */
+  routerStates?: Record<string, unknown>;
 }
 
 export interface TrainerStateJSON {

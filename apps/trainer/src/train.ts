@@ -260,7 +260,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         m: st.m,
         v: st.v,
         state: { step: s, rngState: rng.state, routerStates: model.getRouterStates(), optimizerStep: st.step, tokensSeen: s * t.batchSize * t.seqLen * t.gradAccum, trainingFlops: s * perStep, fingerprint: fp },
-        config: { model: cfg.model, tokenizer: tokenizer.toJSON(), trained: true, description: modelDescription(valid), step: s },
+        config: { model: cfg.model, tokenizer: tokenizer.toJSON(), trained: true, description: modelDescription(valid), step: s, routerStates: model.getRouterStates() },
       });
       metrics.write({ type: "checkpoint", step: s, dir: lastCheckpoint });
     };

@@ -79,6 +79,10 @@ describe("mixdepth train --plugin (l2-norm router)", () => {
     const thresholds = Object.values(state.routerStates).map((s) => s.threshold);
     expect(thresholds).toHaveLength(1);
     expect(thresholds[0]).not.toBe(1);
+    // config.json carries it too, so eval and sample (which read only config.json and the
+    // weights) route with the calibrated threshold, not the initial one.
+    const modelConfig = JSON.parse(readFileSync(join(run, "checkpoints", ckpts[ckpts.length - 1]!, "config.json"), "utf8")) as { routerStates: unknown };
+    expect(modelConfig.routerStates).toEqual(state.routerStates);
 
     // eval/sample rebuild the model: without the plugin they name it instead of crashing.
     const noPlugin = await mixdepth(["eval", run, "--backend", "cpu"]);

@@ -159,6 +159,10 @@ export function parseCheckpointConfig(config: string | unknown, options: Checkpo
     }
   }
   const { model, resolved } = checkpointModelConfig(json, options);
+  const states = (json as Record<string, unknown>).routerStates;
+  if (states !== undefined && (states === null || typeof states !== "object" || Array.isArray(states))) {
+    throw new CheckpointError(`${where}: routerStates must be an object by block name (got ${JSON.stringify(states)?.slice(0, 80)})`);
+  }
   return { json: json as Record<string, unknown>, model, resolved };
 }
 
@@ -182,13 +186,28 @@ export function parseCheckpoint(config: string | unknown, weightsBytes: Uint8Arr
   return { ...cfg, weights: tensors, metadata };
 }
 
-/** Builds the Transformer of a parsed checkpoint (copies the weights). Caller disposes it. */
+/**
+ * Builds the Transformer of a parsed checkpoint (copies the weights) and restores the router
+ * states config.json carries (`routerStates`, e.g. a custom router's calibrated causal
+ * threshold; saveModel writes them). Caller disposes it.
+ */
 export function checkpointToModel(ck: ParsedCheckpoint): Transformer {
   const tensors = new Map<string, tf.Tensor>();
+  let model: Transformer;
   try {
     for (const [n, t] of ck.weights) tensors.set(n, tf.tensor(t.data, t.shape, "float32"));
-    return fromWeights(ck.model, tensors);
+    model = fromWeights(ck.model, tensors);
   } finally {
     tf.dispose([...tensors.values()]);
   }
+  const states = ck.json.routerStates as Record<string, unknown> | undefined;
+  if (states !== undefined) {
+    try {
+      model.setRouterStates(states);
+    } catch (e) {
+      model.dispose();
+      throw new CheckpointError(`config.json: routerStates: ${(e as Error).message}`);
+    }
+  }
+  return model;
 }

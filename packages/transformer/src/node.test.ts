@@ -49,6 +49,37 @@ describe("saveModel / loadModel", () => {
     expect(readCheckpoint(dir).json.description).toBeUndefined();
   });
 
+  it("stores router states in config.json and restores them on load; refuses states no block can take", async () => {
+    const stochastic: ModelConfig = { ...config, routing: { blocks: [1], capacity: 0.5, router: "stochastic" } };
+    const dir = join(mkdtempSync(join(tmpdir(), "mixdepth-io-")), "ck");
+    await expectNoLeaks(() => {
+      const a = createTransformer(stochastic, { seed: 3 });
+      const before = JSON.stringify(a.getRouterStates());
+      const x = tf.tensor2d([[1, 2, 3, 4]], [1, 4], "int32");
+      const r = a.forward(x); // draws from the router's random stream
+      tf.dispose([x, r.logits, ...Object.values(r.auxLosses)]);
+      const states = a.getRouterStates();
+      expect(JSON.stringify(states)).not.toBe(before); // the state moved: the check below is not vacuous
+      saveModel(dir, a);
+      const b = loadModel(dir);
+      expect(b.getRouterStates()).toEqual(states);
+      a.dispose();
+      b.dispose();
+    });
+    expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).routerStates).toBeDefined();
+    // A model without stateful routers writes none.
+    const plain = saved();
+    expect(JSON.parse(readFileSync(join(plain, "config.json"), "utf8")).routerStates).toBeUndefined();
+    const json = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...json, routerStates: { "blocks.0": { rng: 1 } } }));
+    expect(() => loadModel(dir)).toThrow(/config\.json: routerStates: setRouterStates: blocks\.0 has no router with state/);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...json, routerStates: [1] }));
+    expect(() => loadModel(dir)).toThrow(CheckpointError);
+    expect(() => loadModel(dir)).toThrow(/routerStates must be an object by block name \(got \[1\]\)/);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...json, routerStates: { "blocks.1": { rng: "x" } } }));
+    expect(() => loadModel(dir)).toThrow(/config\.json: routerStates: stochastic router state/);
+  });
+
   it("refuses a huge vocabSize by its limit, and with the limit raised by the header, before allocating", () => {
     const dir = saved();
     patchConfig(dir, { vocabSize: 50_000_000 });

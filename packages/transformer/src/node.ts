@@ -155,13 +155,14 @@ export function checkpointFiles(model: Transformer, extra: Record<string, unknow
   const tensors = new Map<string, SafetensorsTensor>();
   for (const [name, v] of model.getWeights()) tensors.set(name, { dtype: "F32", shape: [...v.shape], data: v.dataSync() as Float32Array });
   const weights = encodeSafetensors(tensors, { format: "pt", ...metadata });
-  const json = { ...extra, format: CHECKPOINT_FORMAT, model: model.toJSON() };
+  const routerStates = model.getRouterStates();
+  const json = { ...extra, format: CHECKPOINT_FORMAT, model: model.toJSON(), ...(Object.keys(routerStates).length ? { routerStates } : {}) };
   return { config: new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"), weights };
 }
 
 /**
  * Writes `model` as a checkpoint folder `dir` (config.json with `extra` fields beside
- * format and model, and model.safetensors). Crash-safe: a temp folder beside `dir` is
+ * format, model and the routers' states when any router has one, and model.safetensors). Crash-safe: a temp folder beside `dir` is
  * written and fsynced, the old `dir` is moved aside and the temp folder renamed into place;
  * the temp folder is removed if anything fails. A crash leaves the old folder, the new one,
  * or (between the two renames) the old one as `.<name>.old-<pid>` beside it.

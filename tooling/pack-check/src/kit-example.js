@@ -65,13 +65,14 @@ for (let step = 0; step < steps; step++) {
 }
 opt.dispose();
 const dir = join(mkdtempSync(join(tmpdir(), "mixdepth-kit-")), "ck");
-// saveModel keeps weights and config; router state (the calibrated causal threshold) goes in an extra field.
-saveModel(dir, model, { tokenizer: tok.toJSON(), routerStates: model.getRouterStates() });
+// saveModel keeps weights, config and router state (the calibrated causal threshold); loadModel restores all three.
+const trainedState = JSON.stringify(model.getRouterStates());
+saveModel(dir, model, { tokenizer: tok.toJSON() });
 model.dispose();
 const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
 if (config.model.routing.router !== "l2-norm") throw new Error("config.json: routing.router is " + config.model.routing.router);
 const loaded = loadModel(dir);
-loaded.setRouterStates(config.routerStates);
+if (JSON.stringify(loaded.getRouterStates()) !== trainedState) throw new Error("router state not restored: " + JSON.stringify(loaded.getRouterStates()) + " vs " + trainedState);
 console.log("router state: " + JSON.stringify(loaded.getRouterStates()));
 const decoder = tok.decoder();
 let streamed = "";
