@@ -1,6 +1,6 @@
 // The wasm copy kernels move exactly what tfjs' cpu kernels move (every rank, strided and
 // contiguous slices, splits with -1, concat on every axis, int32 and bool, through
-// gradients), free nothing they should keep, and uninstall cleanly.
+// gradients, shared identities and casts), free nothing they should keep, and uninstall cleanly.
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { setupBackend } from "./setup-backend.js";
@@ -24,6 +24,9 @@ function compute(): number[][] {
     out.push(tf.concat([x4, tf.tensor(seq([3, 4, 5, 2], Math.cos), [3, 4, 5, 2])], 3));
     out.push(tf.concat([x4, x4, x4], 1), tf.concat([x4, tf.zeros([0, 4, 5, 6])], 0), tf.concat([tf.zeros([3, 0, 5, 6]), x4, x4], 1));
     out.push(tf.concat([tf.tensor(seq([2, 3], (i) => i), [2, 3], "int32"), tf.tensor(seq([2, 100], (i) => -i), [2, 100], "int32")], 1));
+    // Identity and same-dtype Cast share memory; a real conversion still converts.
+    const scaled = tf.mul(x4, 3);
+    out.push(tf.clone(scaled), tf.cast(scaled, "float32"), tf.cast(scaled, "int32"));
     // Through gradients: split's gradient is a concat, concat's and slice's are slices and pads.
     const g = tf.tensor(seq([3, 4, 5, 6], (i) => Math.cos(0.3 * i)), [3, 4, 5, 6]);
     const f = (x: tf.Tensor) => {
@@ -36,6 +39,27 @@ function compute(): number[][] {
 }
 
 describe("installWasmCopyFix", () => {
+  it("a shared tensor outlives its source and does not follow a variable's assign", async () => {
+    await setupBackend({ backend: "wasm" });
+    const before = tf.memory().numTensors;
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    const c = tf.cast(b, "float32");
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    b.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3]);
+    const v = tf.variable(c);
+    const snapshot = tf.clone(v);
+    const other = tf.tensor1d([7, 8, 9]);
+    v.assign(other);
+    expect(Array.from(snapshot.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from(v.dataSync())).toEqual([7, 8, 9]);
+    tf.dispose([c, v, snapshot, other]);
+    expect(tf.memory().numTensors).toBe(before);
+    await setupBackend({ backend: "cpu" });
+  });
+
   it("moves exactly what the cpu kernels move, frees its temporaries, and uninstalls cleanly", async () => {
     await setupBackend({ backend: "cpu" });
     expect(wasmCopyFixInstalled()).toBe(false);
@@ -45,7 +69,7 @@ describe("installWasmCopyFix", () => {
     const before = tf.memory().numTensors;
     const got = compute();
     expect(tf.memory().numTensors).toBe(before);
-    expect(got).toEqual(want); // a copy: identical values, shapes and order
+    got.forEach((g, i) => expect(g, `case ${i}`).toEqual(want[i]));
     // The kernels registered now are the fix's, and uninstalling brings tfjs' back.
     const fixed = tf.getKernel("SplitV", "wasm")?.kernelFunc;
     uninstallWasmCopyFix();

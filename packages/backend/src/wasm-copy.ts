@@ -1,4 +1,8 @@
-// The wasm copy fix for tfjs-backend-wasm 4.22: Slice, SplitV and Concat are JS kernels there,
+// The wasm copy fix for tfjs-backend-wasm 4.22. Identity, and Cast to the dtype a tensor
+// already has, copy the whole tensor there; tfjs' gradients cast every input of a product or
+// quotient to float32 and clone freely, so a training step made some 600 such copies. Here
+// they share the input's memory (a reference count, as tfjs' cpu backend does).
+// Slice, SplitV and Concat are JS kernels there,
 // and a strided slice first copies the WHOLE input out of the heap (readSync), then copies
 // one innermost row at a time through a fresh subarray view; Concat does the same per row.
 // With short rows that is mostly allocation: splitting attention heads' [8, 4, 128, 32] in
@@ -14,6 +18,13 @@ import { getKernel, registerKernel, slice_util, unregisterKernel, util, type Ker
 interface WasmBackend {
   makeOutput(shape: number[], dtype: TensorInfo["dtype"]): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  incRef(dataId: object): void;
+}
+
+/** The input itself under a new reference (freed when both are disposed). */
+function shared(backend: WasmBackend, x: TensorInfo): TensorInfo {
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 /** Runs shorter than this are copied element by element (a `set` costs a view allocation). */
@@ -72,6 +83,8 @@ interface Originals {
   slice: KernelConfig;
   splitV: KernelConfig;
   concat: KernelConfig;
+  identity: KernelConfig;
+  cast: KernelConfig;
 }
 
 let originals: Originals | null = null;
@@ -87,7 +100,19 @@ export function installWasmCopyFix(): boolean {
   const slice = getKernel("Slice", "wasm");
   const splitV = getKernel("SplitV", "wasm");
   const concat = getKernel("Concat", "wasm");
-  if (!slice || !splitV || !concat) return false;
+  const identity = getKernel("Identity", "wasm");
+  const cast = getKernel("Cast", "wasm");
+  if (!slice || !splitV || !concat || !identity || !cast) return false;
+
+  const identityFn: KernelFunc = (args) => {
+    const { inputs, backend } = args as unknown as { inputs: { x: TensorInfo }; backend: WasmBackend };
+    return inputs.x.dtype === "string" ? identity.kernelFunc(args) : shared(backend, inputs.x);
+  };
+
+  const castFn: KernelFunc = (args) => {
+    const { inputs, backend, attrs } = args as unknown as { inputs: { x: TensorInfo }; backend: WasmBackend; attrs: { dtype: string } };
+    return inputs.x.dtype === attrs.dtype && inputs.x.dtype !== "string" ? shared(backend, inputs.x) : cast.kernelFunc(args);
+  };
 
   const sliceFn: KernelFunc = (args) => {
     const { inputs, backend, attrs } = args as unknown as { inputs: { x: TensorInfo }; backend: WasmBackend; attrs: { begin: number | number[]; size: number | number[] } };
@@ -140,11 +165,13 @@ export function installWasmCopyFix(): boolean {
     return out;
   };
 
-  originals = { slice, splitV, concat };
+  originals = { slice, splitV, concat, identity, cast };
   for (const [cfg, fn] of [
     [slice, sliceFn],
     [splitV, splitVFn],
     [concat, concatFn],
+    [identity, identityFn],
+    [cast, castFn],
   ] as const) {
     unregisterKernel(cfg.kernelName, "wasm");
     registerKernel({ ...cfg, kernelFunc: fn });
@@ -152,10 +179,10 @@ export function installWasmCopyFix(): boolean {
   return true;
 }
 
-/** Restores tfjs' own wasm Slice, SplitV and Concat kernels (no-op when not installed). */
+/** Restores tfjs' own wasm Slice, SplitV, Concat, Identity and Cast kernels (no-op when not installed). */
 export function uninstallWasmCopyFix(): void {
   if (!originals) return;
-  for (const cfg of [originals.slice, originals.splitV, originals.concat]) {
+  for (const cfg of Object.values(originals)) {
     unregisterKernel(cfg.kernelName, "wasm");
     registerKernel(cfg);
   }
