@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, gradCheck, maxAbsDiff, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
-import { rotary, rotaryAngles } from "./layers.js";
+import { gelu, rotary, rotaryAngles } from "./layers.js";
 
 /** The documented formula in plain double arithmetic: [x1 cos - x2 sin, x2 cos + x1 sin], angle p * base^(-2i/hd). */
 function rotaryByHand(x: Float32Array, shape: [number, number, number, number], positions: Int32Array, base: number): Float64Array {
@@ -58,6 +58,22 @@ describe.each(testBackends())("rotary on %s", (backend) => {
       const w = tf.tensor4d(Float32Array.from({ length: n }, (_, i) => Math.cos(1.3 * i)), shape);
       expect(gradCheck((a) => tf.sum(tf.mul(tf.square(rotary(a as tf.Tensor4D, c, s)), w)) as tf.Scalar, [x])).toBeLessThan(1e-2);
       tf.dispose([x, c, s, out, w]);
+    });
+  });
+});
+
+describe.each(testBackends())("gelu on %s", (backend) => {
+  beforeAll(() => useBackend(backend));
+
+  it("is GPT-2's tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), with its gradient", async () => {
+    const xs = Array.from({ length: 41 }, (_, i) => -6 + 0.3 * i); // both tails and the bend
+    const byHand = xs.map((x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))));
+    await expectNoLeaks(() => {
+      const x = tf.tensor1d(xs);
+      const y = tf.tidy(() => gelu(x));
+      expect(maxAbsDiff(y, byHand)).toBeLessThan(2e-6);
+      expect(gradCheck((a) => tf.sum(tf.mul(gelu(a), tf.linspace(-1, 1, 41))) as tf.Scalar, [x])).toBeLessThan(1e-2);
+      tf.dispose([x, y]);
     });
   });
 });

@@ -44,10 +44,15 @@ export function rmsNorm(x: tf.Tensor, g: tf.Tensor1D, eps: number): tf.Tensor {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** GELU, tanh approximation (as GPT-2): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+/**
+ * GELU, tanh approximation (as GPT-2): 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
+ * computed as x * sigmoid(2u), the same function (0.5 (1 + tanh(u)) = sigmoid(2u)): the wasm
+ * backend's Sigmoid is vectorised, its Tanh is not (39 ms against 2.3 ms on [2048, 1024]), and
+ * it takes two elementwise kernels fewer.
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))), SQRT_2_OVER_PI);
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  const twoU = tf.mul(tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))), 2 * SQRT_2_OVER_PI);
+  return tf.mul(x, tf.sigmoid(twoU));
 }
 
 /** SiLU: x * sigmoid(x). */
