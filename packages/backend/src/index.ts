@@ -4,3 +4,4 @@ export { BACKEND_CHOICES, BACKEND_ENV, BackendChoiceError, BackendError, parseBa
 export type { BackendChoice, BackendSources, ResolvedBackendChoice } from "./backend-choice.js";
 export { installWasmCopyFix, uninstallWasmCopyFix, wasmCopyFixInstalled } from "./wasm-copy.js";
 export { installWasmMatMulFix, uninstallWasmMatMulFix, wasmMatMulFixInstalled } from "./wasm-matmul.js";
+export { installWasmSumFix, uninstallWasmSumFix, wasmSumFixInstalled } from "./wasm-sum.js";

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { BackendError, parseBackendChoice, type BackendChoice } from "./backend-choice.js";
 import { installWasmCopyFix, uninstallWasmCopyFix } from "./wasm-copy.js";
 import { installWasmMatMulFix, uninstallWasmMatMulFix } from "./wasm-matmul.js";
+import { installWasmSumFix, uninstallWasmSumFix } from "./wasm-sum.js";
 
 export interface SkippedBackend {
   /** The npm package that was tried. */
@@ -40,7 +41,7 @@ export interface SetupBackendOptions {
   backend?: BackendChoice | string;
   /** Receives the one-line summary. Default: none (the caller prints `line` if it wants). */
   log?: ((line: string) => void) | null;
-  /** Install the wasm matmul and copy fixes when wasm is picked (default true; false only to measure without them). */
+  /** Install the wasm matmul, copy and sum fixes when wasm is picked (default true; false only to measure without them). */
   wasmFixes?: boolean;
 }
 
@@ -138,7 +139,7 @@ function describeSkipped(skipped: SkippedBackend[]): string {
  * Activates the fastest loadable backend (or the one asked for) and returns what runs and
  * why. With "auto" it falls back in order; an explicit choice that cannot load throws
  * {@link BackendError} naming the reason, leaving the previous backend active. On wasm it
- * installs the matmul and copy fixes; on any other backend it removes them.
+ * installs the matmul, copy and sum fixes; on any other backend it removes them.
  */
 export async function setupBackend(options: SetupBackendOptions = {}): Promise<LoadedBackend> {
   const choice = parseBackendChoice(options.backend ?? "auto", "backend");
@@ -157,6 +158,8 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<L
     else uninstallWasmMatMulFix();
     if (wasmFixes && installWasmCopyFix()) fixes.push("slice/split/concat copy runs in place");
     else uninstallWasmCopyFix();
+    if (wasmFixes && installWasmSumFix()) fixes.push("sums over leading axes on XNNPACK");
+    else uninstallWasmSumFix();
     const line = `backend: ${c.name} (${choice})`;
     const details = [`${line} via ${c.provider}`, ...fixes.map((f) => `fix: ${f}`), ...skipped.map((s) => `skipped ${s.name}: ${s.reason}`)].join("; ");
     options.log?.(line);
