@@ -8,9 +8,10 @@
 // Options (env): PROFILE_FAMILY (llama), PROFILE_D (128), PROFILE_L (4), PROFILE_H (4),
 // PROFILE_S (128), PROFILE_B (8), PROFILE_MOD (1; 0 = dense), PROFILE_BACKEND (wasm),
 // PROFILE_TOP (16), PROFILE_STEPS (5), PROFILE_AB=1 (also time STEPS steps alternating with
-// @mixdepth/backend's wasm copy fix uninstalled and installed, in this one process).
+// @mixdepth/backend's wasm copy and sum fixes uninstalled and installed, in this one process;
+// the matmul fix stays on).
 import * as tf from "@tensorflow/tfjs";
-import { installWasmCopyFix, setupBackend, uninstallWasmCopyFix } from "@mixdepth/backend";
+import { installWasmCopyFix, installWasmSumFix, setupBackend, uninstallWasmCopyFix, uninstallWasmSumFix } from "@mixdepth/backend";
 import { createTransformer } from "@mixdepth/transformer";
 import { AdamW, clipByGlobalNorm, decayRule, trainableWeights, valueAndGrads } from "../dist/index.js";
 
@@ -60,7 +61,8 @@ const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 if (env("PROFILE_AB", "0") === "1") {
   const ab = { without: [], with: [] };
   for (let i = 0; i < STEPS; i++) {
-    for (const [key, set] of [["without", uninstallWasmCopyFix], ["with", installWasmCopyFix]]) {
+    const fixes = (on) => () => (on ? [installWasmCopyFix(), installWasmSumFix()] : [uninstallWasmCopyFix(), uninstallWasmSumFix()]);
+    for (const [key, set] of [["without", fixes(false)], ["with", fixes(true)]]) {
       set();
       const c0 = process.cpuUsage();
       step();
@@ -68,7 +70,7 @@ if (env("PROFILE_AB", "0") === "1") {
       ab[key].push((c.user + c.system) / 1000);
     }
   }
-  console.log(`A/B, process cpu ms per step, median of ${STEPS}: without the copy fix ${median(ab.without).toFixed(0)}, with it ${median(ab.with).toFixed(0)}`);
+  console.log(`A/B, process cpu ms per step, median of ${STEPS}: without the copy and sum fixes ${median(ab.without).toFixed(0)}, with them ${median(ab.with).toFixed(0)}`);
 }
 const info = await tf.profile(step);
 const rows = new Map();
