@@ -11,7 +11,7 @@
 // @mixdepth/backend's wasm copy and sum fixes uninstalled and installed, in this one process;
 // the matmul fix stays on).
 import * as tf from "@tensorflow/tfjs";
-import { installWasmCopyFix, installWasmSumFix, setupBackend, uninstallWasmCopyFix, uninstallWasmSumFix } from "@mixdepth/backend";
+import * as backend from "@mixdepth/backend";
 import { createTransformer } from "@mixdepth/transformer";
 import { AdamW, clipByGlobalNorm, decayRule, trainableWeights, valueAndGrads } from "../dist/index.js";
 
@@ -21,7 +21,7 @@ const S = Number(env("PROFILE_S", 128));
 const MOD = env("PROFILE_MOD", "1") !== "0";
 const TOP = Number(env("PROFILE_TOP", 16));
 const STEPS = Number(env("PROFILE_STEPS", 5));
-const got = await setupBackend({ backend: env("PROFILE_BACKEND", "wasm") });
+const got = await backend.setupBackend({ backend: env("PROFILE_BACKEND", "wasm") });
 console.log(got.details);
 const config = {
   vocabSize: 256,
@@ -39,9 +39,10 @@ const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay:
 const data = Array.from({ length: B * (S + 1) }, (_, i) => (i * 7919 + 13) % 256);
 const x = tf.tensor2d(data.filter((_, i) => i % (S + 1) !== S), [B, S], "int32");
 const y = tf.tensor2d(data.filter((_, i) => i % (S + 1) !== 0), [B, S], "int32");
+const losses = [];
 const step = () => {
   const { value, grads } = valueAndGrads(() => model.loss(x, y).total, params);
-  value.dataSync(); // the trainer reads the loss back every step
+  losses.push(value.dataSync()[0]); // the trainer reads the loss back every step
   const clipped = clipByGlobalNorm(grads, 1.0);
   opt.apply(clipped.grads, 1e-3);
   tf.dispose([value, ...grads.values(), ...clipped.grads.values()]);
@@ -61,7 +62,8 @@ const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 if (env("PROFILE_AB", "0") === "1") {
   const ab = { without: [], with: [] };
   for (let i = 0; i < STEPS; i++) {
-    const fixes = (on) => () => (on ? [installWasmCopyFix(), installWasmSumFix()] : [uninstallWasmCopyFix(), uninstallWasmSumFix()]);
+    // Looked up here, so that the script also runs on builds from before these fixes.
+    const fixes = (on) => () => (on ? [backend.installWasmCopyFix(), backend.installWasmSumFix()] : [backend.uninstallWasmCopyFix(), backend.uninstallWasmSumFix()]);
     for (const [key, set] of [["without", fixes(false)], ["with", fixes(true)]]) {
       set();
       const c0 = process.cpuUsage();
@@ -84,7 +86,7 @@ for (const k of info.kernels) {
   rows.set(k.name, r);
 }
 const shape = `${config.family} d=${config.dModel} L=${config.nLayers} H=${config.nHeads} S=${S} B=${B}${MOD ? " MoD" : " dense"}`;
-console.log(`${shape}: step median of ${STEPS}: ${median(wall).toFixed(0)} ms wall, ${median(cpuMs).toFixed(0)} ms process cpu`);
+console.log(`${shape}: step median of ${STEPS}: ${median(wall).toFixed(0)} ms wall, ${median(cpuMs).toFixed(0)} ms process cpu; first losses ${losses.slice(0, 4).map((l) => l.toFixed(4)).join(" ")}`);
 console.log(`profiled step: ${info.kernels.length} kernels, ${total.toFixed(0)} ms in kernels`);
 console.log("| kernel | calls | ms | share |\n| --- | ---: | ---: | ---: |");
 for (const [name, r] of [...rows].sort((a, b) => b[1].ms - a[1].ms).slice(0, TOP)) console.log(`| ${name} | ${r.n} | ${r.ms.toFixed(1)} | ${((100 * r.ms) / total).toFixed(1)} % |`);
