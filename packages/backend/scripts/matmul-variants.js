@@ -32,6 +32,7 @@ const cases = [
   // name, a, b: the operand shapes as stored, for NN; TA/TB use the stored transposes.
   ["linear fwd [2048,256]x[256,768]", [2048, 256], [256, 768], 6],
   ["attention scores [32,256,32]x[32,32,256]", [32, 256, 32], [32, 32, 256], 6],
+  ["routed attention (k=16) [32,16,16]x[32,16,32]", [32, 16, 16], [32, 16, 32], 40],
   ["decode head [1,256]x[256,256]", [1, 256], [256, 256], 40],
   ["decode linear [1,256]x[256,1024]", [1, 256], [256, 1024], 40],
 ];

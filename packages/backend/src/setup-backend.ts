@@ -9,7 +9,9 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, parseBackendChoice, type BackendChoice } from "./backend-choice.js";
+import { installWasmCopyFix, uninstallWasmCopyFix } from "./wasm-copy.js";
 import { installWasmMatMulFix, uninstallWasmMatMulFix } from "./wasm-matmul.js";
+import { installWasmSumFix, uninstallWasmSumFix } from "./wasm-sum.js";
 
 export interface SkippedBackend {
   /** The npm package that was tried. */
@@ -39,7 +41,7 @@ export interface SetupBackendOptions {
   backend?: BackendChoice | string;
   /** Receives the one-line summary. Default: none (the caller prints `line` if it wants). */
   log?: ((line: string) => void) | null;
-  /** Install the wasm matmul fix when wasm is picked (default true; false only to measure without it). */
+  /** Install the wasm matmul, copy and sum fixes when wasm is picked (default true; false only to measure without them). */
   wasmFixes?: boolean;
 }
 
@@ -137,7 +139,7 @@ function describeSkipped(skipped: SkippedBackend[]): string {
  * Activates the fastest loadable backend (or the one asked for) and returns what runs and
  * why. With "auto" it falls back in order; an explicit choice that cannot load throws
  * {@link BackendError} naming the reason, leaving the previous backend active. On wasm it
- * installs the matmul fix; on any other backend it removes it.
+ * installs the matmul, copy and sum fixes; on any other backend it removes them.
  */
 export async function setupBackend(options: SetupBackendOptions = {}): Promise<LoadedBackend> {
   const choice = parseBackendChoice(options.backend ?? "auto", "backend");
@@ -151,8 +153,13 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<L
       continue;
     }
     const fixes: string[] = [];
-    if (c.name === "wasm" && options.wasmFixes !== false && installWasmMatMulFix()) fixes.push("matmuls on XNNPACK (transposed, batched)");
+    const wasmFixes = c.name === "wasm" && options.wasmFixes !== false;
+    if (wasmFixes && installWasmMatMulFix()) fixes.push("matmuls on XNNPACK (transposed, batched)");
     else uninstallWasmMatMulFix();
+    if (wasmFixes && installWasmCopyFix()) fixes.push("slice/split/concat copy runs in place");
+    else uninstallWasmCopyFix();
+    if (wasmFixes && installWasmSumFix()) fixes.push("sums over leading axes on XNNPACK");
+    else uninstallWasmSumFix();
     const line = `backend: ${c.name} (${choice})`;
     const details = [`${line} via ${c.provider}`, ...fixes.map((f) => `fix: ${f}`), ...skipped.map((s) => `skipped ${s.name}: ${s.reason}`)].join("; ");
     options.log?.(line);

@@ -20,7 +20,9 @@ describe("installWasmMatMulFix", () => {
       [[12, 9], [10, 12], true, true], // both pre-transposed
       [[12, 4], [10, 12], true, true], // A pre-transposed (N = 10), B keeps its flag (M = 4)
       [[3, 9, 10], [3, 9, 11], true, false], // batched, sliced into 2-D products after the transpose
-      [[2, 2, 16, 6], [2, 2, 6, 9], false, false], // batched, sliced, no flags
+      [[2, 2, 16, 6], [2, 2, 6, 9], false, false], // batched, small: tfjs' batched loop (below SLICE_MIN_WORK)
+      [[2, 2, 32, 24], [2, 2, 24, 32], false, false], // batched, sliced, no flags
+      [[2, 24, 32], [2, 32, 24], true, true], // batched, both pre-transposed, then sliced
     ];
     const data = shapes.map(([sa, sb]) => [Array.from({ length: sa.reduce((x, y) => x * y) }, (_, i) => Math.sin(i + 1)), Array.from({ length: sb.reduce((x, y) => x * y) }, (_, i) => Math.cos(i * 0.7))]);
     const compute = () =>

@@ -58,6 +58,14 @@ let original: KernelConfig | null = null;
 /** Up to this many rows on the other side, a transposed operand is left to tfjs' kernel. */
 export const SMALL_SIDE = 8;
 
+/**
+ * Batched products with fewer multiply-adds than this per batch entry stay in tfjs' batched
+ * loop: slicing costs about 20 us per entry, more than the loop takes for small ones
+ * (a routed block's attention at k = 16: [32,16,16]x[32,16,32], 0.3 ms in the loop against
+ * 1.0 ms sliced; from [32,32,32]x[32,32,32] on, slicing wins: 0.8 ms against 0.3).
+ */
+export const SLICE_MIN_WORK = 16384;
+
 /** Whether the wrapper is installed now. */
 export function wasmMatMulFixInstalled(): boolean {
   return original !== null;
@@ -80,7 +88,8 @@ export function installWasmMatMulFix(): boolean {
     const preA = attrs.transposeA && n > SMALL_SIDE;
     const preB = attrs.transposeB && m > SMALL_SIDE;
     const batch = sizeOf(inputs.a.shape.slice(0, -2));
-    const perSlice = batch > 1 && sizeOf(inputs.b.shape.slice(0, -2)) === batch && ra === rb && m > SMALL_SIDE;
+    const k = inputs.a.shape[attrs.transposeA ? ra - 2 : ra - 1] ?? 1; // inner dimension
+    const perSlice = batch > 1 && sizeOf(inputs.b.shape.slice(0, -2)) === batch && ra === rb && m > SMALL_SIDE && m * n * k >= SLICE_MIN_WORK;
     if (!preA && !preB && !perSlice) return orig(args);
     const t = (x: TensorInfo): TensorInfo => {
       const r = x.shape.length;

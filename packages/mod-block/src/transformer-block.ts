@@ -6,7 +6,7 @@
 // Llama family: RMSNorm (gain), no biases, rotary on q and k, SwiGLU MLP (gate, up, down).
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResolvedModelConfig } from "@mixdepth/core";
-import { attentionMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, silu } from "./layers.js";
+import { attentionMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, rotaryAngles, silu } from "./layers.js";
 
 /**
  * Keys and values of the tokens one block has processed (its KV cache entry), heads split,
@@ -158,9 +158,11 @@ export class TransformerBlock {
       let k = this.heads(kf!);
       const v = this.heads(vf!);
       if (family === "llama") {
-        const pos = tf.tensor2d(positions, [b, t], "int32");
-        q = rotary(q, pos, ropeBase);
-        k = rotary(k, pos, ropeBase);
+        const angles = rotaryAngles(positions, headDim, ropeBase); // host table rows, shared by q and k
+        const cos = tf.tensor4d(angles.cos, [b, 1, t, headDim / 2]);
+        const sin = tf.tensor4d(angles.sin, [b, 1, t, headDim / 2]);
+        q = rotary(q, cos, sin);
+        k = rotary(k, cos, sin);
       }
       const keys = past ? (tf.concat([past.k, k], 2) as tf.Tensor4D) : k; // [B, H, Tk, hd]
       const values = past ? (tf.concat([past.v, v], 2) as tf.Tensor4D) : v;
