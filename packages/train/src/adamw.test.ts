@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
-import { AdamW, decayRule } from "./adamw.js";
+import { AdamW, decayRule, type AdamWOptions } from "./adamw.js";
 
 const opts = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.5, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) };
 
@@ -67,5 +67,20 @@ describe.each(testBackends())("AdamW on %s", (backend) => {
       optB.dispose();
     });
     [...a.values(), ...b.values()].forEach((p) => p.dispose());
+  });
+});
+
+describe("AdamW options", () => {
+  it("refuses unusable options, naming the option and quoting the value, before allocating", () => {
+    const before = tf.memory().numTensors;
+    const params = new Map<string, tf.Variable>();
+    expect(() => new AdamW(params, { ...opts, beta1: 1 })).toThrow(/AdamW: beta1 must be a number in \[0, 1\) \(got 1\)/);
+    expect(() => new AdamW(params, { ...opts, beta2: -0.1 })).toThrow(/AdamW: beta2 must be a number in \[0, 1\) \(got -0\.1\)/);
+    expect(() => new AdamW(params, { ...opts, eps: 0 })).toThrow(/AdamW: eps must be a finite number > 0 \(got 0\)/);
+    expect(() => new AdamW(params, { ...opts, weightDecay: Number.NaN })).toThrow(/AdamW: weightDecay must be a finite number >= 0 \(got NaN\)/);
+    expect(() => new AdamW(params, { ...opts, beta1: "0.9" as unknown as number })).toThrow(/beta1 must be a number in \[0, 1\) \(got "0\.9"\)/);
+    expect(() => new AdamW(params, { ...opts, decay: undefined as unknown as AdamWOptions["decay"] })).toThrow(/AdamW: decay must be a function/);
+    expect(tf.memory().numTensors).toBe(before);
+    new AdamW(params, opts).dispose(); // the defaults used above are valid
   });
 });

@@ -33,6 +33,17 @@ export interface AdamWState {
   v: Map<string, Float32Array>;
 }
 
+function checkOptions(o: AdamWOptions): void {
+  const bad = (field: string, rule: string, v: unknown) => new RangeError(`AdamW: ${field} must be ${rule} (got ${typeof v === "number" ? String(v) : JSON.stringify(v)})`);
+  for (const k of ["beta1", "beta2"] as const) {
+    const v = o[k];
+    if (typeof v !== "number" || !(v >= 0 && v < 1)) throw bad(k, "a number in [0, 1)", v);
+  }
+  if (typeof o.eps !== "number" || !(o.eps > 0 && Number.isFinite(o.eps))) throw bad("eps", "a finite number > 0", o.eps);
+  if (typeof o.weightDecay !== "number" || !(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw bad("weightDecay", "a finite number >= 0", o.weightDecay);
+  if (typeof o.decay !== "function") throw bad("decay", "a function (name, shape) => boolean, e.g. decayRule(...)", o.decay);
+}
+
 /** Owns its first and second moments (tf.Variables); call dispose(). */
 export class AdamW {
   /** Steps taken so far (the t of the bias correction). */
@@ -41,10 +52,12 @@ export class AdamW {
   private readonly v = new Map<string, tf.Variable>();
   private readonly decayed = new Set<string>();
 
+  /** Throws a RangeError naming the option and quoting its value when `opts` is not usable. */
   constructor(
     private readonly params: Map<string, tf.Variable>,
     private readonly opts: AdamWOptions,
   ) {
+    checkOptions(opts);
     for (const [name, p] of params) {
       // tidy frees the zeros; the variables keep their own copy.
       this.m.set(name, tf.tidy(() => tf.variable(tf.zeros(p.shape), false, `adamw.m.${name}.${p.id}`)));
