@@ -28,13 +28,15 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
+// The descriptions below are those of the bundled checkpoints (README, "The bundled
+// checkpoints"): rebundling other ones updates them.
 describe("bundle-checkpoints.js", () => {
   let tmp: string;
   let llama: string;
 
   beforeAll(() => {
     tmp = mkdtempSync(join(tmpdir(), "demo-bundle-"));
-    // A llama-family MoD checkpoint of another shape than the bundled gpt2 d=64 ones.
+    // A llama-family MoD checkpoint of another shape than the bundled ones (llama d=128, 6 blocks).
     llama = join(tmp, "llama-mod");
     const made = spawnSync(
       process.execPath,
@@ -65,7 +67,7 @@ describe("bundle-checkpoints.js", () => {
     }
     expect(readdirSync(out).sort()).toEqual(["dense", "index.json", "mod"]); // no temp folders left
     expect(r.stdout).toContain("mod: ");
-    expect(r.stdout).toContain("(gpt2 L=4 d=64 heads=4 ctx=128 V=256, MoD blocks 1, 3 at 0.125, step 300, 900 KiB)");
+    expect(r.stdout).toContain("(llama L=6 d=128 heads=4 ctx=128 V=256, MoD blocks 1, 3, 5 at 0.125, step 5000, 4871 KiB)");
   });
 
   it("bundles exactly what it is given: another shape and family, and no stale dense slot", () => {
@@ -82,7 +84,7 @@ describe("bundle-checkpoints.js", () => {
   it("warns when the dense checkpoint's shape differs from the MoD one", () => {
     const r = bundle("--mod", llama, "--dense", dense, "--out", join(tmp, "mixed"));
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain("warning: the dense checkpoint (gpt2 L=4 d=64 heads=4 ctx=128 V=256) differs in shape from the MoD one (llama L=3 d=48 heads=4 ctx=96 V=256)");
+    expect(r.stderr).toContain("warning: the dense checkpoint (llama L=6 d=128 heads=4 ctx=128 V=256) differs in shape from the MoD one (llama L=3 d=48 heads=4 ctx=96 V=256)");
   });
 
   it("refuses bad input with exit 2, naming the argument, and changes nothing", () => {
@@ -97,9 +99,9 @@ describe("bundle-checkpoints.js", () => {
     mkdirSync(join(run, "checkpoints"), { recursive: true });
     writeFileSync(join(run, "checkpoints", "latest.json"), JSON.stringify({ checkpoint: "step-000300", step: 300 }));
     const cases: [string[], RegExp][] = [
-      [["--mod", mod, "--max-mib", "0.5"], /--mod ".*mod": model\.safetensors is 0\.9 MiB, over the limit of 0\.5 MiB \(--max-mib\)/],
+      [["--mod", mod, "--max-mib", "0.5"], /--mod ".*mod": model\.safetensors is 4\.8 MiB, over the limit of 0\.5 MiB \(--max-mib\)/],
       [["--mod", dense], /--mod ".*dense": has no routed blocks/],
-      [["--mod", mod, "--dense", mod], /--dense ".*mod": routes blocks 1, 3; the dense slot needs a model without routed blocks/],
+      [["--mod", mod, "--dense", mod], /--dense ".*mod": routes blocks 1, 3, 5; the dense slot needs a model without routed blocks/],
       [["--mod", broken], /--mod ".*broken": .*model\.safetensors/],
       [["--mod", run], /--mod ".*run": a run folder, not a checkpoint folder; pass one of its checkpoints, e\.g\. .*step-NNNNNN/],
       [["--mod", join(tmp, "nowhere")], /--mod ".*nowhere": not a folder/],
