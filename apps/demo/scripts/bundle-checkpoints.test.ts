@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCheckpoint } from "../test/make-checkpoint.js";
 
 const demoDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const script = join(demoDir, "scripts", "bundle-checkpoints.js");
@@ -38,22 +39,7 @@ describe("bundle-checkpoints.js", () => {
     tmp = mkdtempSync(join(tmpdir(), "demo-bundle-"));
     // A llama-family MoD checkpoint of another shape than the bundled ones (llama d=128, 6 blocks).
     llama = join(tmp, "llama-mod");
-    const made = spawnSync(
-      process.execPath,
-      [
-        "--input-type=module",
-        "-e",
-        `import * as tf from "@tensorflow/tfjs";
-         import { createTransformer } from "@mixdepth/transformer";
-         import { saveModel } from "@mixdepth/transformer/node";
-         await tf.setBackend("cpu");
-         const m = createTransformer({ vocabSize: 256, dModel: 48, nHeads: 4, nLayers: 3, contextLength: 96, family: "llama", routing: { blocks: [1], capacity: 0.25 } }, { seed: 7 });
-         saveModel(${JSON.stringify(llama)}, m, { tokenizer: { type: "byte" }, step: 5 });
-         m.dispose();`,
-      ],
-      { cwd: demoDir, encoding: "utf8" },
-    );
-    expect(made.status, made.stderr).toBe(0);
+    makeCheckpoint(llama, { vocabSize: 256, dModel: 48, nHeads: 4, nLayers: 3, contextLength: 96, family: "llama", routing: { blocks: [1], capacity: 0.25 } }, 7, { tokenizer: { type: "byte" }, step: 5 });
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

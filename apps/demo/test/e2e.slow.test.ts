@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { routedTokens } from "@mixdepth/core";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCheckpoint } from "./make-checkpoint.js";
 import { serveStatic, type StaticServer } from "./static-server.js";
 
 const demoDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -307,22 +308,7 @@ describe("demo page in headless Chromium", () => {
     const tmp = mkdtempSync(join(tmpdir(), "demo-e2e-"));
     try {
       const dir = join(tmp, "llama");
-      const made = spawnSync(
-        process.execPath,
-        [
-          "--input-type=module",
-          "-e",
-          `import * as tf from "@tensorflow/tfjs";
-           import { createTransformer } from "@mixdepth/transformer";
-           import { saveModel } from "@mixdepth/transformer/node";
-           await tf.setBackend("cpu");
-           const m = createTransformer({ vocabSize: 256, dModel: 48, nHeads: 4, nLayers: 6, contextLength: 96, family: "llama", routing: { blocks: "every-other", capacity: 0.25 } }, { seed: 3 });
-           saveModel(${JSON.stringify(dir)}, m, { tokenizer: { type: "byte" }, trained: false });
-           m.dispose();`,
-        ],
-        { cwd: demoDir, encoding: "utf8" },
-      );
-      expect(made.status, made.stderr).toBe(0);
+      makeCheckpoint(dir, { vocabSize: 256, dModel: 48, nHeads: 4, nLayers: 6, contextLength: 96, family: "llama", routing: { blocks: "every-other", capacity: 0.25 } }, 3, { tokenizer: { type: "byte" }, trained: false });
       await page.locator("#ckpt-mod input[type=file]").setInputFiles([join(dir, "model.safetensors"), join(dir, "config.json")]);
       await page.waitForFunction(() => document.querySelector("#ckpt-mod .ckpt-status")?.textContent?.includes("llama, 6 blocks, d=48"));
       await page.getByLabel("Max tokens").fill("20");

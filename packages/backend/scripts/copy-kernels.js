@@ -4,20 +4,10 @@
 // Run: pnpm --filter @mixdepth/backend build && node packages/backend/scripts/copy-kernels.js
 import * as tf from "@tensorflow/tfjs";
 import { installWasmCopyFix, setupBackend, uninstallWasmCopyFix } from "../dist/index.js";
+import { cpuMs as measureCpuMs } from "./measure.js";
 
 await setupBackend({ backend: "wasm" });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-function cpuMs(f, reps = 40) {
-  for (let i = 0; i < 3; i++) tf.dispose(f());
-  const times = [];
-  for (let i = 0; i < reps; i++) {
-    const c0 = process.cpuUsage();
-    tf.dispose(f());
-    const c = process.cpuUsage(c0);
-    times.push((c.user + c.system) / 1000);
-  }
-  return median(times);
-}
+const cpuMs = (f, reps = 40) => measureCpuMs(f, reps, 3);
 const qkv = tf.randomNormal([8, 128, 384]);
 const heads = tf.randomNormal([8, 4, 128, 32]);
 const hidden = tf.randomNormal([8, 128, 344]);

@@ -4,9 +4,9 @@
 // Run: pnpm --filter @mixdepth/backend build && node packages/backend/scripts/matmul-variants.js
 import * as tf from "@tensorflow/tfjs";
 import { installWasmMatMulFix, setupBackend, uninstallWasmMatMulFix } from "../dist/index.js";
+import { median } from "./measure.js";
 
 await setupBackend({ backend: "wasm", wasmFixes: false });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function gflops(shapeA, shapeB, ta, tb, reps) {
   const a = tf.randomNormal(shapeA, 0, 1, "float32", 1);

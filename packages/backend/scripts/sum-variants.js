@@ -4,20 +4,10 @@
 // Run: pnpm --filter @mixdepth/backend build && node packages/backend/scripts/sum-variants.js
 import * as tf from "@tensorflow/tfjs";
 import { installWasmSumFix, setupBackend, uninstallWasmSumFix } from "../dist/index.js";
+import { cpuMs as measureCpuMs } from "./measure.js";
 
 await setupBackend({ backend: "wasm" });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-function cpuMs(f, reps = 15) {
-  for (let i = 0; i < 2; i++) tf.dispose(f());
-  const times = [];
-  for (let i = 0; i < reps; i++) {
-    const c0 = process.cpuUsage();
-    tf.dispose(f());
-    const c = process.cpuUsage(c0);
-    times.push((c.user + c.system) / 1000);
-  }
-  return median(times);
-}
+const cpuMs = (f, reps = 15) => measureCpuMs(f, reps, 2);
 console.log("| sum | tfjs kernel ms | with the fix ms |\n| --- | ---: | ---: |");
 for (const shape of [[2048, 1024], [2048, 256], [8, 256, 256], [1024, 128]]) {
   const x = tf.randomNormal(shape);
