@@ -45,29 +45,31 @@ port.on("message", (m: StepRequest) => {
   try {
     calls += 1;
     const t0 = performance.now();
-    const loaded = new Map<string, tf.Tensor>();
-    let off = 0;
-    for (const [name, shape] of init.weightLayout) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      // slice(): a private copy; a tensor must not alias memory rank 0 rewrites.
-      loaded.set(name, tf.tensor(weights.slice(off, off + n), shape, "float32"));
-      off += n;
-    }
-    try {
-      model.setWeights(loaded); // copies the values
-    } finally {
-      tf.dispose([...loaded.values()]);
+    if (m.loadWeights) {
+      const loaded = new Map<string, tf.Tensor>();
+      let off = 0;
+      for (const [name, shape] of init.weightLayout) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        // slice(): a private copy; a tensor must not alias memory rank 0 rewrites.
+        loaded.set(name, tf.tensor(weights.slice(off, off + n), shape, "float32"));
+        off += n;
+      }
+      try {
+        model.setWeights(loaded); // copies the values
+      } finally {
+        tf.dispose([...loaded.values()]);
+      }
     }
     model.setRouterStates(m.routerStates);
     const t1 = performance.now();
     const cpu1 = threadCpuMs();
     if (init.faults.workerThrowAtCall === calls) throw new Error(`injected fault at call ${calls}`);
     const r = lossAndGrads(model, params, { inputs: m.inputs, targets: m.targets }, m.rows, m.seqLen);
-    off = 0;
+    let at = 0;
     for (const g of r.grads.values()) {
       const d = g.dataSync() as Float32Array;
-      grads.set(d, off);
-      off += d.length;
+      grads.set(d, at);
+      at += d.length;
     }
     tf.dispose([...r.grads.values()]);
     reply({ type: "done", lm: r.lm, aux: r.aux, loadMs: t1 - t0, computeMs: performance.now() - t1, computeCpuMs: threadCpuMs() - cpu1 });

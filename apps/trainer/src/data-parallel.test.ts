@@ -25,14 +25,14 @@ interface Run {
   error: Error | null;
 }
 
-async function run(opts: { workers: WorkersSetting; batchSize?: number; routing?: Record<string, unknown>; plugins?: string[]; faults?: TrainFaults; steps?: number; stopAfter?: number }): Promise<Run> {
+async function run(opts: { workers: WorkersSetting; batchSize?: number; gradAccum?: number; routing?: Record<string, unknown>; plugins?: string[]; faults?: TrainFaults; steps?: number; stopAfter?: number }): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), "mixdepth-dp-"));
   writeFileSync(join(dir, "t.txt"), text);
   const valid = loadConfig({
     overrides: [
       {
         model: { vocabSize: 256, dModel: 16, nHeads: 2, nLayers: 2, contextLength: 16, ...(opts.routing ? { routing: opts.routing } : {}) },
-        training: { steps: opts.steps ?? 3, batchSize: opts.batchSize ?? 4, seqLen: 16, warmupSteps: 1, evalEvery: 0, evalBatches: 1, checkpointEvery: 1, workers: opts.workers },
+        training: { steps: opts.steps ?? 3, batchSize: opts.batchSize ?? 4, seqLen: 16, warmupSteps: 1, evalEvery: 0, evalBatches: 1, checkpointEvery: 1, workers: opts.workers, gradAccum: opts.gradAccum ?? 1 },
         data: { source: join(dir, "t.txt"), cacheDir: join(dir, "cache") },
         ...(opts.plugins ? { plugins: opts.plugins } : {}),
       },
@@ -148,6 +148,15 @@ describe("2 ranks equal 1 rank (cpu)", () => {
     expect(two.log).toContain("2 + 1 rows per micro-batch");
     expectClose(two.loss, one.loss);
     expectClose(two.gradNorm, one.gradNorm);
+  }, 60_000);
+
+  it("gradient accumulation: the weights go to the workers once per step, not once per micro-batch; still equal to 1 rank", async () => {
+    const one = await run({ workers: 1, gradAccum: 2, routing: { blocks: [1], capacity: 0.5 } });
+    const two = await run({ workers: 2, gradAccum: 2, routing: { blocks: [1], capacity: 0.5 } });
+    expectClose(two.loss, one.loss);
+    expectClose(two.gradNorm, one.gradNorm);
+    // 3 steps x 2 micro-batches: the second micro-batch of a step reuses the replica's weights.
+    expect(two.log).toContain("(3 copies in 6 micro-batches)");
   }, 60_000);
 
   it("a custom router plugin (with router state) is loaded in the workers too", async () => {

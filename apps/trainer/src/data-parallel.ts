@@ -116,12 +116,15 @@ export interface WorkerInit {
   faults: DataParallelFaults;
 }
 
-export type StepRequest = { type: "step"; inputs: Int32Array; targets: Int32Array; rows: number; seqLen: number; routerStates: Record<string, unknown> };
+/** `loadWeights`: the shared buffer holds new weights (false between the micro-batches of one step: the worker's replica is current). */
+export type StepRequest = { type: "step"; inputs: Int32Array; targets: Int32Array; rows: number; seqLen: number; routerStates: Record<string, unknown>; loadWeights: boolean };
 export type WorkerReply = { type: "ready" } | { type: "done"; lm: number; aux: number; loadMs: number; computeMs: number; computeCpuMs: number } | { type: "error"; message: string };
 
 /** Where step() spent its time (ms, summed over calls): what a speedup below the rank count went to. */
 export interface StepTimings {
   calls: number;
+  /** Calls that copied the weights to the workers (fewer than calls with gradient accumulation). */
+  copies: number;
   /** Rank 0: copying its weights into the shared buffer. */
   copy: number;
   /** Rank 0: its own block. */
@@ -156,7 +159,7 @@ export function threadCpuMs(): number {
 /** The timings as one line: ms per call of step(), where rank 0 and the workers spent them. */
 export function describeTimings(t: StepTimings): string {
   const per = (x: number) => (x / Math.max(t.calls, 1)).toFixed(1);
-  return `ms per micro-batch: rank 0 copies weights ${per(t.copy)}, computes its block ${per(t.own)}, waits ${per(t.wait)}, combines ${per(t.combine)}; workers load weights ${per(t.workerLoad)}, compute ${per(t.workerCompute)}; CPU time of the blocks: rank 0 ${per(t.ownCpu)}, workers ${per(t.workerCpu)}`;
+  return `ms per micro-batch: rank 0 copies weights ${per(t.copy)} (${t.copies} copies in ${t.calls} micro-batches), computes its block ${per(t.own)}, waits ${per(t.wait)}, combines ${per(t.combine)}; workers load weights ${per(t.workerLoad)}, compute ${per(t.workerCompute)}; CPU time of the blocks: rank 0 ${per(t.ownCpu)}, workers ${per(t.workerCpu)}`;
 }
 
 let live = 0;
@@ -188,7 +191,9 @@ interface Rank {
  */
 export class DataParallel {
   private closing = false;
-  readonly timings: StepTimings = { calls: 0, copy: 0, own: 0, wait: 0, combine: 0, workerLoad: 0, workerCompute: 0, ownCpu: 0, workerCpu: 0 };
+  /** The weights' dataIds when last copied: assign() gives a variable a new dataId, so equal ids mean unchanged weights. */
+  private copiedIds: unknown[] | null = null;
+  readonly timings: StepTimings = { calls: 0, copies: 0, copy: 0, own: 0, wait: 0, combine: 0, workerLoad: 0, workerCompute: 0, ownCpu: 0, workerCpu: 0 };
 
   private constructor(
     private readonly model: Transformer,
@@ -286,12 +291,19 @@ export class DataParallel {
     const rows = splitRows(batchSize, this.ranks);
     const tm = this.timings;
     let t0 = performance.now();
-    // 1. weights: one readback per weight into the shared buffer, before any worker starts.
+    // 1. weights: one readback per weight into the shared buffer, before any worker starts;
+    //    skipped while no weight was assigned since the last copy (the micro-batches of a step).
+    const ids = this.copiedIds;
+    const loadWeights = ids === null || this.weightVars.some((v, i) => v.dataId !== ids[i]);
     let off = 0;
-    for (const v of this.weightVars) {
-      const d = v.dataSync() as Float32Array;
-      this.weightView.set(d, off);
-      off += d.length;
+    if (loadWeights) {
+      for (const v of this.weightVars) {
+        const d = v.dataSync() as Float32Array;
+        this.weightView.set(d, off);
+        off += d.length;
+      }
+      this.copiedIds = this.weightVars.map((v) => v.dataId);
+      tm.copies += 1;
     }
     let t1 = performance.now();
     tm.copy += t1 - t0;
@@ -302,7 +314,7 @@ export class DataParallel {
     const replies = this.others.map((o) => {
       const a = (starts[o.rank] as number) * seqLen;
       const n = (rows[o.rank] as number) * seqLen;
-      return this.request(o, { type: "step", inputs: batch.inputs.slice(a, a + n), targets: batch.targets.slice(a, a + n), rows: rows[o.rank] as number, seqLen, routerStates });
+      return this.request(o, { type: "step", inputs: batch.inputs.slice(a, a + n), targets: batch.targets.slice(a, a + n), rows: rows[o.rank] as number, seqLen, routerStates, loadWeights });
     });
     // Until all replies are in, a rejection is handled here, never reported as unhandled.
     const settled = Promise.allSettled(replies);
