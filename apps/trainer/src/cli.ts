@@ -16,6 +16,7 @@ import { assembleConfig, ConfigInvalid, isPathLike, parseSet, PRESETS, readConfi
 import { loadPlugins } from "./plugins.js";
 import { MAX_AUTO_RANKS } from "./data-parallel.js";
 import { describeError, EXIT } from "./errors.js";
+import { isEntryModule } from "./entry.js";
 
 // No commander default: an unset flag must stay undefined so that resolveBackendChoice
 // (@mixdepth/backend) applies the one precedence rule: flag, MIXDEPTH_BACKEND, config, preset.
@@ -425,7 +426,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 
-const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntry || process.argv[1]?.endsWith("/cli.js")) {
+if (isEntryModule(import.meta.url)) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }
