@@ -12,9 +12,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify as toYaml } from "yaml";
 import { ConfigError } from "@mixdepth/core";
 import { BACKEND_CHOICES, BACKEND_ENV, parseBackendChoice, resolveBackendChoice, setupBackend, type BackendChoice } from "@mixdepth/backend";
-import { assembleConfig, ConfigInvalid, isPathLike, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
-import { loadPlugins } from "./plugins.js";
-import { MAX_AUTO_RANKS } from "./data-parallel.js";
+import { assembleConfig, ConfigInvalid, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
+import { isPathLike, loadPlugins, MAX_AUTO_RANKS } from "@mixdepth/train/node";
 import { describeError, EXIT } from "./errors.js";
 import { isEntryModule } from "./entry.js";
 
@@ -150,7 +149,7 @@ async function checkResume(runDir: string, run: Record<string, unknown>, valid: 
       `--resume ${runDir}: only training.steps may change when resuming; changed:\n  ${changed.map((f) => `${f}: ${show(at(run, f))} in the run, ${show(at(valid.config, f))} now`).join("\n  ")}`,
     );
   }
-  const { latestStep } = await import("./checkpoint.js");
+  const { latestStep } = await import("@mixdepth/train/node");
   const done = latestStep(runDir);
   if (done !== null && valid.config.training.steps < done) {
     throw new ConfigInvalid(`training.steps: must be >= ${done}, the steps ${runDir} has already done (got ${valid.config.training.steps})`);

@@ -1,20 +1,17 @@
 // `eval` and `compare`: the commands built on top of train().
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { checkpointToModel, type Transformer } from "@mixdepth/transformer";
+import { CheckpointError, checkpointToModel, type Transformer } from "@mixdepth/transformer";
 import { ConfigError } from "@mixdepth/core";
 import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts, type StepSetting } from "@mixdepth/flops-accounting";
 import { routerCost } from "@mixdepth/router";
 import { ConfigInvalid, validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
-import { CheckpointError, latestStep, loadModelCheckpoint, type ModelCheckpoint, type TrainerStateJSON } from "./checkpoint.js";
-import { evalBatches } from "@mixdepth/train";
+import { evalBatches, evaluate, tokenizerFromJSON } from "@mixdepth/train";
+import { latestStep, loadModelCheckpoint, writeAtomic, type ModelCheckpoint, type TrainerStateJSON } from "@mixdepth/train/node";
 import { prepareTokens } from "./data.js";
-import { evaluate } from "./eval.js";
 import { fmt, reportHtml, type Table } from "./report.js";
 import { lossCharts, routingTable, runCurves } from "./run-report.js";
-import { tokenizerFromJSON } from "@mixdepth/train";
 import { loadDocuments, train } from "./train.js";
-import { writeAtomic } from "./atomic.js";
 import { printable } from "./printable.js";
 import { UsageError } from "./errors.js";
 

@@ -9,6 +9,7 @@ import { ConfigError, resolveModelConfig, type ModelConfig, type ResolvedModelCo
 import type { RouterCostOption } from "@mixdepth/flops-accounting";
 import { checkRouterConfig, registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { BACKEND_CHOICES } from "@mixdepth/backend";
+import { isPathLike } from "@mixdepth/train/node";
 
 /** Thrown for any invalid configuration; the CLI exits with code 2. */
 export class ConfigInvalid extends Error {
@@ -70,7 +71,7 @@ const trainingSchema = z
     seed: z.number().int(),
     /**
      * Ranks of data parallelism (this thread plus worker threads, each computing a block of
-     * the batch's rows): a positive integer or "auto" (data-parallel.ts resolveRanks decides).
+     * the batch's rows): a positive integer or "auto" (@mixdepth/train/node's resolveRanks decides).
      */
     workers: z.custom<number | "auto">((v) => v === "auto" || (typeof v === "number" && Number.isInteger(v) && v >= 1), { message: 'must be a positive integer or "auto"' }),
   })
@@ -136,7 +137,7 @@ const BASE_TRAINING: TrainerConfig["training"] = {
   evalBatches: 4,
   checkpointEvery: 100,
   seed: 0,
-  // Both cores of the machines this is sized for (data-parallel.ts: at most 4, at most batchSize).
+  // Both cores of the machines this is sized for (@mixdepth/train/node resolveRanks: at most 4, at most batchSize).
   workers: "auto",
 };
 
@@ -241,11 +242,6 @@ export function readConfigFile(path: string): unknown {
   // Plugin paths are relative to the file that names them, not to the working directory.
   if (Array.isArray(v.plugins)) v.plugins = v.plugins.map((p) => (typeof p === "string" && isPathLike(p) && !isAbsolute(p) ? resolve(dirname(path), p) : p));
   return v;
-}
-
-/** A plugin given as a path (./x.mjs, ../x.mjs, /abs/x.mjs) rather than a package name. */
-export function isPathLike(spec: string): boolean {
-  return spec.startsWith("./") || spec.startsWith("../") || isAbsolute(spec) || spec === "." || spec === "..";
 }
 
 /** `a.b.c=value` (value parsed as YAML: numbers, booleans, strings, lists) -> nested object. */

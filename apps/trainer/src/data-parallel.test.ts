@@ -10,8 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { useBackend } from "@mixdepth/vitest-config/tf";
 import { loadConfig } from "./config.js";
-import { liveWorkers, resolveRanks, splitRows, type WorkersSetting } from "./data-parallel.js";
-import { loadPlugins } from "./plugins.js";
+import { liveWorkers, loadPlugins, resolveRanks, splitRows, type WorkersSetting } from "@mixdepth/train/node";
 import { NonFiniteError, train, type TrainFaults } from "./train.js";
 
 const text = Array.from({ length: 2000 }, (_, i) => `sentence number ${i} of the data-parallel test.`).join("\n");

@@ -1,8 +1,8 @@
 // Metrics as JSON lines (metrics.jsonl in the run folder): one record per training step,
 // evaluation, checkpoint, start and end. Readable with any JSONL tool.
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
-import { writeAtomic } from "./atomic.js";
-import type { EvalResult } from "./eval.js";
+import { writeAtomic } from "@mixdepth/train/node";
+import type { EvalResult } from "@mixdepth/train";
 
 export interface TrainRecord {
   type: "train";

@@ -3,7 +3,7 @@
 // so it can be regenerated after the fact; metrics.csv beside it for spreadsheets.
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { writeAtomic } from "./atomic.js";
+import { writeAtomic } from "@mixdepth/train/node";
 import type { DepthView } from "./depth-view.js";
 import { readMetrics, type EvalRecord, type TrainRecord } from "./metrics.js";
 import { COLORS, escapeHtml, fmt, lineChart, reportHtml, smooth, toCsv, type Section, type Series, type Table } from "./report.js";

@@ -4,7 +4,7 @@
 // per step, and for MoD optima the causal-vs-top-k loss gap and the causal rule's accuracy.
 // Built from the runs' metrics.jsonl alone, so it can be rebuilt after the fact.
 import { join } from "node:path";
-import { writeAtomic } from "./atomic.js";
+import { writeAtomic } from "@mixdepth/train/node";
 import { COLORS, fmt, lineChart, reportHtml, toCsv, type Series, type Table } from "./report.js";
 import { runCurves, type RunCurves } from "./run-report.js";
 import { budgetLabel, shapeLabel, type SweepRun, type Variant } from "./sweep.js";

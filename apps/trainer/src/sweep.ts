@@ -12,8 +12,7 @@ import { join, resolve } from "node:path";
 import { isoFlopSweep, paramCounts, type SweepEntry } from "@mixdepth/flops-accounting";
 import type { ModelConfig } from "@mixdepth/core";
 import { ConfigInvalid, validateConfig, type ValidConfig } from "./config.js";
-import { latestStep } from "./checkpoint.js";
-import { writeAtomic } from "./atomic.js";
+import { latestStep, writeAtomic } from "@mixdepth/train/node";
 import { formatDuration } from "./progress.js";
 
 export interface Shape {

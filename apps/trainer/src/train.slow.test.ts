@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
-import { liveWorkers } from "./data-parallel.js";
+import { liveWorkers } from "@mixdepth/train/node";
 import { train } from "./train.js";
 
 describe.each([1, 2])("train, %i rank(s)", (workers) => {

@@ -5,9 +5,15 @@ export type { Schedule } from "./schedule.js";
 export { clipByGlobalNorm } from "./clip.js";
 export { GradientAccumulator } from "./grad-accum.js";
 export { trainableWeights, valueAndGrads } from "./grads.js";
+export { lossAndGrads, NonFiniteError, trainStep } from "./train-step.js";
+export type { LossAndGrads, MicroBatchResult, TrainStepParts, TrainStepResult, TrainStepSettings } from "./train-step.js";
+export { evaluate } from "./evaluate.js";
+export type { EvalResult, LayerRouting } from "./evaluate.js";
 export { batchTensors, DataError, evalBatches, randomBatch } from "./batcher.js";
 export type { Batch } from "./batcher.js";
 // The batcher's seeded generator (its state is one integer a checkpoint saves).
 export { Mulberry32 } from "@mixdepth/core";
 export { byteTokenizer, tokenizerFromJSON } from "./byte-tokenizer.js";
 export type { Tokenizer, TokenizerJSON, TokenStreamDecoder } from "./byte-tokenizer.js";
+// Types of dependencies that this package's signatures use.
+export type { Transformer } from "@mixdepth/transformer";

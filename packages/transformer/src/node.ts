@@ -5,7 +5,8 @@
 // also behind a symlink) of bounded size, and model.safetensors is read header first; its
 // data is read only after the header matched the config. Saving writes a temp folder, fsyncs
 // it and renames it into place, so a crash leaves the old folder or the new one.
-import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync } from "node:fs";
+import { fsyncDir, writeDurable } from "./atomic-write.js";
 import { basename, dirname, join } from "node:path";
 import { encodeSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, decodeSafetensors, type SafetensorsTensor } from "./safetensors.js";
 import {
@@ -130,26 +131,6 @@ export function loadModel(dir: string, options: ReadCheckpointOptions = {}): Tra
   return checkpointToModel(readCheckpoint(dir, options));
 }
 
-function writeDurable(path: string, data: Uint8Array): void {
-  const fd = openSync(path, "w");
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** The bytes of a checkpoint folder's two files; saveModel writes them, the trainer adds its own. */
 export function checkpointFiles(model: Transformer, extra: Record<string, unknown> = {}, metadata: Record<string, string> = {}): { config: Uint8Array; weights: Uint8Array } {
   const tensors = new Map<string, SafetensorsTensor>();
@@ -201,5 +182,6 @@ export function saveModel(dir: string, model: Transformer, extra: Record<string,
   }
 }
 
+export { fsyncDir, writeAtomic, writeDurable } from "./atomic-write.js";
 export { CHECKPOINT_FORMAT, CHECKPOINT_LIMITS, CheckpointError, checkpointToModel, parseCheckpoint } from "./model-io.js";
 export type { CheckpointLimits, CheckpointReadOptions, ParsedCheckpoint } from "./model-io.js";

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writeAtomic } from "./atomic.js";
+import { writeAtomic } from "./atomic-write.js";
 
 describe("writeAtomic", () => {
   it.runIf(existsSync("/dev/full"))("on ENOSPC keeps the old file and removes the temp file", () => {

@@ -1,4 +1,5 @@
-// Checkpoints. A run folder holds checkpoints/step-NNNNNN/ folders and checkpoints/latest.json
+// Resumable train state (Node only: @mixdepth/train/node): the trainer's checkpoint folders.
+// Library users resume exactly as the mixdepth CLI does, without it. A run folder holds checkpoints/step-NNNNNN/ folders and checkpoints/latest.json
 // naming the newest complete one. Each checkpoint folder has:
 //   model.safetensors        weights by name (what @mixdepth/transformer's getWeights returns)
 //   config.json              { model: ModelConfig, tokenizer, ... }: enough to rebuild the model
@@ -8,18 +9,23 @@
 //                            safetensors files, and a fingerprint of the run's config
 // Saving writes a temp folder (every file fsynced), renames it into place, then atomically
 // rewrites latest.json. A crash at any point leaves latest.json naming the previous,
-// complete checkpoint.
+// complete checkpoint. This file format is a contract (the PyTorch twin reads and writes it):
+// change it only with a new CHECKPOINT_FORMAT.
+// saveTrainState / restoreTrainState take and restore the live objects (weights, AdamW
+// moments and step, the batch RNG, router states); saveCheckpoint / loadCheckpoint are the
+// same on host arrays.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import { CHECKPOINT_FORMAT, CheckpointError, decodeSafetensors, encodeSafetensors, type ParsedCheckpoint, type SafetensorsTensor } from "@mixdepth/transformer";
-import { readCheckpoint, readRegularFile } from "@mixdepth/transformer/node";
+import * as tf from "@tensorflow/tfjs-core";
+import { CHECKPOINT_FORMAT, CheckpointError, decodeSafetensors, encodeSafetensors, type ParsedCheckpoint, type SafetensorsTensor, type Transformer } from "@mixdepth/transformer";
+import { fsyncDir, readCheckpoint, readRegularFile, writeAtomic, writeDurable } from "@mixdepth/transformer/node";
 import type { ModelConfig } from "@mixdepth/core";
-import { fsyncDir, writeAtomic, writeDurable } from "./atomic.js";
-import type { TokenizerJSON } from "@mixdepth/train";
+import type { AdamW } from "./adamw.js";
+import type { TokenizerJSON } from "./byte-tokenizer.js";
+import { NonFiniteError } from "./train-step.js";
 
-// The format constant and the error class are the library's: one reader, one set of checks.
-export { CHECKPOINT_FORMAT, CheckpointError };
+// The format constant and the error class are @mixdepth/transformer's: one reader, one set of checks.
 
 /** trainer-state.safetensors holds two moments per weight; refuse anything much larger. */
 const maxOptimizerBytes = (weightsBytes: number) => 2 * weightsBytes + (1 << 20);
@@ -260,4 +266,79 @@ export function latestStep(runDir: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** Name of the first array holding a non-finite value, or null. */
+function firstNonFinite(arrays: Iterable<[string, Float32Array]>): string | null {
+  for (const [name, a] of arrays) {
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i] as number)) return name;
+  }
+  return null;
+}
+
+/** The live objects a checkpoint saves and a resume restores. */
+export interface TrainStateParts {
+  model: Transformer;
+  optimizer: AdamW;
+  /** The batch sampler's generator (a Mulberry32): its state is the data position. */
+  rng: { state: number };
+}
+
+/** What a checkpoint records beside the live objects. */
+export interface TrainStateInfo {
+  /** Steps taken. */
+  step: number;
+  tokensSeen: number;
+  trainingFlops: number;
+  /** Of everything a resume must agree with (the caller decides what: the CLI hashes its config). */
+  fingerprint: string;
+  /** config.json's fields beside format, step and routerStates: the model config as given to createTransformer, the tokenizer, ... */
+  config: Omit<CheckpointConfigJSON, "format" | "step" | "routerStates">;
+}
+
+/**
+ * Saves the run's state as checkpoint `info.step` under `runDir/checkpoints/` (see
+ * saveCheckpoint). Refuses, with a NonFiniteError and nothing written, state that holds a
+ * non-finite weight or moment: a checkpoint must stay trainable and sampleable.
+ */
+export function saveTrainState(runDir: string, parts: TrainStateParts, info: TrainStateInfo): string {
+  const { model, optimizer, rng } = parts;
+  const weights = new Map([...model.getWeights()].map(([n, v]) => [n, v.dataSync() as Float32Array]));
+  const st = optimizer.getState();
+  const bad = firstNonFinite([...weights, ...st.m, ...st.v]);
+  if (bad) throw new NonFiniteError(info.step, `"${bad}" holds a non-finite value`, "; no checkpoint was written");
+  const routerStates = model.getRouterStates();
+  return saveCheckpoint(runDir, {
+    step: info.step,
+    weights,
+    shapes: model.weightShapes(),
+    m: st.m,
+    v: st.v,
+    state: { step: info.step, rngState: rng.state, routerStates, optimizerStep: st.step, tokensSeen: info.tokensSeen, trainingFlops: info.trainingFlops, fingerprint: info.fingerprint },
+    config: { ...info.config, step: info.step, routerStates },
+  });
+}
+
+/**
+ * Restores the newest checkpoint of `path` (a run or checkpoint folder) into the live
+ * objects: weights, optimizer moments and step, the batch RNG, router states. Checks
+ * everything loadCheckpoint does, and refuses (CheckpointError) a checkpoint holding a
+ * non-finite value. Returns its folder, its step and the rest of trainer-state.json.
+ */
+export function restoreTrainState(path: string, parts: TrainStateParts, fingerprint: string): { dir: string; step: number; state: CheckpointData["state"] } {
+  const { model, optimizer, rng } = parts;
+  const ck = loadCheckpoint(path, model.weightShapes(), fingerprint);
+  const prefixed = (p: string, m: Map<string, Float32Array>) => [...m].map(([n, a]) => [`${p}.${n}`, a] as [string, Float32Array]);
+  const bad = firstNonFinite([...ck.weights, ...prefixed("m", ck.m), ...prefixed("v", ck.v)]);
+  if (bad) throw new CheckpointError(`checkpoint: ${ck.dir} holds non-finite values in "${bad}"; it cannot be resumed (delete it and point checkpoints/latest.json at an earlier step folder)`);
+  const loaded = new Map([...ck.weights].map(([n, d]) => [n, tf.tensor(d, ck.shapes.get(n))]));
+  try {
+    model.setWeights(loaded); // copies the values
+  } finally {
+    tf.dispose([...loaded.values()]);
+  }
+  optimizer.setState({ step: ck.state.optimizerStep, m: ck.m, v: ck.v });
+  rng.state = ck.state.rngState;
+  model.setRouterStates(ck.state.routerStates ?? {});
+  return { dir: ck.dir, step: ck.step, state: ck.state };
 }

@@ -4,9 +4,9 @@
 // recall, and the realized routed fraction against the nominal capacity.
 // The agreement is counted from what the model's own top-k forward pass observes at each
 // routed block (RoutingAgreementCounter), the same count the sampler's stats use.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { RoutingAgreementCounter, type Transformer } from "@mixdepth/transformer";
-import type { Batch } from "@mixdepth/train";
+import { batchTensors, type Batch } from "./batcher.js";
 
 export interface LayerRouting {
   layer: number;
@@ -31,11 +31,12 @@ export interface EvalResult {
 
 const LN2 = Math.log(2);
 
-function toTensors(b: Batch, batchSize: number, seqLen: number): [tf.Tensor2D, tf.Tensor2D] {
-  return [tf.tensor2d(b.inputs, [batchSize, seqLen], "int32"), tf.tensor2d(b.targets, [batchSize, seqLen], "int32")];
-}
-
-/** Evaluates on fixed batches. Frees everything it allocates. */
+/**
+ * Validation loss and bits per byte of `batches` (each `batchSize` x `seqLen`, e.g. from
+ * evalBatches) with top-k and with causal routing, and each routed block's causal-vs-top-k
+ * agreement. `bytesPerToken` converts nats per token into bits per byte (1 for bytes).
+ * Frees everything it allocates.
+ */
 export function evaluate(model: Transformer, batches: Batch[], batchSize: number, seqLen: number, bytesPerToken = 1): EvalResult {
   const t0 = performance.now();
   const routed = model.config.routing.blocks.length > 0;
@@ -43,7 +44,7 @@ export function evaluate(model: Transformer, batches: Batch[], batchSize: number
   let causal = 0;
   const agreement = new RoutingAgreementCounter();
   for (const batch of batches) {
-    const [x, y] = toTensors(batch, batchSize, seqLen);
+    const { x, y } = batchTensors(batch, batchSize, seqLen); // [B, S] int32 each
     try {
       const l = tf.tidy(() => {
         const a = model.loss(x, y, { routing: "topk", ...(routed ? { observe: agreement.observe } : {}) }).lm;

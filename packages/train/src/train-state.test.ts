@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decodeSafetensors, encodeSafetensors, modelWeightShapes } from "@mixdepth/transformer";
+import { CheckpointError, decodeSafetensors, encodeSafetensors, modelWeightShapes } from "@mixdepth/transformer";
 import type { ModelConfig } from "@mixdepth/core";
-import { CheckpointError, loadCheckpoint, loadModelCheckpoint, saveCheckpoint, type CheckpointData } from "./checkpoint.js";
-import { byteTokenizer } from "@mixdepth/train";
+import { loadCheckpoint, loadModelCheckpoint, saveCheckpoint, type CheckpointData } from "./train-state.js";
+import { byteTokenizer } from "./byte-tokenizer.js";
 
 const model: ModelConfig = { vocabSize: 2, dModel: 4, nHeads: 1, nLayers: 1, contextLength: 4, routing: { blocks: "none" } };
 const shapes = modelWeightShapes(model).shapes;

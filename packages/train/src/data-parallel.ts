@@ -1,4 +1,5 @@
-// Data parallelism over worker threads: one training step on several cores (issue 11 item 3).
+// Data parallelism over worker threads (Node only: @mixdepth/train/node): one training step on
+// several cores (issue 11 item 3).
 // wasm's own threads (XNNPACK) gave only 1.14x on a training step, because most of a step is
 // batched/small matmuls and elementwise kernels that XNNPACK does not spread. Here N ranks
 // (this thread = rank 0, plus N-1 worker_threads, each with its own single-threaded tfjs
@@ -9,8 +10,9 @@
 //      writes its gradients into its own SharedArrayBuffer and replies with lm, aux;
 //   3. meanwhile rank 0 computes its own block, then waits for every reply;
 //   4. the gradients and losses are combined as sum_r rows_r * g_r / B, summed in rank order
-//      (0, 1, ...), so the result is the same from run to run; rank 0 then clips and applies
-//      AdamW as with one rank. The losses equal one rank's within float noise: lm and every
+//      (0, 1, ...), so the result is the same from run to run; trainStep (./train-step.ts)
+//      then clips and applies AdamW as with one rank: pass `(b, rows, s) => dp.step(b, rows, s)`
+//      as its lossAndGrads. The losses equal one rank's within float noise: lm and every
 //      auxiliary loss are means over the batch's tokens, and top-k routing is per sequence.
 // Router state (a custom router's calibrated threshold, the stochastic router's random
 // stream) is rank 0's: each worker takes rank 0's states at the start of every call, and
@@ -23,10 +25,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "@mixdepth/core";
 import type { Transformer } from "@mixdepth/transformer";
-import { batchTensors, valueAndGrads, type Batch } from "@mixdepth/train";
+import type { Batch } from "./batcher.js";
+import { lossAndGrads, type MicroBatchResult } from "./train-step.js";
 
 /** `training.workers`: a positive integer, or "auto". */
 export type WorkersSetting = number | "auto";
@@ -56,30 +59,7 @@ export function splitRows(batchSize: number, ranks: number): number[] {
   return Array.from({ length: ranks }, (_, r) => base + (r < batchSize % ranks ? 1 : 0));
 }
 
-export interface SliceResult {
-  lm: number;
-  aux: number;
-  /** By weight name; caller owns them. */
-  grads: Map<string, tf.Tensor>;
-}
-
-/** Loss and gradients of `rows` rows (host token ids): what every rank runs on its block. */
-export function lossAndGrads(model: Transformer, params: Map<string, tf.Variable>, batch: Batch, rows: number, seqLen: number): SliceResult {
-  const { x, y } = batchTensors(batch, rows, seqLen);
-  let lm: tf.Scalar | undefined;
-  let aux: tf.Scalar | undefined;
-  const { value, grads } = valueAndGrads(() => {
-    const r = model.loss(x, y);
-    lm = tf.keep(r.lm);
-    aux = tf.keep(r.aux);
-    return r.total;
-  }, params);
-  const [lv, av] = [lm!.dataSync()[0] as number, aux!.dataSync()[0] as number];
-  tf.dispose([x, y, value, lm!, aux!]);
-  return { lm: lv, aux: av, grads };
-}
-
-/** Test hooks (the trainer's TrainFaults pass them on). */
+/** Test hooks (the trainer's TrainFaults pass them on); leave unset. */
 export interface DataParallelFaults {
   /** Every worker throws while computing its block of this call of step() (1-based). */
   workerThrowAtCall?: number;
@@ -92,9 +72,9 @@ export interface DataParallelOptions {
   config: ModelConfig;
   /** Model seed of the replicas (their weights and router states are rank 0's at every call). */
   seed: number;
-  /** The tfjs backend each worker loads ("wasm" or "cpu"): the one this thread runs on. */
+  /** The tfjs backend each worker loads with @mixdepth/backend's setupBackend ("wasm" or "cpu"): the one this thread runs on. */
   backend: string;
-  /** Router plugin module specifiers (paths absolute or package names), loaded in every worker. */
+  /** Router plugin module specifiers (paths absolute or package names), loaded in every worker by loadPlugins (./plugins.ts). */
   plugins?: readonly string[];
   faults?: DataParallelFaults;
 }
@@ -168,7 +148,7 @@ export function liveWorkers(): number {
   return live;
 }
 
-/** The worker script: beside this module when built (dist/), else the built one (running from src/ in tests). */
+/** The worker script: beside this module when built (dist/), else the built one (this package's tests run src/). */
 function workerUrl(): URL {
   for (const rel of ["./data-parallel-worker.js", "../dist/data-parallel-worker.js"]) {
     const u = new URL(rel, import.meta.url);
@@ -186,7 +166,7 @@ interface Rank {
 }
 
 /**
- * The ranks of one run. Owns its worker threads: call close() in a finally (train() does).
+ * The ranks of one run. Owns its worker threads: call close() in a finally.
  * step() returns tensors the caller owns.
  */
 export class DataParallel {
@@ -286,7 +266,7 @@ export class DataParallel {
    * order. Returns lm and aux (means over the batch) and the gradients by weight name (caller
    * owns them). Throws if a rank fails; the caller then closes this object.
    */
-  async step(batch: Batch, batchSize: number, seqLen: number): Promise<SliceResult> {
+  async step(batch: Batch, batchSize: number, seqLen: number): Promise<MicroBatchResult> {
     if (this.others.length === 0) return lossAndGrads(this.model, this.params, batch, batchSize, seqLen);
     const rows = splitRows(batchSize, this.ranks);
     const tm = this.timings;
@@ -320,7 +300,7 @@ export class DataParallel {
     const settled = Promise.allSettled(replies);
     // 3. rank 0's block, while the workers compute theirs.
     const n0 = (rows[0] as number) * seqLen;
-    let own: SliceResult;
+    let own: MicroBatchResult;
     const cpu0 = threadCpuMs();
     try {
       own = lossAndGrads(this.model, this.params, { inputs: batch.inputs.subarray(0, n0), targets: batch.targets.subarray(0, n0) }, rows[0] as number, seqLen);

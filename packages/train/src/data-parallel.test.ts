@@ -1,0 +1,61 @@
+// Data parallelism as a library user meets it: trainStep with DataParallel.step as its
+// lossAndGrads, 2 ranks against 1, the same batches: equal losses (float noise), equal
+// weights after the steps, every worker gone after close(). Needs the built worker (pnpm build).
+import * as tf from "@tensorflow/tfjs";
+import { Mulberry32 } from "@mixdepth/core";
+import { createTransformer } from "@mixdepth/transformer";
+import { describe, expect, it } from "vitest";
+import { AdamW, decayRule } from "./adamw.js";
+import { randomBatch } from "./batcher.js";
+import { DataParallel, liveWorkers, resolveRanks, splitRows } from "./data-parallel.js";
+import { trainableWeights } from "./grads.js";
+import { trainStep, type TrainStepSettings } from "./train-step.js";
+
+const data = Int32Array.from({ length: 600 }, (_, i) => (i * 11 + (i % 7)) % 32);
+const config = { vocabSize: 32, dModel: 16, nHeads: 2, nLayers: 2, contextLength: 8, routing: { blocks: [1], capacity: 0.5 } };
+const settings: TrainStepSettings = { batchSize: 4, seqLen: 8, gradAccum: 2, gradClip: 1, lr: 1e-2, minLr: 1e-3, warmupSteps: 1, steps: 3 };
+
+async function run(ranks: number) {
+  const model = createTransformer(config, { seed: 2 });
+  const params = trainableWeights(model);
+  const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) });
+  const rng = new Mulberry32(4);
+  const dp = await DataParallel.start(model, params, { ranks, config, seed: 2, backend: tf.getBackend() });
+  const losses: number[] = [];
+  const started = dp.ranks;
+  try {
+    for (let step = 0; step < settings.steps; step++) {
+      const nextBatch = () => randomBatch(data, settings.batchSize, settings.seqLen, rng);
+      const r = await trainStep({ model, params, optimizer, nextBatch, lossAndGrads: (b, rows, s) => dp.step(b, rows, s) }, settings, step);
+      losses.push(r.loss);
+    }
+  } finally {
+    await dp.close();
+  }
+  const weights = [...params.values()].map((v) => Array.from(v.dataSync()));
+  const copies = dp.timings.copies;
+  optimizer.dispose();
+  model.dispose();
+  return { losses, weights, ranks: started, copies };
+}
+
+describe("DataParallel with trainStep", () => {
+  it("2 ranks train as 1 rank does, and close() leaves no worker", async () => {
+    const before = tf.memory().numTensors;
+    const one = await run(1);
+    const two = await run(2);
+    expect(two.ranks).toBe(2);
+    expect(two.copies).toBe(settings.steps); // the weights go to the workers once per step, not per micro-batch
+    for (const [i, l] of one.losses.entries()) expect(Math.abs((two.losses[i] as number) - l) / l).toBeLessThan(1e-5);
+    const diff = Math.max(...one.weights.flatMap((w, i) => w.map((x, j) => Math.abs(x - (two.weights[i]?.[j] as number)))));
+    expect(diff).toBeLessThan(1e-4);
+    expect(liveWorkers()).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 120_000);
+
+  it("ranks: capped at the batch size, 1 on the native backend; rows split into contiguous blocks", () => {
+    expect(resolveRanks(8, { batchSize: 3, backend: "wasm" }).ranks).toBe(3);
+    expect(resolveRanks(4, { batchSize: 8, backend: "tensorflow" }).ranks).toBe(1);
+    expect(splitRows(7, 3)).toEqual([3, 2, 2]);
+  });
+});
