@@ -1,9 +1,9 @@
 // `pnpm bench` (not a test: it prints measured numbers). One run, so that ratios compare
 // like with like on a machine shared with other jobs (absolute times are noisy there; the
 // step times are also given as this process's CPU time, which other jobs disturb less):
-// backend and threads; the 1024^3 matmul peak; dense and MoD training steps (forward,
-// backward, Adam; median of BENCH_STEPS after one warmup) at the benchmark config and at the
-// quick/compare presets' shape; achieved GFLOP/s and share of the peak; MoD/dense time
+// backend and threads; the 1024^3 matmul peak; dense and MoD training steps (@mixdepth/train's
+// trainStep: forward, backward, clipping, AdamW; median of BENCH_STEPS after one warmup) at
+// the benchmark config and at the quick/compare presets' shape; achieved GFLOP/s and share of the peak; MoD/dense time
 // against the FLOPs ratio; decode ms/token (the sampler's own bench script); and, when
 // /usr/bin/python3 has torch, ../shared/bench/torch_step.py on the same shapes.
 // Run: pnpm build && pnpm bench. Options (env): BENCH_STEPS (3), BENCH_BACKEND (auto),
@@ -16,8 +16,8 @@ import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "@mixdepth/backend";
 import { trainingFlops } from "@mixdepth/flops-accounting";
 import { createTransformer } from "@mixdepth/transformer";
-import { GradientAccumulator, trainableWeights } from "@mixdepth/train";
-import { DataParallel, describeTimings } from "../dist/data-parallel.js";
+import { AdamW, decayRule, trainableWeights, trainStep } from "@mixdepth/train";
+import { DataParallel, describeTimings } from "@mixdepth/train/node";
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
 // The "2 cores" lines: the same steps with this many data-parallel ranks (0: skip them).
@@ -59,39 +59,38 @@ function matmulPeak() {
 }
 
 /**
- * Median step time of one model: B sequences as `micro` micro-batches, each split over `ranks`
- * ranks by the trainer's data-parallel step (dist/data-parallel.js, the code `mixdepth train`
- * runs), gradients averaged, one Adam update. Losses are lm + aux per step.
+ * Median step time of one model: @mixdepth/train's trainStep, the step `mixdepth train` runs
+ * (B sequences as `micro` micro-batches, each split over `ranks` ranks by
+ * @mixdepth/train/node's DataParallel, gradients averaged, clipped at 1, one AdamW update with
+ * the quick preset's settings). Losses are lm + aux per step.
  */
 async function stepTimes(model, config, batch, micro, ranks) {
   const s = model.config.contextLength;
   const params = trainableWeights(model);
   const dp = await DataParallel.start(model, params, { ranks, config, seed: 0, backend: tf.getBackend() });
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) });
+  const rows = batch / micro;
+  // A constant rate: the schedule's cost is nil, and the steps stay comparable.
+  const settings = { batchSize: rows, seqLen: s, gradAccum: micro, gradClip: 1, lr: 1e-3, minLr: 1e-3, warmupSteps: 0, steps: STEPS + 1 };
   const data = Array.from({ length: batch * (s + 1) }, (_, i) => (i * 7919 + 13) % model.config.vocabSize);
   const inputs = Int32Array.from(data.filter((_, i) => i % (s + 1) !== s));
   const targets = Int32Array.from(data.filter((_, i) => i % (s + 1) !== 0));
   const cpu = [];
   const wall = [];
   const losses = [];
-  const rows = batch / micro;
+  let m = 0; // the micro-batches of a step, in order; every step sees the same B sequences
+  const nextBatch = () => {
+    const part = { inputs: inputs.subarray(m * rows * s, (m + 1) * rows * s), targets: targets.subarray(m * rows * s, (m + 1) * rows * s) };
+    m = (m + 1) % micro;
+    return part;
+  };
   try {
     for (let i = 0; i < STEPS + 1; i++) {
       if (i === 1) Object.assign(dp.timings, { calls: 0, copy: 0, own: 0, wait: 0, combine: 0, workerLoad: 0, workerCompute: 0, ownCpu: 0, workerCpu: 0 });
       const t0 = performance.now();
       const c0 = process.cpuUsage();
-      const acc = new GradientAccumulator();
-      let loss = 0;
-      for (let m = 0; m < micro; m++) {
-        const part = { inputs: inputs.subarray(m * rows * s, (m + 1) * rows * s), targets: targets.subarray(m * rows * s, (m + 1) * rows * s) };
-        const r = await dp.step(part, rows, s);
-        loss += (r.lm + r.aux) / micro;
-        acc.add(r.grads);
-        tf.dispose([...r.grads.values()]);
-      }
-      const mean = acc.mean();
-      optimizer.applyGradients(Object.fromEntries([...mean].map(([n, g]) => [params.get(n).name, g])));
-      tf.dispose([...mean.values()]);
+      const r = await trainStep({ model, params, optimizer, nextBatch, lossAndGrads: (b, n, len) => dp.step(b, n, len) }, settings, i);
+      const loss = r.loss + r.aux;
       if (i > 0) {
         cpu.push(cpuMs(process.cpuUsage(c0)));
         wall.push(performance.now() - t0);
@@ -138,7 +137,7 @@ for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
   const c = CONFIGS[name];
   if (!c) throw new Error(`BENCH_CONFIGS: unknown config ${JSON.stringify(name)}; expected ${Object.keys(CONFIGS).join(", ")}`);
   const m = c.model;
-  console.log(`\n== ${name}: ${m.family} d=${m.dModel} L=${m.nLayers} H=${m.nHeads} S=${m.contextLength} B=${c.batch} (${c.micro} micro-batch${c.micro > 1 ? "es" : ""}) V=${m.vocabSize}, Adam; median of ${STEPS} steps after 1 warmup`);
+  console.log(`\n== ${name}: ${m.family} d=${m.dModel} L=${m.nLayers} H=${m.nHeads} S=${m.contextLength} B=${c.batch} (${c.micro} micro-batch${c.micro > 1 ? "es" : ""}) V=${m.vocabSize}, trainStep (AdamW); median of ${STEPS} steps after 1 warmup`);
   const r = {};
   for (const [variant, config] of [["dense", m], ["MoD", { ...m, routing: MOD }]]) {
     const model = createTransformer(config, { seed: 0 });

@@ -6,16 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
 import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
 import { forwardFlops } from "@mixdepth/flops-accounting";
-import { checkRouterConfig, createRouter, registerRouter, routerCost, unregisterRouter, type RouterContext } from "@mixdepth/router";
+import { checkRouterConfig, createRouter, listRouters, registerRouter, routerCost, unregisterRouter, type RouterContext, type RouterPlugin } from "@mixdepth/router";
 import { createTransformer, kernelMatmulFlops } from "@mixdepth/transformer";
-import { register, type L2NormRouter } from "./index.js";
+import * as plugin from "./index.js";
+import type { L2NormRouter } from "./index.js";
+
+// The module is a RouterPlugin as the CLI and @mixdepth/train/node load it (a type error otherwise).
+const asPlugin: RouterPlugin = plugin;
 
 const ctx = (options: Record<string, unknown> = {}): RouterContext => ({ dModel: 2, layerIndex: 1, auxLoss: null, predictor: null, options, seed: 0 });
 
 describe("l2-norm router", () => {
   beforeAll(() => {
     useBackend("cpu");
-    register({ registerRouter });
+    void asPlugin.register({ registerRouter, listRouters });
   });
   afterAll(() => unregisterRouter("l2-norm"));
 

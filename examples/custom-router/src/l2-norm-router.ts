@@ -11,7 +11,7 @@
 // router state (getState/setState), so checkpoints keep it and a resumed run is exact.
 import * as tf from "@tensorflow/tfjs-core";
 import { ConfigError, type CausalRouting } from "@mixdepth/core";
-import { causalDecisions, topkPositions, type CausalRouteResult, type Router, type RouterContext, type RouterCost, type RouterJSON, type RouteResult } from "@mixdepth/router";
+import { causalDecisions, topkPositions, type CausalRouteResult, type Router, type RouterContext, type RouterCost, type RouterJSON, type RouterPlugin, type RouteResult } from "@mixdepth/router";
 
 export interface L2NormRouterOptions {
   /** Weight of the previous threshold in the moving average, in [0, 1). Default 0.9. */
@@ -131,12 +131,10 @@ export class L2NormRouter implements Router {
   }
 }
 
-/** The registry calls this plugin contract uses (the trainer passes @mixdepth/router's own). */
-export interface Registry {
-  registerRouter: (kind: string, factory: (context: RouterContext) => Router, options?: { validateOptions?: (o: Record<string, unknown>) => void; cost?: (c: RouterContext) => RouterCost }) => void;
-}
-
-/** Registers the "l2-norm" kind with its option check and its declared cost. */
-export function register(registry: Registry): void {
+/**
+ * The plugin entry (@mixdepth/router's RouterPlugin contract): registers the "l2-norm" kind
+ * with its option check and its declared cost, in the registry it is handed.
+ */
+export const register: RouterPlugin["register"] = (registry) => {
   registry.registerRouter("l2-norm", (context) => new L2NormRouter(context), { validateOptions: validateL2NormOptions, cost: l2NormRouterCost });
-}
+};

@@ -1,6 +1,6 @@
-// Per-kernel profile of the default job's training step (not a test: it prints a table): the
-// steps apps/trainer runs for `mixdepth train --preset quick` (valueAndGrads of the loss,
-// clipByGlobalNorm, AdamW with its weight decay groups), on the quick preset's model (llama
+// Per-kernel profile of the default job's training step (not a test: it prints a table):
+// trainStep, the step `mixdepth train --preset quick` runs (loss and gradients, the
+// non-finite checks, clipByGlobalNorm, AdamW with its weight decay groups), on the quick preset's model (llama
 // d=128 L=4 H=4 S=128 B=8 V=256, MoD every other block at 12.5 %) after STEPS warmup steps.
 // Kernel times from tf.profile (wasm kernels run synchronously, so each time is the kernel's
 // own); "step ms" is the median wall and process-CPU time of STEPS unprofiled steps.
@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import * as backend from "@mixdepth/backend";
 import { createTransformer } from "@mixdepth/transformer";
-import { AdamW, clipByGlobalNorm, decayRule, trainableWeights, valueAndGrads } from "../dist/index.js";
+import { AdamW, decayRule, trainableWeights, trainStep } from "../dist/index.js";
 
 const env = (name, fallback) => process.env[name] ?? fallback;
 const B = Number(env("PROFILE_B", 8));
@@ -37,23 +37,22 @@ const params = trainableWeights(model);
 // The quick preset's optimizer settings (apps/trainer/src/config.ts).
 const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) });
 const data = Array.from({ length: B * (S + 1) }, (_, i) => (i * 7919 + 13) % 256);
-const x = tf.tensor2d(data.filter((_, i) => i % (S + 1) !== S), [B, S], "int32");
-const y = tf.tensor2d(data.filter((_, i) => i % (S + 1) !== 0), [B, S], "int32");
+const batch = { inputs: Int32Array.from(data.filter((_, i) => i % (S + 1) !== S)), targets: Int32Array.from(data.filter((_, i) => i % (S + 1) !== 0)) };
+// One micro-batch per step, clipped at 1, a constant rate of 1e-3 (the schedule costs nothing).
+const settings = { batchSize: B, seqLen: S, gradAccum: 1, gradClip: 1.0, lr: 1e-3, minLr: 1e-3, warmupSteps: 0, steps: 1 };
 const losses = [];
-const step = () => {
-  const { value, grads } = valueAndGrads(() => model.loss(x, y).total, params);
-  losses.push(value.dataSync()[0]); // the trainer reads the loss back every step
-  const clipped = clipByGlobalNorm(grads, 1.0);
-  opt.apply(clipped.grads, 1e-3);
-  tf.dispose([value, ...grads.values(), ...clipped.grads.values()]);
+let taken = 0;
+const step = async () => {
+  const r = await trainStep({ model, params, optimizer: opt, nextBatch: () => batch }, settings, taken++);
+  losses.push(r.loss + r.aux);
 };
-step();
+await step();
 const wall = [];
 const cpuMs = [];
 for (let i = 0; i < STEPS; i++) {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  step();
+  await step();
   const c = process.cpuUsage(c0);
   wall.push(performance.now() - t0);
   cpuMs.push((c.user + c.system) / 1000);
@@ -67,7 +66,7 @@ if (env("PROFILE_AB", "0") === "1") {
     for (const [key, set] of [["without", fixes(false)], ["with", fixes(true)]]) {
       set();
       const c0 = process.cpuUsage();
-      step();
+      await step();
       const c = process.cpuUsage(c0);
       ab[key].push((c.user + c.system) / 1000);
     }
@@ -90,6 +89,5 @@ console.log(`${shape}: step median of ${STEPS}: ${median(wall).toFixed(0)} ms wa
 console.log(`profiled step: ${info.kernels.length} kernels, ${total.toFixed(0)} ms in kernels`);
 console.log("| kernel | calls | ms | share |\n| --- | ---: | ---: | ---: |");
 for (const [name, r] of [...rows].sort((a, b) => b[1].ms - a[1].ms).slice(0, TOP)) console.log(`| ${name} | ${r.n} | ${r.ms.toFixed(1)} | ${((100 * r.ms) / total).toFixed(1)} % |`);
-tf.dispose([x, y]);
 opt.dispose();
 model.dispose();

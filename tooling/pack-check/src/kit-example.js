@@ -1,9 +1,10 @@
 // The training kit as a user meets it (issue 13, first acceptance bullet). In the fresh npm
 // project where the tarballs are installed: run the @mixdepth/train README's training loop as
-// written (transpiled by that project's own TypeScript; its loss must fall), then register a
-// custom router through the public registry (the repository's examples/custom-router,
-// largest-L2-norm tokens, built), train a model that routes with it until its loss falls,
-// save, load and sample with streamed text that must equal the decoded tokens.
+// written (transpiled by that project's own TypeScript; its loss must fall), then load a
+// custom router as a plugin (the repository's examples/custom-router, largest-L2-norm tokens,
+// built) with @mixdepth/train/node's loadPlugins, train a model that routes with it through
+// the kit's one trainStep on 2 data-parallel ranks (the workers load the plugin too) until its
+// loss falls, save, load and sample with streamed text that must equal the decoded tokens.
 import { execFile } from "node:child_process";
 import { copyFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -37,32 +38,37 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupBackend } from "@mixdepth/backend";
-import { registerRouter } from "@mixdepth/router";
 import { generateStream, greedy } from "@mixdepth/sampler";
 import { createTransformer } from "@mixdepth/transformer";
 import { loadModel, saveModel } from "@mixdepth/transformer/node";
-import { AdamW, Mulberry32, batchTensors, byteTokenizer, clipByGlobalNorm, decayRule, learningRate, randomBatch, trainableWeights, valueAndGrads } from "@mixdepth/train";
-import { register } from "./l2-norm-router.mjs";
+import { AdamW, Mulberry32, byteTokenizer, decayRule, randomBatch, trainableWeights, trainStep } from "@mixdepth/train";
+import { DataParallel, liveWorkers, loadPlugins } from "@mixdepth/train/node";
 
 console.log((await setupBackend()).line);
-register({ registerRouter });
+const plugin = join(process.cwd(), "l2-norm-router.mjs");
+console.log("plugin: " + JSON.stringify(await loadPlugins([plugin])));
 const before = tf.memory().numTensors;
 const tok = byteTokenizer();
 const data = tok.encode("a custom router picks the tokens each block processes. ".repeat(40));
 const [B, S, steps] = [8, 32, 60];
-const model = createTransformer({ vocabSize: 256, dModel: 64, nHeads: 4, nLayers: 2, contextLength: S, routing: { blocks: [1], capacity: 0.5, router: "l2-norm", auxLoss: null, predictor: null } }, { seed: 0 });
+const modelConfig = { vocabSize: 256, dModel: 64, nHeads: 4, nLayers: 2, contextLength: S, routing: { blocks: [1], capacity: 0.5, router: "l2-norm", auxLoss: null, predictor: null } };
+const model = createTransformer(modelConfig, { seed: 0 });
 const params = trainableWeights(model);
 if (![...params.keys()].some((n) => n.startsWith("blocks.1.router"))) throw new Error("the l2-norm router has no trainable weight: " + [...params.keys()].join(", "));
 const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) });
 const rng = new Mulberry32(1);
-for (let step = 0; step < steps; step++) {
-  const { x, y } = batchTensors(randomBatch(data, B, S, rng), B, S);
-  const { value, grads } = valueAndGrads(() => model.loss(x, y).total, params);
-  const clipped = clipByGlobalNorm(grads, 1);
-  opt.apply(clipped.grads, learningRate({ lr: 1e-2, minLr: 1e-3, warmupSteps: 3, steps }, step));
-  if (step % 20 === 19) console.log("step " + (step + 1) + ": loss " + value.dataSync()[0].toFixed(3));
-  tf.dispose([x, y, value, ...grads.values(), ...clipped.grads.values()]);
+const settings = { batchSize: B, seqLen: S, gradAccum: 1, gradClip: 1, lr: 1e-2, minLr: 1e-3, warmupSteps: 3, steps };
+const dp = await DataParallel.start(model, params, { ranks: 2, config: modelConfig, seed: 0, backend: tf.getBackend(), plugins: [plugin] });
+try {
+  for (let step = 0; step < steps; step++) {
+    const nextBatch = () => randomBatch(data, B, S, rng);
+    const r = await trainStep({ model, params, optimizer: opt, nextBatch, lossAndGrads: (b, rows, s) => dp.step(b, rows, s) }, settings, step);
+    if (step % 20 === 19) console.log("step " + (step + 1) + ": loss " + r.loss.toFixed(3) + " on " + dp.ranks + " ranks");
+  }
+} finally {
+  await dp.close();
 }
+if (liveWorkers() !== 0) throw new Error(liveWorkers() + " worker threads left running");
 opt.dispose();
 const dir = join(mkdtempSync(join(tmpdir(), "mixdepth-kit-")), "ck");
 // saveModel keeps weights, config and router state (the calibrated causal threshold); loadModel restores all three.
