@@ -1,13 +1,21 @@
 // Checkpoint files: round trip, a crash mid-save leaves the previous checkpoint in charge,
-// and damaged or mismatched checkpoints fail with an error that says what is wrong.
+// and damaged or mismatched checkpoints fail with an error that says what is wrong. The live
+// objects' save and restore write the same bytes and resume the same numbers.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CheckpointError, decodeSafetensors, encodeSafetensors, modelWeightShapes } from "@mixdepth/transformer";
-import type { ModelConfig } from "@mixdepth/core";
-import { loadCheckpoint, loadModelCheckpoint, saveCheckpoint, type CheckpointData } from "./train-state.js";
+import * as tf from "@tensorflow/tfjs";
+import { CheckpointError, createTransformer, decodeSafetensors, encodeSafetensors, modelWeightShapes } from "@mixdepth/transformer";
+import { Mulberry32, type ModelConfig } from "@mixdepth/core";
+import { registerBuiltinRouters } from "@mixdepth/router";
+import { expectNoLeaks } from "@mixdepth/vitest-config/tf";
+import { AdamW, decayRule } from "./adamw.js";
+import { randomBatch } from "./batcher.js";
 import { byteTokenizer } from "./byte-tokenizer.js";
+import { trainableWeights } from "./grads.js";
+import { loadCheckpoint, loadModelCheckpoint, restoreTrainState, saveCheckpoint, saveTrainState, type CheckpointData } from "./train-state.js";
+import { NonFiniteError, trainStep } from "./train-step.js";
 
 const model: ModelConfig = { vocabSize: 2, dModel: 4, nHeads: 1, nLayers: 1, contextLength: 4, routing: { blocks: "none" } };
 const shapes = modelWeightShapes(model).shapes;
@@ -89,5 +97,84 @@ describe("checkpoints", () => {
     expect(() => loadModelCheckpoint(run)).toThrow(/resolves outside/);
     writeFileSync(latest, "{not json");
     expect(() => loadModelCheckpoint(run)).toThrow(/latest\.json is not valid JSON/);
+  });
+});
+
+describe("saveTrainState / restoreTrainState", () => {
+  const config: ModelConfig = { vocabSize: 16, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 8, routing: { blocks: [1], capacity: 0.5, router: "stochastic" } };
+  const parts = (seed: number) => {
+    const model = createTransformer(config, { seed });
+    const optimizer = new AdamW(trainableWeights(model), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decay: decayRule({ decayEmbeddings: false, decayNormsAndBiases: false }) });
+    return { model, optimizer, rng: new Mulberry32(seed) };
+  };
+  const info = (step: number) => ({ step, tokensSeen: 64 * step, trainingFlops: 1e6 * step, fingerprint: "fp", config: { model: config, tokenizer: byteTokenizer().toJSON(), trained: true, description: "d" } });
+
+  it("writes the files saveCheckpoint writes from the same host arrays, byte for byte", async () => {
+    registerBuiltinRouters();
+    await expectNoLeaks(async () => {
+      const p = parts(1);
+      await trainStep({ model: p.model, params: trainableWeights(p.model), optimizer: p.optimizer, nextBatch: () => randomBatch(Int32Array.from({ length: 64 }, (_, i) => i % 16), 2, 8, p.rng) }, { batchSize: 2, seqLen: 8, gradAccum: 1, gradClip: 1, lr: 1e-2, minLr: 1e-3, warmupSteps: 0, steps: 2 }, 0);
+      const a = saveTrainState(mkdtempSync(join(tmpdir(), "mixdepth-ts-")), p, info(1));
+      const st = p.optimizer.getState();
+      const routerStates = p.model.getRouterStates();
+      expect(Object.keys(routerStates)).toEqual(["blocks.1"]); // the stochastic router's stream is saved
+      const b = saveCheckpoint(mkdtempSync(join(tmpdir(), "mixdepth-ts-")), {
+        step: 1,
+        weights: new Map([...p.model.getWeights()].map(([n, v]) => [n, v.dataSync() as Float32Array])),
+        shapes: p.model.weightShapes(),
+        m: st.m,
+        v: st.v,
+        state: { step: 1, rngState: p.rng.state, routerStates, optimizerStep: st.step, tokensSeen: 64, trainingFlops: 1e6, fingerprint: "fp" },
+        config: { ...info(1).config, step: 1, routerStates },
+      });
+      for (const f of ["model.safetensors", "trainer-state.safetensors", "config.json", "trainer-state.json"]) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f).toBe(true);
+      p.optimizer.dispose();
+      p.model.dispose();
+    });
+  });
+
+  it("restores weights, moments, optimizer step, RNG and router states into fresh objects", async () => {
+    registerBuiltinRouters();
+    await expectNoLeaks(async () => {
+      const p = parts(1);
+      const params = trainableWeights(p.model);
+      const nextBatch = () => randomBatch(Int32Array.from({ length: 64 }, (_, i) => (i * 3) % 16), 2, 8, p.rng);
+      const settings = { batchSize: 2, seqLen: 8, gradAccum: 1, gradClip: 1, lr: 1e-2, minLr: 1e-3, warmupSteps: 0, steps: 3 };
+      await trainStep({ model: p.model, params, optimizer: p.optimizer, nextBatch }, settings, 0);
+      const run = mkdtempSync(join(tmpdir(), "mixdepth-ts-"));
+      saveTrainState(run, p, info(1));
+      const q = parts(2); // other weights, moments, RNG and router stream
+      expect(() => restoreTrainState(run, q, "another")).toThrow(/different model\/training\/data config/);
+      const r = restoreTrainState(run, q, "fp");
+      expect(r.step).toBe(1);
+      expect(q.rng.state).toBe(p.rng.state);
+      expect(q.optimizer.step).toBe(1);
+      expect(q.model.getRouterStates()).toEqual(p.model.getRouterStates());
+      // The next step is the same on both: the resumed run goes on exactly.
+      const qParams = trainableWeights(q.model);
+      const a = await trainStep({ model: p.model, params, optimizer: p.optimizer, nextBatch }, settings, 1);
+      const b = await trainStep({ model: q.model, params: qParams, optimizer: q.optimizer, nextBatch: () => randomBatch(Int32Array.from({ length: 64 }, (_, i) => (i * 3) % 16), 2, 8, q.rng) }, settings, 1);
+      expect(b).toEqual(a);
+      const host = (m: Map<string, tf.Variable>) => [...m].map(([n, v]) => [n, Array.from(v.dataSync())]);
+      expect(host(qParams)).toEqual(host(params));
+      for (const x of [p, q]) {
+        x.optimizer.dispose();
+        x.model.dispose();
+      }
+    });
+  });
+
+  it("refuses to save non-finite state, writing nothing", async () => {
+    registerBuiltinRouters();
+    await expectNoLeaks(async () => {
+      const p = parts(1);
+      const v = [...p.model.getWeights().values()][0] as tf.Variable;
+      tf.tidy(() => v.assign(tf.mul(v, Number.NaN)));
+      const run = mkdtempSync(join(tmpdir(), "mixdepth-ts-"));
+      expect(() => saveTrainState(run, p, info(3))).toThrow(NonFiniteError);
+      expect(existsSync(join(run, "checkpoints", "latest.json"))).toBe(false);
+      p.optimizer.dispose();
+      p.model.dispose();
+    });
   });
 });
