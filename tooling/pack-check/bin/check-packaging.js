@@ -72,7 +72,8 @@ async function main() {
       throw new Error(`${p.name}: ${e.message}`);
     });
     console.log("attw (node16 from CJS and ESM, bundler): no problems");
-    const names = pkgs.map((p) => p.name);
+    // Every public entry: each package and its subpaths (`@mixdepth/transformer/node`, `@mixdepth/train/node`).
+    const names = pkgs.flatMap((p) => [p.name, ...Object.keys(p.pkg.exports ?? {}).filter((k) => k !== "." && k !== "./package.json").map((k) => p.name + k.slice(1))]);
     const consumer = [
       ...names.map((n, i) => `import * as p${i} from ${JSON.stringify(n)};`),
       `export const surfaces: Record<string, readonly string[]> = { ${names.map((n, i) => `${JSON.stringify(n)}: Object.keys(p${i})`).join(", ")} };`,
@@ -98,7 +99,7 @@ async function main() {
       });
       process.stdout.write(kit.readmeOutput);
       process.stdout.write(kit.routerOutput);
-      console.log("training kit: the README loop's loss falls; a custom router trains (loss falls), saves, loads and streams text");
+      console.log("training kit: the README loop's loss falls; a custom router, loaded as a plugin, trains on 2 data-parallel ranks (loss falls), saves, loads and streams text");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

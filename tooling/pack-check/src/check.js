@@ -177,7 +177,7 @@ export async function installAndImport({ tarballs, names, registryDeps = [], set
     }
     const importOutput = imported.stdout.split("\n").filter((l) => !l.startsWith("ESM_KEYS ")).join("\n");
     const requireLines = required.stdout.split("\n").filter((l) => l && !l.startsWith("CJS_KEYS "));
-    const requireOutput = [...requireLines, `require(): ${names.length} package(s), the same exports as import`].join("\n") + "\n";
+    const requireOutput = [...requireLines, `require(): ${names.length} entries, the same exports as import`].join("\n") + "\n";
     let typecheck = "";
     if (consumerTs !== null) {
       await writeFile(join(dir, "consumer.ts"), consumerTs);
