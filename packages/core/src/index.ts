@@ -1,8 +1,11 @@
-export { ConfigError, MAX_LAYERS, resolveModelConfig, routedTokens } from "./model-config.js";
+export { ConfigError, MAX_LAYERS, expertsAt, resolveModelConfig, routedTokens } from "./model-config.js";
 export type {
   ArchitectureFamily,
   CausalRouting,
+  ExpertRouting,
+  ExpertsConfig,
   ModelConfig,
+  ResolvedExperts,
   ResolvedModelConfig,
   ResolvedRouting,
   RoutedBlocks,

@@ -1,7 +1,7 @@
 // The shared model config: validation names the field and quotes the value; defaults are the
 // documented ones; routedTokens is the one k every package uses.
 import { describe, expect, it } from "vitest";
-import { ConfigError, resolveModelConfig, routedTokens, type ModelConfig } from "./model-config.js";
+import { ConfigError, expertsAt, resolveModelConfig, routedTokens, type ModelConfig } from "./model-config.js";
 
 // A dense gpt2 config: V=10, d=4, H=2, L=1, S=3, h=16.
 const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
@@ -148,5 +148,41 @@ describe("routedTokens", () => {
     [0.2, 1, 1],
   ])("capacity %d of %d tokens is %d", (capacity, seqLen, k) => {
     expect(routedTokens(capacity, seqLen)).toBe(k);
+  });
+});
+
+describe("experts (MoE / MoDE MLPs)", () => {
+  it.each<[string, unknown, string, unknown]>([
+    ["zero experts", { count: 0 }, "experts.count", 0],
+    ["fractional experts", { count: 1.5 }, "experts.count", 1.5],
+    ["negative no-op experts", { noop: -1 }, "experts.noop", -1],
+    ["capacity 0", { capacity: 0 }, "experts.capacity", 0],
+    ["capacity as a string", { capacity: "0.5" }, "experts.capacity", "0.5"],
+    ["hidden 0", { hidden: 0 }, "experts.hidden", 0],
+    ["unknown routing", { routing: "hash" }, "experts.routing", "hash"],
+    ["block out of range", { blocks: [9] }, "experts.blocks[0]", 9],
+    ["bad blocks", { blocks: "some" }, "experts.blocks", "some"],
+    ["negative aux weight", { auxLoss: { weight: -1 } }, "experts.auxLoss.weight", -1],
+    ["unknown field", { experts: 2 }, "experts.experts", 2],
+  ])("%s", (_, experts, field, value) => {
+    try {
+      resolveModelConfig({ ...M, experts } as ModelConfig);
+      expect.unreachable("should have thrown");
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).field).toBe(field);
+      expect((err as ConfigError).value).toEqual(value);
+      expect((err as Error).message).toContain(field);
+    }
+  });
+
+  it("defaults: every block, 4 experts at capacity 1/4, no no-op, hidden = mlpHidden; absent means null", () => {
+    expect(resolveModelConfig(M).experts).toBeNull();
+    const r = resolveModelConfig({ ...M, experts: {} });
+    expect(r.experts).toEqual({ blocks: [0, 1, 2, 3], count: 4, noop: 0, capacity: 0.25, hidden: r.mlpHidden, routing: "expert-choice", auxLoss: { weight: 0.01 } });
+    const i = resolveModelConfig({ ...M, experts: { blocks: "every-other", count: 2, noop: 2, auxLoss: null } });
+    expect(i.experts?.capacity).toBe(0.5); // 1 / count of REAL experts, never 1 / (count + noop)
+    expect([0, 1, 2, 3].map((b) => expertsAt(i, b) !== null)).toEqual([false, true, false, true]);
+    expect(i.experts?.auxLoss).toBeNull();
   });
 });

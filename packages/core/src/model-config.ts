@@ -52,6 +52,59 @@ export interface ModelConfig {
   ropeBase?: number;
   /** Mixture-of-Depths routing. Omit or set blocks "none" for a dense model. */
   routing?: RoutingConfig;
+  /** Mixture-of-experts MLPs (MoE, and with `routing` or `noop` the paper's MoDE, section 6). Omit for dense MLPs. */
+  experts?: ExpertsConfig;
+}
+
+/** How an MoE MLP assigns tokens to experts. */
+export type ExpertRouting = "expert-choice";
+
+/**
+ * Mixture-of-experts MLPs (docs/method.md section 6). A block listed here replaces its MLP by
+ * `count` expert MLPs of the block's family plus `noop` no-op experts, under one router.
+ * - MoE: `noop: 0` on dense blocks. The reduced-capacity baseline is MoE with a lower `capacity`.
+ * - Integrated MoDE: `noop > 0`; attention always runs, a token no real expert takes passes
+ *   the MLP unchanged.
+ * - Staged MoDE: the same blocks also routed by `routing` (the MoD router decides first).
+ */
+export interface ExpertsConfig {
+  /** Which blocks get an MoE MLP. Default "all". */
+  blocks?: RoutedBlocks;
+  /** Real expert MLPs per MoE block, >= 1. Default 4 (the paper's figure 7 draws 4). */
+  count?: number;
+  /**
+   * No-op experts: router columns with no MLP. They enter the router's softmax, so a token can
+   * learn to put its weight on the residual path, lowering its gate and its rank for every real
+   * expert. Default 0.
+   */
+  noop?: number;
+  /**
+   * Fraction of the block's tokens each REAL expert takes (expert choice), in (0, 1]. Default
+   * 1 / count: each token is processed about once, the dense MLP's compute. Never divided by
+   * a count that includes the no-op experts.
+   */
+  capacity?: number;
+  /** Hidden size of each expert MLP. Default the model's mlpHidden. */
+  hidden?: number;
+  /** Default "expert-choice": each expert takes its top-k tokens of the sequence, k = routedTokens(capacity, tokens). */
+  routing?: ExpertRouting;
+  /**
+   * Auxiliary BCE of each real expert's router logit against "the expert took this token", so
+   * that at sampling time a token goes to expert e iff sigmoid(logit_e) > 0.5 (section 3 per
+   * routing decision). Default weight 0.01; null disables (the causal rule is then untrained).
+   */
+  auxLoss?: { weight: number } | null;
+}
+
+/** {@link ExpertsConfig} with every default filled in. */
+export interface ResolvedExperts {
+  blocks: readonly number[];
+  count: number;
+  noop: number;
+  capacity: number;
+  hidden: number;
+  routing: ExpertRouting;
+  auxLoss: { weight: number } | null;
 }
 
 export interface ResolvedRouting {
@@ -80,6 +133,8 @@ export interface ResolvedModelConfig {
   normEps: number;
   ropeBase: number;
   routing: ResolvedRouting;
+  /** Mixture-of-experts MLPs, or null (every MLP dense). */
+  experts: ResolvedExperts | null;
   /** Per block: routed or dense, and its capacity k for a sequence of contextLength tokens. */
   layers: readonly { index: number; routed: boolean; capacity: number }[];
 }
@@ -155,8 +210,36 @@ function resolveRoutedBlocks(blocks: unknown, nLayers: number): number[] {
   throw new ConfigError("routing.blocks", blocks, 'must be "none", "every-other", "all" or a list of block indices');
 }
 
-const MODEL_KEYS = ["vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing"] as const;
+const MODEL_KEYS = ["vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts"] as const;
 const ROUTING_KEYS = ["blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal"] as const;
+const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss"] as const;
+
+/** The MoE MLP of block `index`, or null when that block's MLP is dense. */
+export function expertsAt(config: Pick<ResolvedModelConfig, "experts">, index: number): ResolvedExperts | null {
+  const e = config.experts;
+  return e && e.blocks.includes(index) ? e : null;
+}
+
+function resolveExperts(e: ExpertsConfig | undefined, nLayers: number, mlpHidden: number): ResolvedExperts | null {
+  if (e === undefined || e === null) return null;
+  let blocks: number[];
+  try {
+    blocks = resolveRoutedBlocks(e.blocks ?? "all", nLayers);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.field.replace(/^routing\./, "experts."), err.value, err.reason);
+    throw err;
+  }
+  const count = e.count === undefined ? 4 : positiveInt("experts.count", e.count);
+  const noop = e.noop ?? 0;
+  if (typeof noop !== "number" || !Number.isInteger(noop) || noop < 0) throw new ConfigError("experts.noop", noop, "must be an integer >= 0");
+  const capacity = e.capacity ?? 1 / count;
+  if (typeof capacity !== "number" || !(capacity > 0 && capacity <= 1)) throw new ConfigError("experts.capacity", capacity, "must be in (0, 1]");
+  const hidden = e.hidden === undefined ? mlpHidden : positiveInt("experts.hidden", e.hidden);
+  const routing = e.routing ?? "expert-choice";
+  if (routing !== "expert-choice") throw new ConfigError("experts.routing", routing, 'must be "expert-choice"');
+  const auxLoss = e.auxLoss === null ? null : { weight: finiteNonNegative("experts.auxLoss.weight", e.auxLoss?.weight ?? 0.01) };
+  return { blocks, count, noop, capacity, hidden, routing, auxLoss };
+}
 
 /**
  * Rejects keys the config does not define (a typo would otherwise be ignored silently and its
@@ -188,6 +271,8 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   checkObject("routing", config.routing, ROUTING_KEYS);
   checkObject("routing.auxLoss", config.routing?.auxLoss, ["weight"]);
   checkObject("routing.predictor", config.routing?.predictor, ["hidden", "weight"]);
+  checkObject("experts", config.experts, EXPERTS_KEYS);
+  checkObject("experts.auxLoss", config.experts?.auxLoss, ["weight"]);
   const vocabSize = positiveInt("vocabSize", config.vocabSize);
   const dModel = positiveInt("dModel", config.dModel);
   const nHeads = positiveInt("nHeads", config.nHeads);
@@ -246,6 +331,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   if (causal === "predictor" && !predictor) {
     throw new ConfigError("routing.causal", causal, "needs routing.predictor (it is null)");
   }
+  const experts = resolveExperts(config.experts, nLayers, mlpHidden);
   const routed = new Set(blocks);
   const layers = Array.from({ length: nLayers }, (_, index) => ({
     index,
@@ -266,6 +352,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
     normEps,
     ropeBase,
     routing: { blocks, capacity, router, routerOptions: { ...routerOptions }, auxLoss, predictor, causal },
+    experts,
     layers,
   };
 }

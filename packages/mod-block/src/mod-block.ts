@@ -9,10 +9,14 @@
 // that chose fewer tokens are padded with skipped ones, masked out and gated to 0), and
 // with a KV cache the gathered tokens also attend to, and are appended to, what this block
 // cached before. Dense blocks are the same path with every token chosen.
+// MoDE (docs/method.md section 6): a block whose MLP is a mixture of experts (config.experts)
+// is the same path; with a MoD router too it is staged MoDE (the MoD router picks the tokens
+// that enter the block, then the experts choose among those), without one it is MoE, or
+// integrated MoDE when it has no-op experts (attention runs on every token).
 import * as tf from "@tensorflow/tfjs-core";
 import { routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
 import { createRouter, registerBuiltinRouters, routerContext, routerWeightShapes, type Router } from "@mixdepth/router";
-import { TransformerBlock, transformerBlockWeightShapes, type KeyValues } from "./transformer-block.js";
+import { TransformerBlock, transformerBlockWeightShapes, type BranchResult, type KeyValues } from "./transformer-block.js";
 import { gatherTokens, scatterAddTokens } from "./token-gather.js";
 
 export type RoutingMode = "topk" | "causal";
@@ -45,6 +49,14 @@ export interface RoutingObservation {
   causal: { selected: Uint8Array; probability: Float32Array; scores: Float32Array };
 }
 
+/** Which tokens each real expert of an MoE MLP processed, as plain arrays. */
+export interface ExpertTrace {
+  layer: number;
+  mode: RoutingMode;
+  /** Per real expert, per sequence: original positions of the tokens it processed, ascending. */
+  processed: number[][][];
+}
+
 export interface ModBlockOutput {
   /** The new hidden state [B, S, d]; caller owns it. */
   x: tf.Tensor3D;
@@ -52,6 +64,8 @@ export interface ModBlockOutput {
   auxLosses: Record<string, tf.Scalar>;
   /** With `trace`, for routed blocks. */
   trace?: RoutingTrace;
+  /** With `trace`, for blocks with an MoE MLP. */
+  experts?: ExpertTrace;
   /**
    * With `cache`: this block's keys/values after the call (the past ones followed by those of
    * the tokens it processed; new tensors the caller owns), or `cache.past` itself when the
@@ -110,6 +124,11 @@ function fromDecisions(selected: Uint8Array, batch: number, seqLen: number): Sel
   return { n, index, valid, all: false };
 }
 
+function withExperts(out: ModBlockOutput, experts: ExpertTrace | undefined): ModBlockOutput {
+  if (experts) out.experts = experts;
+  return out;
+}
+
 /** Host [B * S] row-major -> [B][S] (for traces). */
 function rowsOf(a: ArrayLike<number>, batch: number): number[][] {
   const n = a.length / batch;
@@ -126,7 +145,7 @@ function rowsOf(a: ArrayLike<number>, batch: number): number[][] {
 export function blockWeightShapes(config: ResolvedModelConfig, index: number): { shapes: Map<string, number[]>; routerKnown: boolean } {
   const layer = config.layers[index];
   if (!layer) throw new RangeError(`block index ${index} out of range (nLayers ${config.nLayers})`);
-  const shapes = new Map(transformerBlockWeightShapes(config));
+  const shapes = new Map(transformerBlockWeightShapes(config, index));
   if (!layer.routed) return { shapes, routerKnown: true };
   registerBuiltinRouters();
   const router = routerWeightShapes(config.routing.router, routerContext(config, index));
@@ -193,7 +212,8 @@ export class ModBlock {
     const start = options.start ?? 0;
     const mode = options.mode ?? "topk";
     const cache = options.cache;
-    if (!this.router) return this.apply(x, null, everyToken(b, s), start, cache, {});
+    const trace = options.trace ?? false;
+    if (!this.router) return this.apply(x, null, everyToken(b, s), start, cache, {}, mode, trace);
     const causal = options.causal ?? this.config.routing.causal;
     if (mode === "topk") {
       if (cache) throw new Error('ModBlock.forward: a KV cache needs routing "causal" (top-k looks at the whole sequence)');
@@ -206,7 +226,7 @@ export class ModBlock {
           options.observe({ layer: this.index, input: x, start, topk: { k, positions: routed.positions }, causal: { selected: c.selected, probability: c.probability, scores: c.hostScores } });
         }
         const sel: Selection = k === s ? everyToken(b, s) : { n: k, index: routed.positions, valid: null, all: false };
-        const out = this.apply(x, routed.scores, sel, start, undefined, routed.auxLosses);
+        const out = this.apply(x, routed.scores, sel, start, undefined, routed.auxLosses, mode, trace);
         if (options.trace) {
           out.trace = { layer: this.index, mode, processed: rowsOf(routed.positions, b).map((r) => r.map((i) => start + i)), scores: rowsOf(routed.hostScores, b) };
         }
@@ -221,7 +241,7 @@ export class ModBlock {
     const decision = this.router.routeCausal(x, causal);
     try {
       options.observe?.({ layer: this.index, input: x, start, topk: null, causal: { selected: decision.selected, probability: decision.probability, scores: decision.hostScores } });
-      const out = this.apply(x, decision.scores, fromDecisions(decision.selected, b, s), start, cache, {});
+      const out = this.apply(x, decision.scores, fromDecisions(decision.selected, b, s), start, cache, {}, mode, trace);
       if (options.trace) {
         out.trace = {
           layer: this.index,
@@ -248,24 +268,31 @@ export class ModBlock {
     start: number,
     cache: { past: KeyValues | null } | undefined,
     auxLosses: Record<string, tf.Scalar>,
+    mode: RoutingMode,
+    trace: boolean,
   ): ModBlockOutput {
     const [b] = x.shape;
     const past = cache?.past ?? null;
+    const noExperts = (): ExpertTrace | undefined =>
+      this.block.experts && trace ? { layer: this.index, mode, processed: Array.from({ length: this.block.experts.count }, () => Array.from({ length: b }, () => [])) } : undefined;
     // No token chosen anywhere: nothing to compute and nothing to cache.
-    if (sel.n === 0) return { x: tf.clone(x), auxLosses, ...(cache ? { kv: past } : {}) };
+    if (sel.n === 0) return withExperts({ x: tf.clone(x), auxLosses, ...(cache ? { kv: past } : {}) }, noExperts());
     const positions = sel.index.map((i) => start + i); // original positions, [B * n]
+    const expertTrace = (r: BranchResult): ExpertTrace | undefined =>
+      r.experts && trace ? { layer: this.index, mode, processed: r.experts.processed.map((rows) => rows.map((row, rb) => row.map((j) => positions[rb * sel.n + j] as number))) } : undefined;
+    const experts = mode === "causal" ? "causal" : "topk";
     if (sel.all) {
-      const r = this.block.branch(x, positions, { past });
+      const r = this.block.branch(x, positions, { past, experts });
       const y = tf.tidy(() => tf.add(x, scores ? tf.mul(r.out, tf.expandDims(scores, 2)) : r.out) as tf.Tensor3D);
       r.out.dispose();
       if (!cache) tf.dispose([r.kv.k, r.kv.v]);
-      return { x: y, auxLosses, ...(cache ? { kv: r.kv } : {}) };
+      return withExperts({ x: y, auxLosses: { ...auxLosses, ...r.auxLosses }, ...(cache ? { kv: r.kv } : {}) }, expertTrace(r));
     }
     const idx = tf.tensor2d(sel.index, [b, sel.n], "int32");
     const xs = gatherTokens(x, idx); // [B, n, d], chosen tokens in position order
-    let r;
+    let r: BranchResult;
     try {
-      r = this.block.branch(xs, positions, { valid: sel.valid, past });
+      r = this.block.branch(xs, positions, { valid: sel.valid, past, experts });
     } finally {
       xs.dispose();
     }
@@ -276,7 +303,7 @@ export class ModBlock {
     });
     tf.dispose([idx, r.out]);
     if (!cache) tf.dispose([r.kv.k, r.kv.v]);
-    return { x: y, auxLosses, ...(cache ? { kv: r.kv } : {}) };
+    return withExperts({ x: y, auxLosses: { ...auxLosses, ...r.auxLosses }, ...(cache ? { kv: r.kv } : {}) }, expertTrace(r));
   }
 
   dispose(): void {

@@ -4,9 +4,12 @@
 //   branch f(x) = a + m                  the block computes x + f(x); MoD computes x + r * f(x~)
 // GPT-2 family: LayerNorm (gain, bias), biased QKV/output/MLP, GELU (tanh) MLP d -> h -> d.
 // Llama family: RMSNorm (gain), no biases, rotary on q and k, SwiGLU MLP (gate, up, down).
+// A block listed in config.experts has a mixture-of-experts MLP instead (moe-mlp.ts): m is
+// then the experts' gated sum, and exactly 0 for a token no real expert took.
 import * as tf from "@tensorflow/tfjs-core";
-import type { ResolvedModelConfig } from "@mixdepth/core";
-import { attentionMask, constParam, gelu, layerNorm, linear, normalParam, rmsNorm, rotary, rotaryAngles, silu } from "./layers.js";
+import { expertsAt, type ResolvedExperts, type ResolvedModelConfig } from "@mixdepth/core";
+import { attentionMask, constParam, layerNorm, linear, normalParam, rmsNorm, rotary, rotaryAngles } from "./layers.js";
+import { familyMlp, familyMlpWeightShapes, moeMlp, moeMlpWeightShapes, type ExpertMode, type ExpertRouting } from "./moe-mlp.js";
 
 /**
  * Keys and values of the tokens one block has processed (its KV cache entry), heads split,
@@ -27,6 +30,8 @@ export interface BranchOptions {
   valid?: Uint8Array | null;
   /** Keys/values of earlier tokens at this block (a KV cache); all of them precede the new tokens. */
   past?: KeyValues | null;
+  /** MoE MLP only: expert choice over these tokens ("topk", default) or the per-token causal rule. */
+  experts?: ExpertMode;
 }
 
 export interface BranchResult {
@@ -34,6 +39,10 @@ export interface BranchResult {
   out: tf.Tensor3D;
   /** Keys and values of `past` followed by the new tokens': what the cache holds after this call. */
   kv: KeyValues;
+  /** MoE MLP: its weighted auxiliary losses (caller owns them); {} otherwise. */
+  auxLosses: Record<string, tf.Scalar>;
+  /** MoE MLP: which of these tokens each real expert processed; null for a dense MLP. */
+  experts: ExpertRouting | null;
 }
 
 /** Row-wise concatenation of two [B * Ta] and [B * Tb] row-major arrays into [B * (Ta + Tb)]. */
@@ -46,15 +55,16 @@ export function concatRows<T extends Int32Array | Uint8Array>(a: T, ta: number, 
   return out;
 }
 
-/** Matrices that write into the residual stream (initialised with the smaller std). */
-const RESIDUAL_PROJECTIONS = new Set(["attn.out.w", "mlp.proj.w", "mlp.down.w"]);
+/** Matrices that write into the residual stream (initialised with the smaller std), expert MLPs' included. */
+const isResidualProjection = (name: string) => name === "attn.out.w" || name.endsWith(".proj.w") || name.endsWith(".down.w");
 
 /**
- * Name -> shape of a block's attention, MLP and norm weights (router excluded), in creation
- * order, from the config alone (no tensors). TransformerBlock allocates exactly these;
- * checkpoint loaders check files against them before allocating anything.
+ * Name -> shape of block `index`'s attention, MLP and norm weights (MoD router excluded), in
+ * creation order, from the config alone (no tensors). TransformerBlock allocates exactly these;
+ * checkpoint loaders check files against them before allocating anything. A block with an MoE
+ * MLP has "mlp.router.w" and "mlp.experts.<e>.*" in place of the dense "mlp.*".
  */
-export function transformerBlockWeightShapes(config: ResolvedModelConfig): [string, number[]][] {
+export function transformerBlockWeightShapes(config: ResolvedModelConfig, index: number): [string, number[]][] {
   const { dModel: d, mlpHidden: h } = config;
   const gpt2 = config.family === "gpt2";
   const out: [string, number[]][] = [["norm1.g", [d]]];
@@ -64,16 +74,16 @@ export function transformerBlockWeightShapes(config: ResolvedModelConfig): [stri
   out.push(["attn.out.w", [d, d]]);
   if (gpt2) out.push(["attn.out.b", [d]]);
   out.push(["norm2.g", [d]]);
-  if (gpt2) {
-    out.push(["norm2.b", [d]], ["mlp.fc.w", [d, h]], ["mlp.fc.b", [h]], ["mlp.proj.w", [h, d]], ["mlp.proj.b", [d]]);
-  } else {
-    out.push(["mlp.gate.w", [d, h]], ["mlp.up.w", [d, h]], ["mlp.down.w", [h, d]]);
-  }
+  if (gpt2) out.push(["norm2.b", [d]]);
+  const experts = expertsAt(config, index);
+  out.push(...(experts ? moeMlpWeightShapes(config.family, d, experts) : familyMlpWeightShapes(config.family, d, h, "mlp")));
   return out;
 }
 
 export class TransformerBlock {
   private readonly params = new Map<string, tf.Variable>();
+  /** The MoE MLP's settings, or null for a dense MLP. */
+  readonly experts: ResolvedExperts | null;
 
   constructor(
     readonly config: ResolvedModelConfig,
@@ -83,13 +93,15 @@ export class TransformerBlock {
     const std = 0.02;
     const residualStd = 0.02 / Math.sqrt(2 * config.nLayers); // GPT-2: scale projections into the residual stream
     // Gains start at 1, biases at 0, matrices normal; projections into the residual stream
-    // get the smaller std. Created in blockWeightShapes order (the order of random draws).
-    for (const [name, shape] of transformerBlockWeightShapes(config)) {
+    // get the smaller std; the expert router 1/sqrt(d) (unit-scale logits on a normed input,
+    // as the MoD router). Created in blockWeightShapes order (the order of random draws).
+    this.experts = expertsAt(config, index);
+    for (const [name, shape] of transformerBlockWeightShapes(config, index)) {
       const v = name.endsWith(".g")
         ? constParam(shape, 1)
         : name.endsWith(".b")
           ? constParam(shape, 0)
-          : normalParam(rand, shape, RESIDUAL_PROJECTIONS.has(name) ? residualStd : std);
+          : normalParam(rand, shape, name === "mlp.router.w" ? 1 / Math.sqrt(config.dModel) : isResidualProjection(name) ? residualStd : std);
       this.params.set(name, v);
     }
   }
@@ -116,16 +128,6 @@ export class TransformerBlock {
       : rmsNorm(x, this.w(`${which}.g`) as tf.Tensor1D, eps);
   }
 
-  private mlp(x: tf.Tensor): tf.Tensor {
-    if (this.config.family === "gpt2") {
-      const hidden = gelu(linear(x, this.w("mlp.fc.w") as tf.Tensor2D, this.w("mlp.fc.b") as tf.Tensor1D));
-      return linear(hidden, this.w("mlp.proj.w") as tf.Tensor2D, this.w("mlp.proj.b") as tf.Tensor1D);
-    }
-    const gate = silu(linear(x, this.w("mlp.gate.w") as tf.Tensor2D));
-    const up = linear(x, this.w("mlp.up.w") as tf.Tensor2D);
-    return linear(tf.mul(gate, up), this.w("mlp.down.w") as tf.Tensor2D);
-  }
-
   /** [B, T, d] -> [B, H, T, hd] */
   private heads(x: tf.Tensor): tf.Tensor4D {
     const [b, t] = x.shape as [number, number, number];
@@ -149,7 +151,10 @@ export class TransformerBlock {
     const keyPositions = past ? concatRows(past.positions, tPast, positions, t, b) : positions;
     const keyValid = past && (past.valid || valid) ? concatRows(past.valid ?? ones(b * tPast), tPast, valid ?? ones(b * t), t, b) : valid;
     const mask = attentionMask(positions, keyPositions, keyValid, b, t, tPast + t); // null: nothing masked
-    const { out, k, v } = tf.tidy(() => {
+    const expertMode = options.experts ?? "topk";
+    if (this.experts && past && expertMode === "topk") throw new Error(`block ${this.index}: expert choice (top-k) looks at the whole sequence; with a KV cache use experts "causal"`);
+    let routing: ExpertRouting | null = null;
+    const { out, k, v, auxLosses } = tf.tidy(() => {
       const { headDim, family, ropeBase } = this.config;
       const h = this.norm(x, "norm1");
       const qkv = linear(h, this.w("attn.qkv.w") as tf.Tensor2D, this.wOpt("attn.qkv.b") as tf.Tensor1D | undefined);
@@ -171,10 +176,21 @@ export class TransformerBlock {
       const attended = tf.matMul(tf.softmax(logits, -1), values); // [B, H, T, hd]
       const merged = tf.reshape(t === 1 ? attended : tf.transpose(attended, [0, 2, 1, 3]), [b, t, d]); // [B, T, d]
       const a = linear(merged, this.w("attn.out.w") as tf.Tensor2D, this.wOpt("attn.out.b") as tf.Tensor1D | undefined);
-      const m = this.mlp(this.norm(tf.add(x, a), "norm2"));
-      return { out: tf.add(a, m) as tf.Tensor3D, k: keys, v: values };
+      const hm = this.norm(tf.add(x, a), "norm2") as tf.Tensor3D;
+      const w = (name: string) => this.w(name);
+      let m: tf.Tensor;
+      let aux: Record<string, tf.Scalar> = {};
+      if (this.experts) {
+        const r = moeMlp(hm, family, this.experts, w, { mode: expertMode, valid });
+        m = r.out;
+        aux = r.auxLosses;
+        routing = r.routing;
+      } else {
+        m = familyMlp(hm, family, w, "mlp");
+      }
+      return { out: tf.add(a, m) as tf.Tensor3D, k: keys, v: values, auxLosses: aux };
     });
-    return { out, kv: { k, v, positions: keyPositions, valid: keyValid } };
+    return { out, kv: { k, v, positions: keyPositions, valid: keyValid }, auxLosses, experts: routing };
   }
 
   dispose(): void {

@@ -1,0 +1,218 @@
+// The mixture-of-experts MLP (docs/method.md section 6): exact expert capacity per expert and
+// sequence, exactly the chosen tokens through each expert, a skip for tokens no expert took,
+// the dense MLP when one expert has full capacity, gradients against finite differences.
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { mulberry32, resolveModelConfig, routedTokens, type ExpertsConfig, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
+import { expectNoLeaks, maxAbsDiff, testBackends, useBackend, variableGradCheck } from "@mixdepth/vitest-config/tf";
+import { familyMlp, moeMlp, type ExpertMode, type ExpertRouting } from "./moe-mlp.js";
+import { ModBlock } from "./mod-block.js";
+import { TransformerBlock, transformerBlockWeightShapes } from "./transformer-block.js";
+
+const base = (over: Partial<ModelConfig> = {}): ModelConfig => ({
+  vocabSize: 11, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 8, mlpHidden: 12, ...over,
+});
+const withExperts = (family: "gpt2" | "llama", experts: ExpertsConfig, over: Partial<ModelConfig> = {}) =>
+  resolveModelConfig(base({ family, experts: { blocks: [1], ...experts }, ...over }));
+const FAMILIES = ["gpt2", "llama"] as const;
+
+/** moeMlp in its own tidy; the routing is host data. */
+function runMoe(h: tf.Tensor3D, family: "gpt2" | "llama", cfg: ResolvedModelConfig, get: (n: string) => tf.Tensor, mode: ExpertMode) {
+  let routing: ExpertRouting | undefined;
+  const t = tf.tidy(() => {
+    const r = moeMlp(h, family, cfg.experts!, get, { mode });
+    routing = r.routing;
+    return { out: r.out, aux: r.auxLosses };
+  });
+  return { ...t, routing: routing! };
+}
+
+describe.each(testBackends())("MoE MLP on %s", (backend) => {
+  beforeAll(() => useBackend(backend));
+
+  it("weights: a router over E + N experts and one family MLP per real expert, in place of the dense MLP", () => {
+    const g = transformerBlockWeightShapes(withExperts("gpt2", { count: 2, noop: 1 }), 1).filter(([n]) => n.startsWith("mlp"));
+    expect(g).toEqual([
+      ["mlp.router.w", [8, 3]],
+      ["mlp.experts.0.fc.w", [8, 12]], ["mlp.experts.0.fc.b", [12]], ["mlp.experts.0.proj.w", [12, 8]], ["mlp.experts.0.proj.b", [8]],
+      ["mlp.experts.1.fc.w", [8, 12]], ["mlp.experts.1.fc.b", [12]], ["mlp.experts.1.proj.w", [12, 8]], ["mlp.experts.1.proj.b", [8]],
+    ]);
+    const l = transformerBlockWeightShapes(withExperts("llama", { count: 1, hidden: 4 }), 1).filter(([n]) => n.startsWith("mlp"));
+    expect(l).toEqual([["mlp.router.w", [8, 1]], ["mlp.experts.0.gate.w", [8, 4]], ["mlp.experts.0.up.w", [8, 4]], ["mlp.experts.0.down.w", [4, 8]]]);
+    // Block 0 is not listed: its MLP stays dense.
+    expect(transformerBlockWeightShapes(withExperts("gpt2", { count: 2 }), 0).some(([n]) => n === "mlp.fc.w")).toBe(true);
+  });
+
+  it("each expert takes exactly k tokens of each sequence, and m is exactly the chosen tokens' gated expert outputs", async () => {
+    for (const family of FAMILIES) {
+      const cfg = withExperts(family, { count: 3, noop: 1, capacity: 0.375 });
+      const block = new TransformerBlock(cfg, 1, mulberry32(4));
+      const w = block.weights();
+      const h = tf.randomNormal([2, 8, 8], 0, 1, "float32", 5) as tf.Tensor3D;
+      await expectNoLeaks(() => {
+        const get = (n: string) => w.get(n)!;
+        const r = runMoe(h, family, cfg, get, "topk");
+        const k = routedTokens(0.375, 8); // 3
+        expect(r.routing.processed.map((rows) => rows.map((row) => row.length))).toEqual([[k, k], [k, k], [k, k]]);
+        // Each expert's choice is the top-k of ITS probability column (ties toward the earlier position).
+        const p = r.routing.probability;
+        r.routing.processed.forEach((rows, e) =>
+          rows.forEach((row, b) => {
+            const col = Array.from({ length: 8 }, (_, i) => p[(b * 8 + i) * 4 + e]!);
+            const want = col.map((v, i) => [v, i] as const).sort((a, c) => c[0] - a[0] || a[1] - c[1]).slice(0, k).map(([, i]) => i).sort((a, c) => a - c);
+            expect(row).toEqual(want);
+          }),
+        );
+        // Reference, token by token: m_i = sum over experts e that took i of p_e(i) * MLP_e(h_i).
+        const hs = h.arraySync();
+        const expected = tf.tidy(() =>
+          tf.stack(hs.map((seq, b) => tf.stack(seq.map((tok, i) => {
+            let acc = tf.zeros([8]);
+            r.routing.processed.forEach((rows, e) => {
+              if (!rows[b]!.includes(i)) return;
+              const y = tf.reshape(familyMlp(tf.tensor2d([tok]), family, get, `mlp.experts.${e}`), [8]);
+              acc = tf.add(acc, tf.mul(y, p[(b * 8 + i) * 4 + e]!));
+            });
+            return acc;
+          })))),
+        );
+        expect(maxAbsDiff(r.out, expected), family).toBeLessThan(1e-5);
+        // Tokens no real expert took get exactly 0 (a skip), and there are some.
+        const out = r.out.arraySync();
+        let skipped = 0;
+        for (let b = 0; b < 2; b++) for (let i = 0; i < 8; i++) {
+          if (r.routing.processed.some((rows) => rows[b]!.includes(i))) continue;
+          skipped++;
+          expect(out[b]![i]!.every((v) => v === 0)).toBe(true);
+        }
+        expect(skipped).toBeGreaterThan(0);
+        expect(r.aux["experts.aux"]!.dataSync()[0]).toBeGreaterThan(0);
+        tf.dispose([r.out, ...Object.values(r.aux), expected]);
+      });
+      h.dispose();
+      block.dispose();
+    }
+  });
+
+  it("tied router probabilities (zero router): still exactly k per expert, the earliest positions", async () => {
+    const cfg = withExperts("gpt2", { count: 2, capacity: 0.5 });
+    const block = new TransformerBlock(cfg, 1, mulberry32(4));
+    block.weights().get("mlp.router.w")!.assign(tf.zeros([8, 2]));
+    const h = tf.randomNormal([2, 8, 8], 0, 1, "float32", 5) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      const r = runMoe(h, "gpt2", cfg, (n) => block.weights().get(n)!, "topk");
+      tf.dispose([r.out, ...Object.values(r.aux)]);
+      expect(r.routing.processed).toEqual([[[0, 1, 2, 3], [0, 1, 2, 3]], [[0, 1, 2, 3], [0, 1, 2, 3]]]);
+    });
+    h.dispose();
+    block.dispose();
+  });
+
+  it("one expert at full capacity is the dense block, bit for bit", async () => {
+    for (const family of FAMILIES) {
+      const denseCfg = resolveModelConfig(base({ family }));
+      const moeCfg = withExperts(family, { count: 1, capacity: 1, auxLoss: null });
+      const dense = new ModBlock(denseCfg, 1, mulberry32(7), 7);
+      const moe = new ModBlock(moeCfg, 1, mulberry32(7), 7);
+      const dw = dense.weights();
+      for (const [name, v] of moe.weights()) {
+        const src = dw.get(name.replace("mlp.experts.0.", "mlp."));
+        if (src) v.assign(src);
+      }
+      const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 8) as tf.Tensor3D;
+      await expectNoLeaks(() => {
+        for (const mode of ["topk"] as const) {
+          const a = dense.forward(x, { mode });
+          const b = moe.forward(x, { mode, trace: true });
+          expect(maxAbsDiff(a.x, b.x), `${family} ${mode}`).toBe(0);
+          expect(b.experts!.processed).toEqual([[[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]]]);
+          tf.dispose([a.x, b.x]);
+        }
+      });
+      x.dispose();
+      dense.dispose();
+      moe.dispose();
+    }
+  });
+
+  it("causal mode decides per token from its own input: expert e iff its logit > 0", async () => {
+    const cfg = withExperts("llama", { count: 2, noop: 1 });
+    const block = new TransformerBlock(cfg, 1, mulberry32(4));
+    const get = (n: string) => block.weights().get(n)!;
+    const h = tf.randomNormal([2, 8, 8], 0, 1, "float32", 9) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      const r = runMoe(h, "llama", cfg, get, "causal");
+      const routing = r.routing;
+      r.out.dispose();
+      expect(r.aux).toEqual({}); // no aux loss in causal mode
+      const logits = tf.tidy(() => tf.matMul(tf.reshape(h, [16, 8]), get("mlp.router.w") as tf.Tensor2D).arraySync() as number[][]);
+      for (let e = 0; e < 2; e++) {
+        for (let b = 0; b < 2; b++) {
+          const want = Array.from({ length: 8 }, (_, i) => i).filter((i) => logits[b * 8 + i]![e]! > 0);
+          expect(routing.processed[e]![b]).toEqual(want);
+        }
+      }
+      // The prefix's decisions do not change when later tokens are removed (causal).
+      const h5 = tf.slice(h, [0, 0, 0], [2, 5, 8]) as tf.Tensor3D;
+      const short = runMoe(h5, "llama", cfg, get, "causal");
+      const prefix = short.routing;
+      tf.dispose([h5, short.out]);
+      expect(prefix.processed).toEqual(routing.processed.map((rows) => rows.map((row) => row.filter((i) => i < 5))));
+    });
+    h.dispose();
+    block.dispose();
+  });
+
+  it("gradients of the expert router, the experts and attention match finite differences", async () => {
+    for (const family of FAMILIES) {
+      const cfg = withExperts(family, { count: 2, noop: 1, capacity: 0.5 });
+      const mod = new ModBlock(cfg, 1, mulberry32(12), 12);
+      const w = mod.weights();
+      // Spread the router so that a finite-difference step rarely flips an expert's choice;
+      // a flip is detected by the routing key and that coordinate skipped.
+      tf.tidy(() => w.get("mlp.router.w")!.assign(tf.mul(w.get("mlp.router.w")!, 4)));
+      const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 13) as tf.Tensor3D;
+      const g = tf.randomNormal([2, 8, 8], 0, 1, "float32", 14);
+      const loss = () =>
+        tf.tidy(() => {
+          const out = mod.forward(x, { trace: true });
+          // The block's update only (out - x): the residual's constant sum would drown it in float32 rounding.
+          return { value: tf.addN([tf.sum(tf.mul(tf.sub(out.x, x), g)), ...Object.values(out.auxLosses)]) as tf.Scalar, key: JSON.stringify(out.experts!.processed) };
+        });
+      await expectNoLeaks(() => {
+        const mlp = family === "gpt2" ? ["fc.w", "proj.b"] : ["gate.w", "down.w"];
+        for (const name of ["mlp.router.w", `mlp.experts.0.${mlp[0]}`, `mlp.experts.1.${mlp[1]}`, "attn.qkv.w", "norm2.g"]) {
+          expect(variableGradCheck(loss, w.get(name)!, { eps: 1e-2, maxCoords: 6, coords: "largest" }), `${family} ${name}`).toBeLessThan(3e-2);
+        }
+      });
+      tf.dispose([x, g]);
+      mod.dispose();
+    }
+  });
+
+  it("no tensor growth over repeated forward and backward passes", async () => {
+    const cfg = withExperts("gpt2", { count: 2, noop: 2, capacity: 0.25 }, { routing: { blocks: [1], capacity: 0.5, predictor: null } });
+    const mod = new ModBlock(cfg, 1, mulberry32(2), 2);
+    const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 3) as tf.Tensor3D;
+    const vars = [...mod.weights().values()];
+    const step = () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const out = mod.forward(x);
+          return tf.addN([tf.sum(tf.square(out.x)), ...Object.values(out.auxLosses)]) as tf.Scalar;
+        }, vars);
+        value.dispose();
+        tf.dispose(Object.values(grads));
+      });
+    step();
+    await expectNoLeaks(() => {
+      for (let i = 0; i < 3; i++) step();
+      for (const mode of ["topk", "causal"] as const) {
+        const out = mod.forward(x, { mode, trace: true });
+        tf.dispose([out.x, ...Object.values(out.auxLosses)]);
+      }
+    });
+    x.dispose();
+    mod.dispose();
+  });
+});
