@@ -1,6 +1,6 @@
 // Hand-computed FLOPs and parameter counts; each number's derivation is in the comment.
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "@mixdepth/core";
+import { ConfigError, type ModelConfig } from "@mixdepth/core";
 import { denseCounterpart, forwardFlops, modVsDense, prefillFlops, samplingFlopsPerToken, trainingFlops } from "./flops.js";
 import { linearRouterCost } from "./router-cost.js";
 import { A, B, C, D, NO_COST } from "./test-configs.js";
@@ -180,3 +180,34 @@ describe("training and sampling", () => {
   });
 });
 
+
+describe("mixture-of-experts MLPs (docs/method.md section 6)", () => {
+  // E: gpt2 d=4, H=2, L=1, S=4, h=16; MoE MLP with 2 real + 1 no-op experts, capacity 0.25, hidden 8.
+  const E: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 4, mlpHidden: 16, experts: { count: 2, noop: 1, capacity: 0.25, hidden: 8 } };
+
+  it("MoE (integrated MoDE): router on every token, each real expert on its k tokens, no-op experts free", () => {
+    const b = forwardFlops(E).blocks[0]!;
+    // router 2*4*4*3 = 96; k = round(0.25*4) = 1 per expert: 2 experts * 2*1*4*8*2 = 256
+    expect(b.mlp).toBe(96 + 256);
+    expect(b.qkv).toBe(2 * 4 * 4 * 12); // attention runs on every token
+    expect(b.tokens).toBe(4);
+  });
+
+  it("staged MoDE: the experts see only the k tokens the MoD router let in", () => {
+    const staged: ModelConfig = {
+      family: "llama", vocabSize: 8, dModel: 8, nHeads: 2, nLayers: 1, contextLength: 4,
+      routing: { blocks: "all", capacity: 0.5, predictor: null }, experts: { count: 2, capacity: 0.5, hidden: 4 },
+    };
+    const b = forwardFlops(staged).blocks[0]!;
+    // t = k = 2; router 2*2*8*2 = 64; each expert round(0.5*2) = 1 token, SwiGLU 2*1*8*4*3 = 192
+    expect(b.tokens).toBe(2);
+    expect(b.mlp).toBe(64 + 2 * 192);
+    expect(b.router).toBe(2 * 4 * 8); // the MoD router on all S tokens
+  });
+
+  it("sampling: the expert router on the token, each real expert with probability capacity", () => {
+    const s = samplingFlopsPerToken(E, { position: 0 });
+    // attention at t=0: qkv 96, scores 8, values 8, out 32; mlp 2*4*3 + 2 * 0.25 * (2*4*8*2) = 24 + 64
+    expect(s.blocks[0]!.expected).toBe(96 + 8 + 8 + 32 + 88);
+  });
+});

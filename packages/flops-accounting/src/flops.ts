@@ -14,8 +14,13 @@
 //   @mixdepth/router's routerCost(config) gives the registered declaration). Without one, a
 //   router is counted as the default linear router: x @ w [d,1], plus the predictor if
 //   enabled. The stochastic control declares 0: it has no weights.
+// - A mixture-of-experts MLP (config.experts; docs/method.md section 6) on the block's t tokens
+//   costs its router h @ W_r [d, E + N] on all t tokens plus, per real expert, its MLP on the
+//   k_e = routedTokens(experts.capacity, t) tokens it takes (no-op experts cost nothing); both
+//   are counted in `mlp`. At sampling time a real expert runs on a token with probability
+//   experts.capacity.
 // - Backward is 2x forward, so a training step costs 3x the forward pass.
-import { ConfigError, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
+import { ConfigError, expertsAt, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { routerCostAt, type RouterCostOption } from "./router-cost.js";
 
 export type AttentionCounting = "full" | "causal-half";
@@ -72,14 +77,21 @@ function attentionPairs(t: number, counting: AttentionCounting): number {
   return counting === "full" ? t * t : (t * (t + 1)) / 2;
 }
 
-/** Matmul FLOPs of a block's residual branch (attention + MLP) on `t` query tokens with `pairs` query-key pairs. */
-function branchFlops(c: ResolvedModelConfig, t: number, pairs: number) {
+/**
+ * Matmul FLOPs of block `index`'s residual branch (attention + MLP) on `t` query tokens with
+ * `pairs` query-key pairs. `expertTokens(t)`: tokens each real expert of an MoE MLP processes.
+ */
+function branchFlops(c: ResolvedModelConfig, index: number, t: number, pairs: number, expertTokens: (t: number, capacity: number) => number) {
   const d = c.dModel;
   const qkv = 2 * t * d * 3 * d;
   const attentionScores = 2 * pairs * d; // all heads: H * pairs * headDim
   const attentionValues = 2 * pairs * d;
   const attentionOutput = 2 * t * d * d;
-  const mlp = 2 * t * d * c.mlpHidden * (c.mlpKind === "swiglu" ? 3 : 2);
+  const matrices = c.mlpKind === "swiglu" ? 3 : 2;
+  const e = expertsAt(c, index);
+  const mlp = e
+    ? 2 * t * d * (e.count + e.noop) + e.count * 2 * expertTokens(t, e.capacity) * d * e.hidden * matrices
+    : 2 * t * d * c.mlpHidden * matrices;
   return { qkv, attentionScores, attentionValues, attentionOutput, mlp };
 }
 
@@ -97,7 +109,7 @@ export function forwardFlops(config: ModelConfig | ResolvedModelConfig, options:
   if (counting !== "full" && counting !== "causal-half") throw new ConfigError("attention", counting, 'must be "full" or "causal-half"');
   const blocks = c.layers.map((layer): BlockFlops => {
     const t = layer.routed ? routedTokens(layer.capacity, S) : S;
-    const b = branchFlops(c, t, attentionPairs(t, counting));
+    const b = branchFlops(c, layer.index, t, attentionPairs(t, counting), (n, capacity) => routedTokens(capacity, n));
     const r = layer.routed ? routingFlops(c, layer.index, S, options.routerCost) : { router: 0, predictor: 0 };
     const total = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp + r.router + r.predictor;
     return { index: layer.index, routed: layer.routed, tokens: t, ...b, ...r, total };
@@ -174,6 +186,9 @@ export interface SamplingFlops {
   head: number;
 }
 
+/** A decode step's token reaches each real expert with probability experts.capacity. */
+const expectedExpertTokens = (t: number, capacity: number) => t * capacity;
+
 /**
  * Expected FLOPs of one decode step with a KV cache at context position t = `position`.
  * A dense block processes the token and attends over its t cached keys plus its own (t+1).
@@ -196,11 +211,11 @@ export function samplingFlopsPerToken(config: ModelConfig | ResolvedModelConfig,
   }
   const blocks = c.layers.map((l) => {
     if (!l.routed) {
-      const b = branchFlops(c, 1, position + 1);
+      const b = branchFlops(c, l.index, 1, position + 1, expectedExpertTokens);
       return { index: l.index, routed: false, expected: b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp };
     }
     const r = routingFlops(c, l.index, 1, options.routerCost, causal === "predictor");
-    const b = branchFlops(c, 1, p * position + 1);
+    const b = branchFlops(c, l.index, 1, p * position + 1, expectedExpertTokens);
     const branch = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp;
     return { index: l.index, routed: true, expected: r.router + r.predictor + p * branch };
   });

@@ -80,3 +80,14 @@ describe("sixNApproximation", () => {
     expect(a.relativeDifference).toBeCloseTo(13_092_888 / 25_617_408, 12);
   });
 });
+
+describe("paramCounts of mixture-of-experts MLPs", () => {
+  it("router [d, E + N] plus every real expert's family MLP, in place of the dense MLP", () => {
+    // A with an MoE MLP: 2 real + 1 no-op experts, hidden 8. Router 4*3 = 12; each gpt2 expert 4*8 + 8 + 8*4 + 4 = 76.
+    const p = paramCounts({ ...A, experts: { count: 2, noop: 1, hidden: 8 } });
+    expect(p.blocks[0]).toEqual({ index: 0, attention: 80, mlp: 12 + 2 * 76, norms: 16, routing: 0, total: 80 + 164 + 16 });
+    // llama (C, both blocks routed: staged MoDE on block 1 only): router 8*4 = 32, 4 SwiGLU experts of hidden 24, 3*8*24 = 576 each.
+    const q = paramCounts({ ...C, experts: { blocks: [1], count: 4 } });
+    expect(q.blocks.map((b) => b.mlp)).toEqual([576, 32 + 4 * 576]);
+  });
+});

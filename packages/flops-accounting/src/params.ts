@@ -1,13 +1,13 @@
 // Parameter counts, matching the weight layout of @mixdepth/transformer exactly
 // (see its README for names and shapes). Needed by the 6N approximation.
-import { type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
+import { expertsAt, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { asResolved, trainingFlops, type FlopsOptions } from "./flops.js";
 import { routerCostAt, type RouterCostOption } from "./router-cost.js";
 
 export interface ParamCounts {
   tokenEmbedding: number;
   positionEmbedding: number;
-  /** Per block: attention, MLP, norms, router + predictor. */
+  /** Per block: attention, MLP (an MoE MLP: its router and every expert), norms, router + predictor. */
   blocks: { index: number; attention: number; mlp: number; norms: number; routing: number; total: number }[];
   finalNorm: number;
   /** 0 when tied to the token embedding. */
@@ -25,9 +25,11 @@ export function paramCounts(config: ModelConfig | ResolvedModelConfig, options: 
   const gpt2 = c.family === "gpt2";
   const norm = gpt2 ? 2 * d : d; // LayerNorm gain + bias, RMSNorm gain
   const attention = gpt2 ? d * 3 * d + 3 * d + d * d + d : 4 * d * d;
-  const mlp = gpt2 ? d * h + h + h * d + d : 3 * d * h;
+  const familyMlp = (hidden: number) => (gpt2 ? d * hidden + hidden + hidden * d + d : 3 * d * hidden);
   const blocks = c.layers.map((l) => {
     const r = l.routed ? routerCostAt(c, l.index, options.routerCost).params : 0;
+    const e = expertsAt(c, l.index);
+    const mlp = e ? d * (e.count + e.noop) + e.count * familyMlp(e.hidden) : familyMlp(h);
     return { index: l.index, attention, mlp, norms: 2 * norm, routing: r, total: attention + mlp + 2 * norm + r };
   });
   const tokenEmbedding = c.vocabSize * d;

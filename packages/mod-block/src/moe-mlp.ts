@@ -32,7 +32,7 @@ export interface ExpertRouting {
 export interface MoeResult {
   /** m, [B, T, d]. */
   out: tf.Tensor3D;
-  /** "experts.aux" (top-k mode, when the config has an auxLoss), weighted. */
+  /** "experts_bce" (top-k mode, when the config has an auxLoss), weighted. */
   auxLosses: Record<string, tf.Scalar>;
   routing: ExpertRouting;
 }
@@ -144,7 +144,7 @@ export function moeMlp(
     const z = tf.slice(logits, [0, 0, 0], [b, t, count]);
     const target = tf.tensor3d(member, [b, t, count]);
     const bce = tf.mean(tf.sub(tf.softplus(z), tf.mul(z, target))) as tf.Scalar;
-    auxLosses["experts.aux"] = tf.mul(bce, experts.auxLoss.weight) as tf.Scalar;
+    auxLosses["experts_bce"] = tf.mul(bce, experts.auxLoss.weight) as tf.Scalar;
   }
   return { out: out ?? (tf.zeros([b, t, d]) as tf.Tensor3D), auxLosses, routing: { processed, probability: hostProbs } };
 }

@@ -4,7 +4,7 @@
 // Formulas, weight names and shapes: ../README.md.
 import * as tf from "@tensorflow/tfjs-core";
 import { mulberry32 } from "@mixdepth/core";
-import { ModBlock, layerNorm, rmsNorm, type KeyValues, type RoutingMode, type RoutingObservation, type RoutingTrace } from "@mixdepth/mod-block";
+import { ModBlock, layerNorm, rmsNorm, type ExpertTrace, type KeyValues, type RoutingMode, type RoutingObservation, type RoutingTrace } from "@mixdepth/mod-block";
 import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { embeddingLookup } from "./embedding.js";
 import { crossEntropy } from "./loss.js";
@@ -51,6 +51,8 @@ export interface ForwardResult {
   auxLosses: Record<string, tf.Scalar>;
   /** With `trace`: one per routed block, in layer order (plain arrays, nothing to dispose); else empty. */
   traces: RoutingTrace[];
+  /** With `trace`: one per block with an MoE MLP (which tokens each expert processed), in layer order; else empty. */
+  expertTraces: ExpertTrace[];
 }
 
 export interface LossResult {
@@ -145,7 +147,7 @@ export class Transformer {
     const cache = options.cache ?? null;
     const routing = options.routing ?? "topk";
     if (cache) {
-      if (routing !== "causal" && c.routing.blocks.length > 0) throw new Error('forward: a KV cache needs routing: "causal" (top-k routing looks at the whole sequence)');
+      if (routing !== "causal" && (c.routing.blocks.length > 0 || c.experts)) throw new Error('forward: a KV cache needs routing: "causal" (top-k routing looks at the whole sequence)');
       if (cache.nLayers !== c.nLayers) throw new Error(`forward: the cache has ${cache.nLayers} blocks, the model ${c.nLayers}; make it with model.createCache()`);
     }
     const start = cache ? cache.position : 0;
@@ -153,6 +155,7 @@ export class Transformer {
     if (cache && cache.batch !== null && cache.batch !== b) throw new Error(`forward: the cache holds ${cache.batch} sequences, tokens have ${b} rows`);
     const d = c.dModel;
     const traces: RoutingTrace[] = [];
+    const expertTraces: ExpertTrace[] = [];
     const entries: (KeyValues | null)[] = [];
     const kept: tf.Tensor[] = []; // new cache tensors, kept out of the tidy until committed
     let result: { logits: tf.Tensor3D; aux: Record<string, tf.Scalar> };
@@ -174,6 +177,7 @@ export class Transformer {
           });
           x = out.x;
           if (out.trace) traces.push(out.trace);
+          if (out.experts) expertTraces.push(out.experts);
           if (cache) {
             const kv = out.kv ?? null;
             if (kv && kv !== past) kept.push(tf.keep(kv.k), tf.keep(kv.v));
@@ -196,7 +200,7 @@ export class Transformer {
       throw err;
     }
     cache?.commit(entries, b, s);
-    return { logits: result.logits, auxLosses: result.aux, traces };
+    return { logits: result.logits, auxLosses: result.aux, traces, expertTraces };
   }
 
   private finalNorm(x: tf.Tensor): tf.Tensor {
