@@ -164,6 +164,9 @@ describe("experts (MoE / MoDE MLPs)", () => {
     ["bad blocks", { blocks: "some" }, "experts.blocks", "some"],
     ["negative aux weight", { auxLoss: { weight: -1 } }, "experts.auxLoss.weight", -1],
     ["unknown field", { experts: 2 }, "experts.experts", 2],
+    ["balance loss with expert choice", { balanceLoss: { weight: 0.1 } }, "experts.balanceLoss", { weight: 0.1 }],
+    ["aux BCE with token choice", { routing: "token-choice", auxLoss: { weight: 0.1 } }, "experts.auxLoss", { weight: 0.1 }],
+    ["negative balance weight", { routing: "token-choice", balanceLoss: { weight: -2 } }, "experts.balanceLoss.weight", -2],
   ])("%s", (_, experts, field, value) => {
     try {
       resolveModelConfig({ ...M, experts } as ModelConfig);
@@ -179,7 +182,9 @@ describe("experts (MoE / MoDE MLPs)", () => {
   it("defaults: every block, 4 experts at capacity 1/4, no no-op, hidden = mlpHidden; absent means null", () => {
     expect(resolveModelConfig(M).experts).toBeNull();
     const r = resolveModelConfig({ ...M, experts: {} });
-    expect(r.experts).toEqual({ blocks: [0, 1, 2, 3], count: 4, noop: 0, capacity: 0.25, hidden: r.mlpHidden, routing: "expert-choice", auxLoss: { weight: 0.01 } });
+    expect(r.experts).toEqual({ blocks: [0, 1, 2, 3], count: 4, noop: 0, capacity: 0.25, hidden: r.mlpHidden, routing: "expert-choice", auxLoss: { weight: 0.01 }, balanceLoss: null });
+    const t = resolveModelConfig({ ...M, experts: { routing: "token-choice", count: 2 } });
+    expect([t.experts?.auxLoss, t.experts?.balanceLoss, t.experts?.capacity]).toEqual([null, { weight: 0.01 }, 0.5]);
     const i = resolveModelConfig({ ...M, experts: { blocks: "every-other", count: 2, noop: 2, auxLoss: null } });
     expect(i.experts?.capacity).toBe(0.5); // 1 / count of REAL experts, never 1 / (count + noop)
     expect([0, 1, 2, 3].map((b) => expertsAt(i, b) !== null)).toEqual([false, true, false, true]);

@@ -57,7 +57,7 @@ export interface ModelConfig {
 }
 
 /** How an MoE MLP assigns tokens to experts. */
-export type ExpertRouting = "expert-choice";
+export type ExpertRouting = "expert-choice" | "token-choice";
 
 /**
  * Mixture-of-experts MLPs (docs/method.md section 6). A block listed here replaces its MLP by
@@ -86,7 +86,13 @@ export interface ExpertsConfig {
   capacity?: number;
   /** Hidden size of each expert MLP. Default the model's mlpHidden. */
   hidden?: number;
-  /** Default "expert-choice": each expert takes its top-k tokens of the sequence, k = routedTokens(capacity, tokens). */
+  /**
+   * "expert-choice" (default): each real expert takes its top-k tokens of the sequence,
+   * k = routedTokens(capacity, tokens). "token-choice": each token picks its top-1 expert (real
+   * or no-op); a real expert keeps at most k of the tokens that picked it, those with the
+   * highest probability, and drops the rest (they pass the MLP unchanged). The capacity
+   * factor of the MoE literature is capacity * count.
+   */
   routing?: ExpertRouting;
   /**
    * Auxiliary BCE of each real expert's router logit against "the expert took this token", so
@@ -94,6 +100,13 @@ export interface ExpertsConfig {
    * routing decision). Default weight 0.01; null disables (the causal rule is then untrained).
    */
   auxLoss?: { weight: number } | null;
+  /**
+   * Token choice only: the Switch Transformer's load-balancing loss
+   * weight * E * sum over real experts of (fraction of tokens that picked e) * (mean p_e).
+   * Default weight 0.01 with "token-choice"; null disables. No-op experts are not balanced: how
+   * many tokens take the residual path is learned.
+   */
+  balanceLoss?: { weight: number } | null;
 }
 
 /** {@link ExpertsConfig} with every default filled in. */
@@ -104,7 +117,10 @@ export interface ResolvedExperts {
   capacity: number;
   hidden: number;
   routing: ExpertRouting;
+  /** Expert choice: the causal rule's BCE (default 0.01); always null with token choice, whose top-1 is causal already. */
   auxLoss: { weight: number } | null;
+  /** Token choice: the load-balancing loss (default 0.01); always null with expert choice. */
+  balanceLoss: { weight: number } | null;
 }
 
 export interface ResolvedRouting {
@@ -212,7 +228,7 @@ function resolveRoutedBlocks(blocks: unknown, nLayers: number): number[] {
 
 const MODEL_KEYS = ["vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts"] as const;
 const ROUTING_KEYS = ["blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal"] as const;
-const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss"] as const;
+const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss"] as const;
 
 /** The MoE MLP of block `index`, or null when that block's MLP is dense. */
 export function expertsAt(config: Pick<ResolvedModelConfig, "experts">, index: number): ResolvedExperts | null {
@@ -236,9 +252,13 @@ function resolveExperts(e: ExpertsConfig | undefined, nLayers: number, mlpHidden
   if (typeof capacity !== "number" || !(capacity > 0 && capacity <= 1)) throw new ConfigError("experts.capacity", capacity, "must be in (0, 1]");
   const hidden = e.hidden === undefined ? mlpHidden : positiveInt("experts.hidden", e.hidden);
   const routing = e.routing ?? "expert-choice";
-  if (routing !== "expert-choice") throw new ConfigError("experts.routing", routing, 'must be "expert-choice"');
-  const auxLoss = e.auxLoss === null ? null : { weight: finiteNonNegative("experts.auxLoss.weight", e.auxLoss?.weight ?? 0.01) };
-  return { blocks, count, noop, capacity, hidden, routing, auxLoss };
+  if (routing !== "expert-choice" && routing !== "token-choice") throw new ConfigError("experts.routing", routing, 'must be "expert-choice" or "token-choice"');
+  const tokenChoice = routing === "token-choice";
+  if (tokenChoice && e.auxLoss) throw new ConfigError("experts.auxLoss", e.auxLoss, 'applies to routing "expert-choice" only (token choice is causal already)');
+  if (!tokenChoice && e.balanceLoss) throw new ConfigError("experts.balanceLoss", e.balanceLoss, 'applies to routing "token-choice" only (expert choice is balanced by construction)');
+  const auxLoss = tokenChoice || e.auxLoss === null ? null : { weight: finiteNonNegative("experts.auxLoss.weight", e.auxLoss?.weight ?? 0.01) };
+  const balanceLoss = !tokenChoice || e.balanceLoss === null ? null : { weight: finiteNonNegative("experts.balanceLoss.weight", e.balanceLoss?.weight ?? 0.01) };
+  return { blocks, count, noop, capacity, hidden, routing, auxLoss, balanceLoss };
 }
 
 /**
@@ -273,6 +293,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   checkObject("routing.predictor", config.routing?.predictor, ["hidden", "weight"]);
   checkObject("experts", config.experts, EXPERTS_KEYS);
   checkObject("experts.auxLoss", config.experts?.auxLoss, ["weight"]);
+  checkObject("experts.balanceLoss", config.experts?.balanceLoss, ["weight"]);
   const vocabSize = positiveInt("vocabSize", config.vocabSize);
   const dModel = positiveInt("dModel", config.dModel);
   const nHeads = positiveInt("nHeads", config.nHeads);

@@ -16,7 +16,8 @@
 //   enabled. The stochastic control declares 0: it has no weights.
 // - A mixture-of-experts MLP (config.experts; docs/method.md section 6) on the block's t tokens
 //   costs its router h @ W_r [d, E + N] on all t tokens plus, per real expert, its MLP on the
-//   k_e = routedTokens(experts.capacity, t) tokens it takes (no-op experts cost nothing); both
+//   k_e = routedTokens(experts.capacity, t) tokens it takes (token choice: its k_e slots,
+//   padded when fewer tokens picked it; no-op experts cost nothing); both
 //   are counted in `mlp`. At sampling time a real expert runs on a token with probability
 //   experts.capacity.
 // - Backward is 2x forward, so a training step costs 3x the forward pass.

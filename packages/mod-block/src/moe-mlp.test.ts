@@ -215,4 +215,89 @@ describe.each(testBackends())("MoE MLP on %s", (backend) => {
     x.dispose();
     mod.dispose();
   });
+
+  it("token choice: each token at most in its top-1 expert, at most k per expert (the most probable kept), exact m; balance loss by hand", async () => {
+    for (const family of FAMILIES) {
+      const cfg = withExperts(family, { routing: "token-choice", count: 2, noop: 1, capacity: 0.25, balanceLoss: { weight: 0.5 } });
+      const block = new TransformerBlock(cfg, 1, mulberry32(31));
+      const get = (n: string) => block.weights().get(n)!;
+      const h = tf.randomNormal([2, 8, 8], 0, 1, "float32", 32) as tf.Tensor3D;
+      await expectNoLeaks(() => {
+        const r = runMoe(h, family, cfg, get, "topk");
+        const p = r.routing.probability;
+        const prob = (b: number, i: number, e: number) => p[(b * 8 + i) * 3 + e]!;
+        const top1 = (b: number, i: number) => [0, 1, 2].reduce((best, j) => (prob(b, i, j) > prob(b, i, best) ? j : best), 0);
+        const k = routedTokens(0.25, 8); // 2
+        let dropped = 0;
+        let noop = 0;
+        for (let b = 0; b < 2; b++) {
+          for (let e = 0; e < 2; e++) {
+            const picked = Array.from({ length: 8 }, (_, i) => i).filter((i) => top1(b, i) === e);
+            const kept = picked.map((i) => [prob(b, i, e), i] as const).sort((x, y) => y[0] - x[0] || x[1] - y[1]).slice(0, k).map(([, i]) => i).sort((x, y) => x - y);
+            expect(r.routing.processed[e]![b], `${family} expert ${e} row ${b}`).toEqual(kept);
+            dropped += picked.length - kept.length;
+          }
+          noop += Array.from({ length: 8 }, (_, i) => i).filter((i) => top1(b, i) === 2).length;
+        }
+        expect(dropped + noop).toBeGreaterThan(0); // some tokens pass: dropped or sent to the no-op expert
+        const out = r.out.arraySync();
+        const hs = h.arraySync();
+        for (let b = 0; b < 2; b++) {
+          for (let i = 0; i < 8; i++) {
+            const e = r.routing.processed.findIndex((rows) => rows[b]!.includes(i));
+            if (e < 0) {
+              expect(out[b]![i]!.every((v) => v === 0)).toBe(true);
+              continue;
+            }
+            const y = tf.tidy(() => tf.mul(familyMlp(tf.tensor2d([hs[b]![i]!]), family, get, `mlp.experts.${e}`), prob(b, i, e)).dataSync());
+            expect(maxAbsDiff(out[b]![i]!, y)).toBeLessThan(1e-5);
+          }
+        }
+        // 0.5 * E * sum_e f_e * mean p_e, over the 16 tokens of the batch.
+        let want = 0;
+        for (let e = 0; e < 2; e++) {
+          let f = 0;
+          let mean = 0;
+          for (let b = 0; b < 2; b++) for (let i = 0; i < 8; i++) {
+            if (top1(b, i) === e) f += 1 / 16;
+            mean += prob(b, i, e) / 16;
+          }
+          want += f * mean;
+        }
+        expect(r.aux["experts_balance"]!.dataSync()[0]).toBeCloseTo(0.5 * 2 * want, 5);
+        expect(r.aux["experts_bce"]).toBeUndefined();
+        tf.dispose([r.out, ...Object.values(r.aux)]);
+        // Causal: no capacity; every token goes to its top-1 expert.
+        const c = runMoe(h, family, cfg, get, "causal");
+        for (let e = 0; e < 2; e++) for (let b = 0; b < 2; b++) expect(c.routing.processed[e]![b]).toEqual(Array.from({ length: 8 }, (_, i) => i).filter((i) => top1(b, i) === e));
+        c.out.dispose();
+      });
+      h.dispose();
+      block.dispose();
+    }
+  });
+
+  it("token choice: gradients (router through the gates and the balance loss, experts) match finite differences", async () => {
+    for (const family of FAMILIES) {
+      const cfg = withExperts(family, { routing: "token-choice", count: 2, noop: 1, capacity: 0.375, balanceLoss: { weight: 0.5 } });
+      const mod = new ModBlock(cfg, 1, mulberry32(33), 33);
+      const w = mod.weights();
+      tf.tidy(() => w.get("mlp.router.w")!.assign(tf.mul(w.get("mlp.router.w")!, 4)));
+      const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 34) as tf.Tensor3D;
+      const g = tf.randomNormal([2, 8, 8], 0, 1, "float32", 35);
+      const loss = () =>
+        tf.tidy(() => {
+          const out = mod.forward(x, { trace: true });
+          return { value: tf.addN([tf.sum(tf.mul(tf.sub(out.x, x), g)), ...Object.values(out.auxLosses)]) as tf.Scalar, key: JSON.stringify(out.experts!.processed) };
+        });
+      await expectNoLeaks(() => {
+        const up = family === "gpt2" ? "fc.w" : "up.w";
+        for (const name of ["mlp.router.w", `mlp.experts.0.${up}`, `mlp.experts.1.${up}`]) {
+          expect(variableGradCheck(loss, w.get(name)!, { eps: 1e-2, maxCoords: 6, coords: "largest" }), `${family} ${name}`).toBeLessThan(3e-2);
+        }
+      });
+      tf.dispose([x, g]);
+      mod.dispose();
+    }
+  });
 });

@@ -6,6 +6,10 @@
 //     host: router/src/topk.ts), gathered in position order as in MoD
 //   causal (sampling): token i goes to expert e iff sigmoid(logit_e) > 0.5, a per-token rule
 //     trained by an auxiliary BCE against the expert-choice membership (section 3, per decision)
+//   token choice (option): token i picks its top-1 expert j = argmax p(i) (real or no-op);
+//     real expert e keeps at most k of the tokens that picked it, those with the largest p_e,
+//     and drops the rest (Switch Transformer); a load-balancing loss keeps real experts used.
+//     Causal as it stands at sampling time: no capacity, every token goes to its top-1.
 //   m_i = sum over the experts e that took i of p_e(i) * MLP_e(h_i)
 // A token no real expert takes gets m_i = 0 exactly: it passes the MLP unchanged on the
 // residual stream (a skip, not a gated copy). No-op experts run nothing; they only take
@@ -32,7 +36,7 @@ export interface ExpertRouting {
 export interface MoeResult {
   /** m, [B, T, d]. */
   out: tf.Tensor3D;
-  /** "experts_bce" (top-k mode, when the config has an auxLoss), weighted. */
+  /** Weighted, top-k mode only: "experts_bce" (expert choice with auxLoss), "experts_balance" (token choice with balanceLoss). */
   auxLosses: Record<string, tf.Scalar>;
   routing: ExpertRouting;
 }
@@ -70,9 +74,10 @@ interface ExpertSelection {
   valid: Uint8Array | null; // [B * n], null when no row is padded
 }
 
-function fromMask(mask: Uint8Array, batch: number, t: number): ExpertSelection {
+/** Rows of `mask` [B * T] as a selection; `width`: pad every row to this many (default the longest row). */
+function fromMask(mask: Uint8Array, batch: number, t: number, width?: number): ExpertSelection {
   const counts = Array.from({ length: batch }, (_, b) => mask.subarray(b * t, (b + 1) * t).reduce((a, v) => a + v, 0));
-  const n = Math.max(0, ...counts);
+  const n = width ?? Math.max(0, ...counts);
   const index = new Int32Array(batch * n);
   const valid = counts.some((c) => c < n) ? new Uint8Array(batch * n) : null;
   for (let b = 0; b < batch; b++) {
@@ -108,12 +113,33 @@ export function moeMlp(
   const hostProbs = probs.dataSync() as Float32Array;
   const hostLogits = options.mode === "causal" ? (logits.dataSync() as Float32Array) : null;
   const processed: number[][][] = [];
-  const member = options.mode === "topk" ? new Float32Array(b * t * count) : null; // aux BCE targets
+  const tokenChoice = experts.routing === "token-choice";
+  const member = options.mode === "topk" && !tokenChoice ? new Float32Array(b * t * count) : null; // aux BCE targets
+  // Token choice: each token's top-1 expert (ties to the lower index), from the host probabilities.
+  const top1 = tokenChoice ? new Int32Array(b * t) : null;
+  if (top1) {
+    for (let i = 0; i < b * t; i++) {
+      let best = 0;
+      for (let j = 1; j < cols; j++) if ((hostProbs[i * cols + j] as number) > (hostProbs[i * cols + best] as number)) best = j;
+      top1[i] = valid && !valid[i] ? -1 : best;
+    }
+  }
   let out: tf.Tensor3D | null = null;
   const column = new Float32Array(b * t);
   for (let e = 0; e < count; e++) {
     let sel: ExpertSelection;
-    if (options.mode === "topk") {
+    if (top1 && options.mode === "topk") {
+      // Of the tokens that picked e, keep the k with the largest p_e (positions ascending);
+      // every row is padded to k (static shapes: the FLOPs are the same every step).
+      const k = routedTokens(experts.capacity, t);
+      for (let i = 0; i < b * t; i++) column[i] = top1[i] === e ? (hostProbs[i * cols + e] as number) : -1;
+      const index = topkPositions(column, b, t, k);
+      const kept = Uint8Array.from(index, (pos, j) => (top1[Math.floor(j / k) * t + pos] === e ? 1 : 0));
+      sel = { n: k, index, valid: kept.every((v) => v === 1) ? null : kept };
+    } else if (top1) {
+      const mask = Uint8Array.from(top1, (j) => (j === e ? 1 : 0));
+      sel = fromMask(mask, b, t);
+    } else if (options.mode === "topk") {
       for (let i = 0; i < b * t; i++) column[i] = hostProbs[i * cols + e] as number;
       const k = routedTokens(experts.capacity, t);
       sel = { n: k, index: topkPositions(column, b, t, k), valid: null };
@@ -123,7 +149,8 @@ export function moeMlp(
       for (let i = 0; i < b * t; i++) mask[i] = (hostLogits as Float32Array)[i * cols + e]! > 0 && (!valid || valid[i]) ? 1 : 0;
       sel = fromMask(mask, b, t);
     }
-    processed.push(Array.from({ length: b }, (_, r) => Array.from(sel.index.subarray(r * sel.n, r * sel.n + (sel.valid ? sel.valid.subarray(r * sel.n, (r + 1) * sel.n).reduce((a, v) => a + v, 0) : sel.n)))));
+    const { n, index, valid: slots } = sel;
+    processed.push(Array.from({ length: b }, (_, r) => Array.from(index.subarray(r * n, (r + 1) * n)).filter((_, j) => !slots || slots[r * n + j])));
     if (sel.n === 0) continue;
     const gateAll = tf.slice(probs, [0, 0, e], [b, t, 1]) as tf.Tensor3D; // [B, T, 1]
     if (sel.n === t && !sel.valid) {
@@ -140,6 +167,13 @@ export function moeMlp(
     out = scatterAddTokens(out ?? (tf.zeros([b, t, d]) as tf.Tensor3D), y, idx);
   }
   const auxLosses: Record<string, tf.Scalar> = {};
+  if (top1 && options.mode === "topk" && experts.balanceLoss) {
+    // Switch: E * sum_e f_e * P_e over the real experts; f (host counts) is a constant, P carries the gradient.
+    const f = new Float32Array(count);
+    for (const j of top1) if (j >= 0 && j < count) f[j] = (f[j] as number) + 1 / (b * t);
+    const meanP = tf.mean(tf.reshape(tf.slice(probs, [0, 0, 0], [b, t, count]), [b * t, count]), 0); // [E]
+    auxLosses["experts_balance"] = tf.mul(tf.sum(tf.mul(meanP, tf.tensor1d(f))), experts.balanceLoss.weight * count) as tf.Scalar;
+  }
   if (member && experts.auxLoss) {
     const z = tf.slice(logits, [0, 0, 0], [b, t, count]);
     const target = tf.tensor3d(member, [b, t, count]);
