@@ -28,6 +28,15 @@ describe("config", () => {
     expect(() => validateConfig({})).toThrow(ConfigInvalid);
   });
 
+  it("model.experts (MoE / MoDE) by --set, checked by resolveModelConfig naming the field", () => {
+    const v = loadConfig({ overrides: [parseSet("model.experts.count=2"), parseSet("model.experts.noop=1"), parseSet("model.experts.blocks=[1, 3]")] });
+    expect(v.model.experts).toMatchObject({ blocks: [1, 3], count: 2, noop: 1, capacity: 0.5 });
+    expect(() => loadConfig({ overrides: [parseSet("model.experts.count=0")] })).toThrow(/model\.experts\.count: must be a positive integer \(got 0\)/);
+    expect(() => loadConfig({ overrides: [parseSet("model.experts.routing=hash")] })).toThrow(/model\.experts\.routing: .*\(got "hash"\)/);
+    expect(loadConfig({ preset: "mode" }).model.experts).toMatchObject({ blocks: [1, 3], count: 4, noop: 4, capacity: 0.125 });
+    expect(loadConfig({ preset: "mode" }).model.routing.blocks).toEqual([]);
+  });
+
   it("--set parses YAML scalars and lists; merge replaces arrays", () => {
     expect(parseSet("a.b=3")).toEqual({ a: { b: 3 } });
     expect(parseSet("a=true")).toEqual({ a: true });

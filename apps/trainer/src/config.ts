@@ -38,6 +38,7 @@ const modelSchema = z
     normEps: z.number().optional(),
     ropeBase: z.number().optional(),
     routing: z.record(z.unknown()).optional(),
+    experts: z.record(z.unknown()).optional(),
   })
   .strict();
 
@@ -182,6 +183,16 @@ export const PRESETS: Record<string, TrainerConfig> = {
     training: { ...COMPARISON_TRAINING },
     data: { ...BASE.data },
     output: { dir: "runs/compare" },
+    backend: BASE.backend,
+  },
+  // Integrated MoDE (docs/method.md section 6) on the quick preset's shape and schedule: dense
+  // attention everywhere; every other block's MLP is 4 expert MLPs at 1/8 of the tokens each
+  // (half the dense MLP's compute) plus 4 no-op experts, so a token can learn the residual path.
+  mode: {
+    model: { ...smallModModel("llama"), routing: { blocks: "none" }, experts: { blocks: "every-other", count: 4, noop: 4, capacity: 0.125 } },
+    training: { ...BASE_TRAINING, steps: 1000, warmupSteps: 100, evalEvery: 250, checkpointEvery: 250 },
+    data: { ...BASE.data },
+    output: { dir: "runs/mode" },
     backend: BASE.backend,
   },
   // `mixdepth sweep`: the training settings every run of the isoFLOP study shares (its
