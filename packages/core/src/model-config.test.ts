@@ -167,6 +167,10 @@ describe("experts (MoE / MoDE MLPs)", () => {
     ["balance loss with expert choice", { balanceLoss: { weight: 0.1 } }, "experts.balanceLoss", { weight: 0.1 }],
     ["aux BCE with token choice", { routing: "token-choice", auxLoss: { weight: 0.1 } }, "experts.auxLoss", { weight: 0.1 }],
     ["negative balance weight", { routing: "token-choice", balanceLoss: { weight: -2 } }, "experts.balanceLoss.weight", -2],
+    ["predictor with token choice", { routing: "token-choice", predictor: {} }, "experts.predictor", {}],
+    ["predictor hidden 0", { predictor: { hidden: 0 } }, "experts.predictor.hidden", 0],
+    ["causal predictor without one", { causal: "predictor" }, "experts.causal", "predictor"],
+    ["unknown causal rule", { causal: "oracle" }, "experts.causal", "oracle"],
   ])("%s", (_, experts, field, value) => {
     try {
       resolveModelConfig({ ...M, experts } as ModelConfig);
@@ -182,7 +186,9 @@ describe("experts (MoE / MoDE MLPs)", () => {
   it("defaults: every block, 4 experts at capacity 1/4, no no-op, hidden = mlpHidden; absent means null", () => {
     expect(resolveModelConfig(M).experts).toBeNull();
     const r = resolveModelConfig({ ...M, experts: {} });
-    expect(r.experts).toEqual({ blocks: [0, 1, 2, 3], count: 4, noop: 0, capacity: 0.25, hidden: r.mlpHidden, routing: "expert-choice", auxLoss: { weight: 0.01 }, balanceLoss: null });
+    expect(r.experts).toEqual({ blocks: [0, 1, 2, 3], count: 4, noop: 0, capacity: 0.25, hidden: r.mlpHidden, routing: "expert-choice", auxLoss: { weight: 0.01 }, balanceLoss: null, predictor: null, causal: "threshold" });
+    const p = resolveModelConfig({ ...M, experts: { predictor: {} } });
+    expect([p.experts?.predictor, p.experts?.causal]).toEqual([{ hidden: 4, weight: 1 }, "predictor"]);
     const t = resolveModelConfig({ ...M, experts: { routing: "token-choice", count: 2 } });
     expect([t.experts?.auxLoss, t.experts?.balanceLoss, t.experts?.capacity]).toEqual([null, { weight: 0.01 }, 0.5]);
     const i = resolveModelConfig({ ...M, experts: { blocks: "every-other", count: 2, noop: 2, auxLoss: null } });

@@ -107,6 +107,14 @@ export interface ExpertsConfig {
    * many tokens take the residual path is learned.
    */
   balanceLoss?: { weight: number } | null;
+  /**
+   * Expert choice only: an auxiliary predictor MLP d -> hidden -> E on the stop-gradient MLP
+   * input, trained by BCE against "expert e took this token" (section 3's predictor, one output
+   * per real expert). Default null (off); `{}` gives hidden d/2 and weight 1.
+   */
+  predictor?: { hidden?: number; weight?: number } | null;
+  /** Expert choice: the sampling-time rule per (token, expert). Default "predictor" when enabled, else "threshold" (sigmoid of the router logit > 0.5). */
+  causal?: CausalRouting;
 }
 
 /** {@link ExpertsConfig} with every default filled in. */
@@ -121,6 +129,10 @@ export interface ResolvedExperts {
   auxLoss: { weight: number } | null;
   /** Token choice: the load-balancing loss (default 0.01); always null with expert choice. */
   balanceLoss: { weight: number } | null;
+  /** Expert choice: the causal predictor, or null. */
+  predictor: { hidden: number; weight: number } | null;
+  /** Expert choice: the causal rule ("threshold" with token choice, whose top-1 needs none). */
+  causal: CausalRouting;
 }
 
 export interface ResolvedRouting {
@@ -228,7 +240,7 @@ function resolveRoutedBlocks(blocks: unknown, nLayers: number): number[] {
 
 const MODEL_KEYS = ["vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts"] as const;
 const ROUTING_KEYS = ["blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal"] as const;
-const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss"] as const;
+const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss", "predictor", "causal"] as const;
 
 /** The MoE MLP of block `index`, or null when that block's MLP is dense. */
 export function expertsAt(config: Pick<ResolvedModelConfig, "experts">, index: number): ResolvedExperts | null {
@@ -236,7 +248,7 @@ export function expertsAt(config: Pick<ResolvedModelConfig, "experts">, index: n
   return e && e.blocks.includes(index) ? e : null;
 }
 
-function resolveExperts(e: ExpertsConfig | undefined, nLayers: number, mlpHidden: number): ResolvedExperts | null {
+function resolveExperts(e: ExpertsConfig | undefined, nLayers: number, mlpHidden: number, dModel: number): ResolvedExperts | null {
   if (e === undefined || e === null) return null;
   let blocks: number[];
   try {
@@ -258,7 +270,18 @@ function resolveExperts(e: ExpertsConfig | undefined, nLayers: number, mlpHidden
   if (!tokenChoice && e.balanceLoss) throw new ConfigError("experts.balanceLoss", e.balanceLoss, 'applies to routing "token-choice" only (expert choice is balanced by construction)');
   const auxLoss = tokenChoice || e.auxLoss === null ? null : { weight: finiteNonNegative("experts.auxLoss.weight", e.auxLoss?.weight ?? 0.01) };
   const balanceLoss = !tokenChoice || e.balanceLoss === null ? null : { weight: finiteNonNegative("experts.balanceLoss.weight", e.balanceLoss?.weight ?? 0.01) };
-  return { blocks, count, noop, capacity, hidden, routing, auxLoss, balanceLoss };
+  if (tokenChoice && e.predictor) throw new ConfigError("experts.predictor", e.predictor, 'applies to routing "expert-choice" only (token choice is causal already)');
+  const predictor =
+    e.predictor === undefined || e.predictor === null
+      ? null
+      : {
+          hidden: e.predictor.hidden === undefined ? Math.max(1, Math.floor(dModel / 2)) : positiveInt("experts.predictor.hidden", e.predictor.hidden),
+          weight: finiteNonNegative("experts.predictor.weight", e.predictor.weight ?? 1),
+        };
+  const causal = e.causal ?? (predictor ? "predictor" : "threshold");
+  if (causal !== "threshold" && causal !== "predictor") throw new ConfigError("experts.causal", causal, 'must be "threshold" or "predictor"');
+  if (causal === "predictor" && !predictor) throw new ConfigError("experts.causal", causal, "needs experts.predictor (it is null)");
+  return { blocks, count, noop, capacity, hidden, routing, auxLoss, balanceLoss, predictor, causal };
 }
 
 /**
@@ -294,6 +317,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   checkObject("experts", config.experts, EXPERTS_KEYS);
   checkObject("experts.auxLoss", config.experts?.auxLoss, ["weight"]);
   checkObject("experts.balanceLoss", config.experts?.balanceLoss, ["weight"]);
+  checkObject("experts.predictor", config.experts?.predictor, ["hidden", "weight"]);
   const vocabSize = positiveInt("vocabSize", config.vocabSize);
   const dModel = positiveInt("dModel", config.dModel);
   const nHeads = positiveInt("nHeads", config.nHeads);
@@ -352,7 +376,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   if (causal === "predictor" && !predictor) {
     throw new ConfigError("routing.causal", causal, "needs routing.predictor (it is null)");
   }
-  const experts = resolveExperts(config.experts, nLayers, mlpHidden);
+  const experts = resolveExperts(config.experts, nLayers, mlpHidden, dModel);
   const routed = new Set(blocks);
   const layers = Array.from({ length: nLayers }, (_, index) => ({
     index,

@@ -205,6 +205,15 @@ describe("mixture-of-experts MLPs (docs/method.md section 6)", () => {
     expect(b.router).toBe(2 * 4 * 8); // the MoD router on all S tokens
   });
 
+  it("the experts' causal predictor: on every token in training, at sampling time only as the causal rule", () => {
+    const P: ModelConfig = { ...E, experts: { ...E.experts, predictor: { hidden: 3 } } };
+    // predictor 2*4*(4*3 + 3*2) = 144 on top of E's 352
+    expect(forwardFlops(P).blocks[0]!.mlp).toBe(352 + 144);
+    expect(samplingFlopsPerToken(P, { position: 0 }).blocks[0]!.expected).toBe(96 + 8 + 8 + 32 + 88 + 2 * (4 * 3 + 3 * 2));
+    const threshold: ModelConfig = { ...E, experts: { ...E.experts, predictor: { hidden: 3 }, causal: "threshold" } };
+    expect(samplingFlopsPerToken(threshold, { position: 0 }).blocks[0]!.expected).toBe(96 + 8 + 8 + 32 + 88);
+  });
+
   it("sampling: the expert router on the token, each real expert with probability capacity", () => {
     const s = samplingFlopsPerToken(E, { position: 0 });
     // attention at t=0: qkv 96, scores 8, values 8, out 32; mlp 2*4*3 + 2 * 0.25 * (2*4*8*2) = 24 + 64

@@ -18,7 +18,8 @@
 //   costs its router h @ W_r [d, E + N] on all t tokens plus, per real expert, its MLP on the
 //   k_e = routedTokens(experts.capacity, t) tokens it takes (token choice: its k_e slots,
 //   padded when fewer tokens picked it; no-op experts cost nothing); both
-//   are counted in `mlp`. At sampling time a real expert runs on a token with probability
+//   are counted in `mlp`, with the experts' causal predictor (on all t tokens in training; at
+//   sampling time only when it is the causal rule). At sampling time a real expert runs on a token with probability
 //   experts.capacity.
 // - Backward is 2x forward, so a training step costs 3x the forward pass.
 import { ConfigError, expertsAt, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
@@ -82,7 +83,7 @@ function attentionPairs(t: number, counting: AttentionCounting): number {
  * Matmul FLOPs of block `index`'s residual branch (attention + MLP) on `t` query tokens with
  * `pairs` query-key pairs. `expertTokens(t)`: tokens each real expert of an MoE MLP processes.
  */
-function branchFlops(c: ResolvedModelConfig, index: number, t: number, pairs: number, expertTokens: (t: number, capacity: number) => number) {
+function branchFlops(c: ResolvedModelConfig, index: number, t: number, pairs: number, expertTokens: (t: number, capacity: number) => number, sampling = false) {
   const d = c.dModel;
   const qkv = 2 * t * d * 3 * d;
   const attentionScores = 2 * pairs * d; // all heads: H * pairs * headDim
@@ -90,8 +91,10 @@ function branchFlops(c: ResolvedModelConfig, index: number, t: number, pairs: nu
   const attentionOutput = 2 * t * d * d;
   const matrices = c.mlpKind === "swiglu" ? 3 : 2;
   const e = expertsAt(c, index);
+  // The experts' causal predictor runs for its loss in training, at sampling time only as the rule.
+  const p = e?.predictor && (!sampling || e.causal === "predictor") ? e.predictor.hidden : 0;
   const mlp = e
-    ? 2 * t * d * (e.count + e.noop) + e.count * 2 * expertTokens(t, e.capacity) * d * e.hidden * matrices
+    ? 2 * t * d * (e.count + e.noop) + 2 * t * (d * p + p * e.count) + e.count * 2 * expertTokens(t, e.capacity) * d * e.hidden * matrices
     : 2 * t * d * c.mlpHidden * matrices;
   return { qkv, attentionScores, attentionValues, attentionOutput, mlp };
 }
@@ -212,11 +215,11 @@ export function samplingFlopsPerToken(config: ModelConfig | ResolvedModelConfig,
   }
   const blocks = c.layers.map((l) => {
     if (!l.routed) {
-      const b = branchFlops(c, l.index, 1, position + 1, expectedExpertTokens);
+      const b = branchFlops(c, l.index, 1, position + 1, expectedExpertTokens, true);
       return { index: l.index, routed: false, expected: b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp };
     }
     const r = routingFlops(c, l.index, 1, options.routerCost, causal === "predictor");
-    const b = branchFlops(c, l.index, 1, p * position + 1, expectedExpertTokens);
+    const b = branchFlops(c, l.index, 1, p * position + 1, expectedExpertTokens, true);
     const branch = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp;
     return { index: l.index, routed: true, expected: r.router + r.predictor + p * branch };
   });

@@ -29,7 +29,8 @@ export function paramCounts(config: ModelConfig | ResolvedModelConfig, options: 
   const blocks = c.layers.map((l) => {
     const r = l.routed ? routerCostAt(c, l.index, options.routerCost).params : 0;
     const e = expertsAt(c, l.index);
-    const mlp = e ? d * (e.count + e.noop) + e.count * familyMlp(e.hidden) : familyMlp(h);
+    const p = e?.predictor?.hidden ?? 0; // the experts' causal predictor: w1 [d, p] + b1 [p] + w2 [p, E] + b2 [E]
+    const mlp = e ? d * (e.count + e.noop) + (p ? d * p + p + p * e.count + e.count : 0) + e.count * familyMlp(e.hidden) : familyMlp(h);
     return { index: l.index, attention, mlp, norms: 2 * norm, routing: r, total: attention + mlp + 2 * norm + r };
   });
   const tokenEmbedding = c.vocabSize * d;

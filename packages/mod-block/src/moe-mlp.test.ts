@@ -300,4 +300,53 @@ describe.each(testBackends())("MoE MLP on %s", (backend) => {
       mod.dispose();
     }
   });
+
+  it("the experts' causal predictor: its BCE reaches only its own weights (stop-gradient), has correct gradients, and decides causal routing", async () => {
+    for (const family of FAMILIES) {
+      const cfg = withExperts(family, { count: 2, noop: 1, capacity: 0.5, predictor: { hidden: 4 }, auxLoss: null });
+      const mod = new ModBlock(cfg, 1, mulberry32(41), 41);
+      const w = mod.weights();
+      expect([...w.keys()].filter((n) => n.startsWith("mlp.predictor"))).toEqual(["mlp.predictor.w1", "mlp.predictor.b1", "mlp.predictor.w2", "mlp.predictor.b2"]);
+      expect(w.get("mlp.predictor.w2")!.shape).toEqual([4, 2]);
+      const x = tf.randomNormal([2, 8, 8], 0, 1, "float32", 42) as tf.Tensor3D;
+      tf.tidy(() => w.get("mlp.router.w")!.assign(tf.mul(w.get("mlp.router.w")!, 4)));
+      await expectNoLeaks(() => {
+        const predictorLoss = () => tf.tidy(() => {
+          const out = mod.forward(x, { trace: true });
+          return { value: out.auxLosses["experts_predictor_bce"]! as tf.Scalar, key: JSON.stringify(out.experts!.processed) };
+        });
+        // Stop-gradient: nothing outside the predictor gets a gradient from its loss.
+        const outside = ["mlp.router.w", "attn.qkv.w", "norm2.g"].map((n) => w.get(n)!);
+        const { value, grads } = tf.variableGrads(() => predictorLoss().value, outside);
+        for (const v of outside) expect(tf.tidy(() => (grads[v.name] ? tf.max(tf.abs(grads[v.name]!)).dataSync()[0] : 0)), v.name).toBe(0);
+        const xGrad = tf.tidy(() => tf.grad((xi: tf.Tensor) => mod.forward(xi as tf.Tensor3D).auxLosses["experts_predictor_bce"]!)(x));
+        expect(tf.tidy(() => tf.max(tf.abs(xGrad)).dataSync()[0])).toBe(0);
+        tf.dispose([value, xGrad, ...Object.values(grads)]);
+        for (const name of ["mlp.predictor.w1", "mlp.predictor.b2"]) {
+          // A small step: the BCE is smooth and small, but ReLU kinks sit closer than 1e-2.
+          expect(variableGradCheck(predictorLoss, w.get(name)!, { eps: 2e-3, maxCoords: 6, coords: "largest" }), `${family} ${name}`).toBeLessThan(3e-2);
+        }
+        // Causal mode: expert e takes token i iff its predictor logit is > 0 (not the router's).
+        const h = tf.randomNormal([2, 8, 8], 0, 1, "float32", 43) as tf.Tensor3D;
+        const get = (n: string) => w.get(n)!;
+        const c = runMoe(h, family, cfg, get, "causal");
+        expect(c.aux).toEqual({});
+        const q = tf.tidy(() => {
+          const hidden = tf.relu(tf.add(tf.matMul(tf.reshape(h, [16, 8]), get("mlp.predictor.w1") as tf.Tensor2D), get("mlp.predictor.b1")));
+          return tf.add(tf.matMul(hidden, get("mlp.predictor.w2") as tf.Tensor2D), get("mlp.predictor.b2")).arraySync() as number[][];
+        });
+        const r = tf.tidy(() => tf.matMul(tf.reshape(h, [16, 8]), get("mlp.router.w") as tf.Tensor2D).arraySync() as number[][]);
+        let differs = false;
+        for (let e = 0; e < 2; e++) for (let b = 0; b < 2; b++) {
+          const byPredictor = Array.from({ length: 8 }, (_, i) => i).filter((i) => q[b * 8 + i]![e]! > 0);
+          expect(c.routing.processed[e]![b]).toEqual(byPredictor);
+          differs ||= JSON.stringify(byPredictor) !== JSON.stringify(Array.from({ length: 8 }, (_, i) => i).filter((i) => r[b * 8 + i]![e]! > 0));
+        }
+        expect(differs).toBe(true); // the predictor, not the router threshold, decided
+        tf.dispose([h, c.out]);
+      });
+      x.dispose();
+      mod.dispose();
+    }
+  });
 });

@@ -5,7 +5,9 @@
 //     each sequence with the largest p_e (exact k, ties toward the earlier position, on the
 //     host: router/src/topk.ts), gathered in position order as in MoD
 //   causal (sampling): token i goes to expert e iff sigmoid(logit_e) > 0.5, a per-token rule
-//     trained by an auxiliary BCE against the expert-choice membership (section 3, per decision)
+//     trained by an auxiliary BCE against the expert-choice membership (section 3, per decision);
+//     or, with experts.predictor, iff sigmoid(q_e) > 0.5 for q = MLP d -> h_p -> E on the
+//     stop-gradient input, trained by the same BCE target (it never touches the LM objective)
 //   token choice (option): token i picks its top-1 expert j = argmax p(i) (real or no-op);
 //     real expert e keeps at most k of the tokens that picked it, those with the largest p_e,
 //     and drops the rest (Switch Transformer); a load-balancing loss keeps real experts used.
@@ -17,7 +19,7 @@
 // at full capacity, p = 1 exactly and m = MLP(h): the dense MLP.
 import * as tf from "@tensorflow/tfjs-core";
 import type { ArchitectureFamily, ResolvedExperts } from "@mixdepth/core";
-import { topkPositions } from "@mixdepth/router";
+import { stopGradient, topkPositions } from "@mixdepth/router";
 import { routedTokens } from "@mixdepth/core";
 import { gelu, linear, silu } from "./layers.js";
 import { gatherTokens, scatterAddTokens } from "./token-gather.js";
@@ -36,7 +38,10 @@ export interface ExpertRouting {
 export interface MoeResult {
   /** m, [B, T, d]. */
   out: tf.Tensor3D;
-  /** Weighted, top-k mode only: "experts_bce" (expert choice with auxLoss), "experts_balance" (token choice with balanceLoss). */
+  /**
+   * Weighted, top-k mode only: "experts_bce" (expert choice with auxLoss), "experts_predictor_bce"
+   * (expert choice with a predictor), "experts_balance" (token choice with balanceLoss).
+   */
   auxLosses: Record<string, tf.Scalar>;
   routing: ExpertRouting;
 }
@@ -60,12 +65,19 @@ export function familyMlp(x: tf.Tensor, family: ArchitectureFamily, w: (name: st
   return linear(tf.mul(gate, up), w(`${prefix}.down.w`) as tf.Tensor2D);
 }
 
-/** Name -> shape of an MoE MLP's weights: the router "mlp.router.w" [d, E + N], then each expert's MLP. */
+/**
+ * Name -> shape of an MoE MLP's weights: the router "mlp.router.w" [d, E + N], the causal
+ * predictor "mlp.predictor.*" when enabled, then each expert's MLP.
+ */
 export function moeMlpWeightShapes(family: ArchitectureFamily, d: number, experts: ResolvedExperts): [string, number[]][] {
   const out: [string, number[]][] = [["mlp.router.w", [d, experts.count + experts.noop]]];
+  const p = experts.predictor;
+  if (p) out.push(["mlp.predictor.w1", [d, p.hidden]], ["mlp.predictor.b1", [p.hidden]], ["mlp.predictor.w2", [p.hidden, experts.count]], ["mlp.predictor.b2", [experts.count]]);
   for (let e = 0; e < experts.count; e++) out.push(...familyMlpWeightShapes(family, d, experts.hidden, `mlp.experts.${e}`));
   return out;
 }
+
+const tokenChoiceOf = (e: ResolvedExperts) => e.routing === "token-choice";
 
 /** Per row, the chosen token indices padded to the longest row with unchosen ones (valid 0). */
 interface ExpertSelection {
@@ -111,7 +123,14 @@ export function moeMlp(
   const logits = linear(h, w("mlp.router.w") as tf.Tensor2D) as tf.Tensor3D; // [B, T, E + N]
   const probs = tf.softmax(logits, -1) as tf.Tensor3D;
   const hostProbs = probs.dataSync() as Float32Array;
-  const hostLogits = options.mode === "causal" ? (logits.dataSync() as Float32Array) : null;
+  // The predictor sees the input through a stop-gradient: its loss reaches neither h nor W_r.
+  // It runs for its loss (top-k) and, as the causal rule, in causal mode.
+  const predicted = experts.predictor && !tokenChoiceOf(experts) && (options.mode === "topk" || experts.causal === "predictor")
+    ? (linear(tf.relu(linear(stopGradient(h), w("mlp.predictor.w1") as tf.Tensor2D, w("mlp.predictor.b1") as tf.Tensor1D)), w("mlp.predictor.w2") as tf.Tensor2D, w("mlp.predictor.b2") as tf.Tensor1D) as tf.Tensor3D) // [B, T, E]
+    : null;
+  const usePredictor = experts.causal === "predictor" && predicted !== null;
+  const decisionCols = usePredictor ? count : cols;
+  const hostLogits = options.mode === "causal" ? ((usePredictor ? (predicted as tf.Tensor3D) : logits).dataSync() as Float32Array) : null;
   const processed: number[][][] = [];
   const tokenChoice = experts.routing === "token-choice";
   const member = options.mode === "topk" && !tokenChoice ? new Float32Array(b * t * count) : null; // aux BCE targets
@@ -146,7 +165,7 @@ export function moeMlp(
       for (let r = 0; r < b; r++) for (let j = 0; j < k; j++) (member as Float32Array)[(r * t + (sel.index[r * k + j] as number)) * count + e] = 1;
     } else {
       const mask = new Uint8Array(b * t);
-      for (let i = 0; i < b * t; i++) mask[i] = (hostLogits as Float32Array)[i * cols + e]! > 0 && (!valid || valid[i]) ? 1 : 0;
+      for (let i = 0; i < b * t; i++) mask[i] = (hostLogits as Float32Array)[i * decisionCols + e]! > 0 && (!valid || valid[i]) ? 1 : 0;
       sel = fromMask(mask, b, t);
     }
     const { n, index, valid: slots } = sel;
@@ -174,11 +193,11 @@ export function moeMlp(
     const meanP = tf.mean(tf.reshape(tf.slice(probs, [0, 0, 0], [b, t, count]), [b * t, count]), 0); // [E]
     auxLosses["experts_balance"] = tf.mul(tf.sum(tf.mul(meanP, tf.tensor1d(f))), experts.balanceLoss.weight * count) as tf.Scalar;
   }
-  if (member && experts.auxLoss) {
-    const z = tf.slice(logits, [0, 0, 0], [b, t, count]);
+  if (member) {
     const target = tf.tensor3d(member, [b, t, count]);
-    const bce = tf.mean(tf.sub(tf.softplus(z), tf.mul(z, target))) as tf.Scalar;
-    auxLosses["experts_bce"] = tf.mul(bce, experts.auxLoss.weight) as tf.Scalar;
+    const bce = (z: tf.Tensor) => tf.mean(tf.sub(tf.softplus(z), tf.mul(z, target))) as tf.Scalar;
+    if (experts.auxLoss) auxLosses["experts_bce"] = tf.mul(bce(tf.slice(logits, [0, 0, 0], [b, t, count])), experts.auxLoss.weight) as tf.Scalar;
+    if (predicted && experts.predictor) auxLosses["experts_predictor_bce"] = tf.mul(bce(predicted), experts.predictor.weight) as tf.Scalar;
   }
   return { out: out ?? (tf.zeros([b, t, d]) as tf.Tensor3D), auxLosses, routing: { processed, probability: hostProbs } };
 }

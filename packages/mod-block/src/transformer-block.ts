@@ -101,7 +101,9 @@ export class TransformerBlock {
         ? constParam(shape, 1)
         : name.endsWith(".b")
           ? constParam(shape, 0)
-          : normalParam(rand, shape, name === "mlp.router.w" ? 1 / Math.sqrt(config.dModel) : isResidualProjection(name) ? residualStd : std);
+          : name.startsWith("mlp.predictor.b")
+            ? constParam(shape, 0)
+            : normalParam(rand, shape, name === "mlp.router.w" || name.startsWith("mlp.predictor.w") ? 1 / Math.sqrt(shape[0] as number) : isResidualProjection(name) ? residualStd : std);
       this.params.set(name, v);
     }
   }

@@ -23,6 +23,7 @@ const configs: [string, ModelConfig][] = [
   ["llama MoE with reduced capacity", { ...base, family: "llama", experts: { count: 2, capacity: 0.25 } }],
   ["llama staged MoDE (MoD every other, experts on those blocks)", { ...base, family: "llama", routing: { blocks: "every-other", capacity: 0.5 }, experts: { blocks: "every-other", count: 2, capacity: 0.5 } }],
   ["llama token-choice MoE (2 experts + 1 no-op, capacity factor 1)", { ...base, family: "llama", experts: { blocks: [0, 3], routing: "token-choice", count: 2, noop: 1, capacity: 0.5 } }],
+  ["llama integrated MoDE with the experts' causal predictor", { ...base, family: "llama", experts: { blocks: [2], count: 2, noop: 1, capacity: 0.375, predictor: { hidden: 3 } } }],
   ["gpt2 staged + integrated, untied", { ...base, family: "gpt2", tieEmbeddings: false, routing: { blocks: [1, 2], capacity: 0.5, predictor: null }, experts: { blocks: [0, 1], count: 3, noop: 1 } }],
 ];
 
@@ -99,7 +100,7 @@ describe.each(testBackends())("MoE / MoDE cached decoding on %s", (backend) => {
     return logits;
   }
 
-  it.each([configs[1]!, configs[3]!, configs[4]!])("%s: prompt then one token per call equals the causal forward within 1e-4", async (_name, config) => {
+  it.each([configs[1]!, configs[3]!, configs[4]!, configs[5]!])("%s: prompt then one token per call equals the causal forward within 1e-4", async (_name, config) => {
     await expectNoLeaks(() => {
       const m = createTransformer(config, { seed: 3 });
       redrawWeights(m, 3);
