@@ -171,6 +171,7 @@ describe("experts (MoE / MoDE MLPs)", () => {
     ["predictor hidden 0", { predictor: { hidden: 0 } }, "experts.predictor.hidden", 0],
     ["causal predictor without one", { causal: "predictor" }, "experts.causal", "predictor"],
     ["unknown causal rule", { causal: "oracle" }, "experts.causal", "oracle"],
+    ["z-loss without a weight", { zLoss: {} }, "experts.zLoss.weight", undefined],
   ])("%s", (_, experts, field, value) => {
     try {
       resolveModelConfig({ ...M, experts } as ModelConfig);
@@ -186,7 +187,7 @@ describe("experts (MoE / MoDE MLPs)", () => {
   it("defaults: every block, 4 experts at capacity 1/4, no no-op, hidden = mlpHidden; absent means null", () => {
     expect(resolveModelConfig(M).experts).toBeNull();
     const r = resolveModelConfig({ ...M, experts: {} });
-    expect(r.experts).toEqual({ blocks: [0, 1, 2, 3], count: 4, noop: 0, capacity: 0.25, hidden: r.mlpHidden, routing: "expert-choice", auxLoss: { weight: 0.01 }, balanceLoss: null, predictor: null, causal: "threshold" });
+    expect(r.experts).toEqual({ blocks: [0, 1, 2, 3], count: 4, noop: 0, capacity: 0.25, hidden: r.mlpHidden, routing: "expert-choice", auxLoss: { weight: 0.01 }, balanceLoss: null, predictor: null, causal: "threshold", zLoss: null });
     const p = resolveModelConfig({ ...M, experts: { predictor: {} } });
     expect([p.experts?.predictor, p.experts?.causal]).toEqual([{ hidden: 4, weight: 1 }, "predictor"]);
     const t = resolveModelConfig({ ...M, experts: { routing: "token-choice", count: 2 } });

@@ -115,6 +115,11 @@ export interface ExpertsConfig {
   predictor?: { hidden?: number; weight?: number } | null;
   /** Expert choice: the sampling-time rule per (token, expert). Default "predictor" when enabled, else "threshold" (sigmoid of the router logit > 0.5). */
   causal?: CausalRouting;
+  /**
+   * Router z-loss, weight * mean over tokens of logsumexp(logits)^2 (ST-MoE, Zoph et al. 2022;
+   * used by Mixture-of-Recursions): keeps the router logits small. Default null (off).
+   */
+  zLoss?: { weight: number } | null;
 }
 
 /** {@link ExpertsConfig} with every default filled in. */
@@ -133,6 +138,8 @@ export interface ResolvedExperts {
   predictor: { hidden: number; weight: number } | null;
   /** Expert choice: the causal rule ("threshold" with token choice, whose top-1 needs none). */
   causal: CausalRouting;
+  /** Router z-loss, or null. */
+  zLoss: { weight: number } | null;
 }
 
 export interface ResolvedRouting {
@@ -240,7 +247,7 @@ function resolveRoutedBlocks(blocks: unknown, nLayers: number): number[] {
 
 const MODEL_KEYS = ["vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts"] as const;
 const ROUTING_KEYS = ["blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal"] as const;
-const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss", "predictor", "causal"] as const;
+const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss", "predictor", "causal", "zLoss"] as const;
 
 /** The MoE MLP of block `index`, or null when that block's MLP is dense. */
 export function expertsAt(config: Pick<ResolvedModelConfig, "experts">, index: number): ResolvedExperts | null {
@@ -281,7 +288,8 @@ function resolveExperts(e: ExpertsConfig | undefined, nLayers: number, mlpHidden
   const causal = e.causal ?? (predictor ? "predictor" : "threshold");
   if (causal !== "threshold" && causal !== "predictor") throw new ConfigError("experts.causal", causal, 'must be "threshold" or "predictor"');
   if (causal === "predictor" && !predictor) throw new ConfigError("experts.causal", causal, "needs experts.predictor (it is null)");
-  return { blocks, count, noop, capacity, hidden, routing, auxLoss, balanceLoss, predictor, causal };
+  const zLoss = e.zLoss === undefined || e.zLoss === null ? null : { weight: finiteNonNegative("experts.zLoss.weight", e.zLoss.weight) };
+  return { blocks, count, noop, capacity, hidden, routing, auxLoss, balanceLoss, predictor, causal, zLoss };
 }
 
 /**
@@ -318,6 +326,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   checkObject("experts.auxLoss", config.experts?.auxLoss, ["weight"]);
   checkObject("experts.balanceLoss", config.experts?.balanceLoss, ["weight"]);
   checkObject("experts.predictor", config.experts?.predictor, ["hidden", "weight"]);
+  checkObject("experts.zLoss", config.experts?.zLoss, ["weight"]);
   const vocabSize = positiveInt("vocabSize", config.vocabSize);
   const dModel = positiveInt("dModel", config.dModel);
   const nHeads = positiveInt("nHeads", config.nHeads);

@@ -349,4 +349,24 @@ describe.each(testBackends())("MoE MLP on %s", (backend) => {
       mod.dispose();
     }
   });
+
+  it("router z-loss: weight * mean logsumexp(logits)^2 over all E + N columns, with correct gradients", async () => {
+    const cfg = withExperts("gpt2", { count: 2, noop: 1, capacity: 0.5, auxLoss: null, zLoss: { weight: 0.1 } });
+    const block = new TransformerBlock(cfg, 1, mulberry32(51));
+    const get = (n: string) => block.weights().get(n)!;
+    const h = tf.randomNormal([2, 8, 8], 0, 1, "float32", 52) as tf.Tensor3D;
+    await expectNoLeaks(() => {
+      const r = runMoe(h, "gpt2", cfg, get, "topk");
+      const logits = tf.tidy(() => tf.matMul(tf.reshape(h, [16, 8]), get("mlp.router.w") as tf.Tensor2D).arraySync() as number[][]);
+      const want = (0.1 * logits.reduce((a, row) => a + Math.log(row.reduce((s2, v) => s2 + Math.exp(v), 0)) ** 2, 0)) / 16;
+      expect(r.aux["experts_z"]!.dataSync()[0]).toBeCloseTo(want, 5);
+      expect(Object.keys(r.aux)).toEqual(["experts_z"]);
+      tf.dispose([r.out, ...Object.values(r.aux)]);
+      const zLoss = () => tf.tidy(() => moeMlp(h, "gpt2", cfg.experts!, get, { mode: "topk" }).auxLosses["experts_z"]!);
+      expect(variableGradCheck(zLoss, block.weights().get("mlp.router.w")!, { eps: 1e-2, maxCoords: 8 })).toBeLessThan(1e-2);
+      expect(tf.tidy(() => moeMlp(h, "gpt2", cfg.experts!, get, { mode: "causal" }).auxLosses)).toEqual({});
+    });
+    h.dispose();
+    block.dispose();
+  });
 });

@@ -40,7 +40,8 @@ export interface MoeResult {
   out: tf.Tensor3D;
   /**
    * Weighted, top-k mode only: "experts_bce" (expert choice with auxLoss), "experts_predictor_bce"
-   * (expert choice with a predictor), "experts_balance" (token choice with balanceLoss).
+   * (expert choice with a predictor), "experts_balance" (token choice with balanceLoss),
+   * "experts_z" (zLoss).
    */
   auxLosses: Record<string, tf.Scalar>;
   routing: ExpertRouting;
@@ -186,6 +187,10 @@ export function moeMlp(
     out = scatterAddTokens(out ?? (tf.zeros([b, t, d]) as tf.Tensor3D), y, idx);
   }
   const auxLosses: Record<string, tf.Scalar> = {};
+  if (options.mode === "topk" && experts.zLoss) {
+    // ST-MoE's router z-loss: mean over tokens of logsumexp(logits)^2, over all E + N columns.
+    auxLosses["experts_z"] = tf.mul(tf.mean(tf.square(tf.logSumExp(logits, -1))), experts.zLoss.weight) as tf.Scalar;
+  }
   if (top1 && options.mode === "topk" && experts.balanceLoss) {
     // Switch: E * sum_e f_e * P_e over the real experts; f (host counts) is a constant, P carries the gradient.
     const f = new Float32Array(count);
