@@ -96,8 +96,9 @@ describe.each(testBackends())("MoE / MoDE cached decoding on %s", (backend) => {
     }
     const logits = tf.concat(parts, 1);
     tf.dispose(parts);
+    const stored = Array.from({ length: m.config.nLayers }, (_, layer) => rows.map((_, b) => cache.positions(layer, b)));
     cache.dispose();
-    return logits;
+    return { logits, stored };
   }
 
   it.each([configs[1]!, configs[3]!, configs[4]!, configs[5]!])("%s: prompt then one token per call equals the causal forward within 1e-4", async (_name, config) => {
@@ -115,8 +116,15 @@ describe.each(testBackends())("MoE / MoDE cached decoding on %s", (backend) => {
         for (const promptLength of [1, 5]) {
           const got = decode(m, batch.map((b) => rows[b]!), promptLength);
           const want = tf.tidy(() => tf.gather(ref.logits, batch, 0));
-          expect(maxAbsDiff(got, want), `rows ${batch}, prompt ${promptLength}`).toBeLessThan(1e-4);
-          tf.dispose([got, want]);
+          expect(maxAbsDiff(got.logits, want), `rows ${batch}, prompt ${promptLength}`).toBeLessThan(1e-4);
+          // The sparse KV cache: a routed block holds exactly the tokens it processed, a dense one (MoE MLP or not) every token.
+          m.config.layers.forEach((l) =>
+            batch.forEach((b, j) => {
+              const trace = ref.traces.find((t) => t.layer === l.index);
+              expect(got.stored[l.index]![j]).toEqual(l.routed ? trace!.processed[b] : Array.from({ length: 16 }, (_, i) => i));
+            }),
+          );
+          tf.dispose([got.logits, want]);
         }
       }
       tf.dispose([x, ref.logits, ...Object.values(ref.auxLosses)]);
