@@ -1,12 +1,35 @@
 // Teacher-forced routing of the prompt (docs/method.md sections 2-3): one forward pass with
 // training-time top-k routing or with the causal sampling-time decision, read back as one
 // cell per (token, block). Cells cover every block: dense blocks always process the token.
+// Blocks with an MoE MLP add which experts processed each token (section 6).
 import * as tf from "@tensorflow/tfjs-core";
-import type { Transformer } from "@mixdepth/transformer";
+import { expertsAt, type ResolvedModelConfig } from "@mixdepth/core";
+import type { ExpertTrace, RoutingTrace, Transformer } from "@mixdepth/transformer";
 import type { MapBlock, MapCell } from "./routing-map.js";
 
-export function mapBlocks(model: Transformer): MapBlock[] {
-  return model.config.layers.map((l) => ({ index: l.index, routed: l.routed, capacity: l.routed ? l.capacity : 1 }));
+export function mapBlocks(model: Pick<Transformer, "config">): MapBlock[] {
+  return model.config.layers.map((l) => {
+    const e = expertsAt(model.config, l.index);
+    return { index: l.index, routed: l.routed, capacity: l.routed ? l.capacity : 1, ...(e ? { experts: e.count } : {}) };
+  });
+}
+
+/** Cells [token][block] of sequence 0 from a forward pass's traces. */
+export function cellsFromTraces(config: ResolvedModelConfig, tokens: number, traces: readonly RoutingTrace[], expertTraces: readonly ExpertTrace[]): MapCell[][] {
+  const byLayer = new Map(traces.map((t) => [t.layer, t]));
+  const experts = new Map(expertTraces.map((t) => [t.layer, t]));
+  return Array.from({ length: tokens }, (_, pos) =>
+    config.layers.map((l): MapCell => {
+      const et = experts.get(l.index);
+      const took = et ? { experts: et.processed.flatMap((rows, e) => ((rows[0] ?? []).includes(pos) ? [e] : [])) } : {};
+      const t = byLayer.get(l.index);
+      if (!l.routed || !t) return { processed: true, ...took };
+      const processed = (t.processed[0] ?? []).includes(pos);
+      const score = t.scores[0]?.[pos];
+      const probability = t.probability?.[0]?.[pos];
+      return { processed, ...(score === undefined ? {} : { score }), ...(probability === undefined ? {} : { probability }), ...took };
+    }),
+  );
 }
 
 /**
@@ -19,17 +42,7 @@ export function teacherForced(model: Transformer, ids: readonly number[], routin
   try {
     const out = model.forward(input, { routing, trace: true });
     tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
-    const byLayer = new Map(out.traces.map((t) => [t.layer, t]));
-    return ids.map((_, pos) =>
-      model.config.layers.map((l): MapCell => {
-        const t = byLayer.get(l.index);
-        if (!l.routed || !t) return { processed: true };
-        const processed = (t.processed[0] ?? []).includes(pos);
-        const score = t.scores[0]?.[pos];
-        const probability = t.probability?.[0]?.[pos];
-        return { processed, ...(score === undefined ? {} : { score }), ...(probability === undefined ? {} : { probability }) };
-      }),
-    );
+    return cellsFromTraces(model.config, ids.length, out.traces, out.expertTraces);
   } finally {
     input.dispose();
   }

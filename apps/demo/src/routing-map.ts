@@ -4,6 +4,8 @@
 // deep each token went; routed blocks carry the router score r_i (and the causal decision's
 // probability) on hover (title) and on keyboard focus (aria-label + the live detail line).
 // Per routed block the realized routed fraction is shown against the nominal capacity.
+// Blocks with a mixture-of-experts MLP (MoE / MoDE, method section 6) also show, per cell,
+// which real experts processed the token, or that none did (its MLP was skipped: the no-op path).
 //
 // The DOM carries data- attributes for tests: the table has data-tokens / data-blocks, each
 // cell data-token / data-block / data-processed, each fraction data-block / data-realized /
@@ -14,6 +16,8 @@ export interface MapBlock {
   routed: boolean;
   /** Nominal capacity (fraction of tokens), 1 for dense blocks. */
   capacity: number;
+  /** Real experts of the block's MoE MLP; absent for a dense MLP. */
+  experts?: number;
 }
 
 export interface MapCell {
@@ -22,6 +26,8 @@ export interface MapCell {
   score?: number;
   /** Causal routing: probability behind the decision (sigmoid of the score or the predictor). */
   probability?: number;
+  /** MoE blocks: the real experts that processed the token, ascending ([]: none, the MLP was skipped). */
+  experts?: number[];
 }
 
 export interface MapColumn {
@@ -65,9 +71,16 @@ function pct(x: number): string {
 /** Text of a cell for title and screen readers. */
 export function describeCell(block: MapBlock, col: MapColumn, cell: MapCell): string {
   const where = `token ${JSON.stringify(col.label)} (position ${col.position}), block ${block.index}`;
-  if (!block.routed) return `${where} (dense): processed`;
+  const mlp = cell.experts === undefined || !cell.processed ? "" : cell.experts.length ? `; MLP experts ${cell.experts.join(", ")}` : "; MLP skipped (no expert: no-op path)";
+  if (!block.routed) return `${where} (dense): processed${mlp}`;
   const p = cell.probability === undefined ? "" : `, p=${fmt(cell.probability)}`;
-  return `${where} (routed): ${cell.processed ? "processed" : "skipped"}, router score r=${fmt(cell.score)}${p}`;
+  return `${where} (routed): ${cell.processed ? "processed" : "skipped"}, router score r=${fmt(cell.score)}${p}${mlp}`;
+}
+
+/** What a cell shows of its experts: their indices ("02"), "-" when none took the token, "" for a dense MLP. */
+export function expertLabel(cell: MapCell): string {
+  if (cell.experts === undefined || !cell.processed) return "";
+  return cell.experts.length ? cell.experts.join("") : "-";
 }
 
 export interface RoutingMapOptions {
@@ -116,9 +129,10 @@ export class RoutingMap {
     for (const b of this.blocks) {
       const tr = body.insertRow();
       tr.dataset.block = String(b.index);
-      const th = el("th", b.routed ? "routed" : "dense", `${b.index} ${b.routed ? "MoD" : "dense"}`);
+      const th = el("th", b.routed ? "routed" : "dense", `${b.index} ${b.routed ? "MoD" : "dense"}${b.experts ? " MoE" : ""}`);
       th.setAttribute("scope", "row");
-      th.title = b.routed ? `block ${b.index}: routed, capacity ${pct(b.capacity)}` : `block ${b.index}: dense, processes every token`;
+      const moe = b.experts ? `; MLP: ${b.experts} experts` : "";
+      th.title = b.routed ? `block ${b.index}: routed, capacity ${pct(b.capacity)}${moe}` : `block ${b.index}: dense, processes every token${moe}`;
       tr.append(th);
       this.rows.push(tr);
     }
@@ -158,7 +172,8 @@ export class RoutingMap {
     this.headRow.append(th);
     this.blocks.forEach((b, r) => {
       const cell = col.cells[r] as MapCell;
-      const td = el("td", `cell ${b.routed ? (cell.processed ? "on" : "off") : "dense"}`);
+      const td = el("td", `cell ${b.routed ? (cell.processed ? "on" : "off") : "dense"}`, expertLabel(cell));
+      if (cell.experts !== undefined) td.dataset.experts = cell.experts.join(",");
       td.setAttribute("role", "gridcell");
       td.tabIndex = r === this.focusAt[0] && c === this.focusAt[1] ? 0 : -1;
       td.dataset.token = String(c);

@@ -3,7 +3,7 @@ export type { ForwardOptions, ForwardResult, LossResult, TransformerOptions } fr
 export { KVCache } from "./kv-cache.js";
 export { RoutingAgreementCounter, causalRoutingAgreement } from "./routing-agreement.js";
 export type { CausalAgreement } from "./routing-agreement.js";
-export type { KeyValues, RoutingMode, RoutingObservation, RoutingTrace } from "@mixdepth/mod-block";
+export type { ExpertTrace, KeyValues, RoutingMode, RoutingObservation, RoutingTrace } from "@mixdepth/mod-block";
 export { crossEntropy } from "./loss.js";
 export { kernelMatmulFlops } from "./kernel-flops.js";
 export type { KernelMatmulFlops, ProfiledKernel } from "./kernel-flops.js";
