@@ -6,6 +6,7 @@ import { createTransformer } from "@mixdepth/transformer";
 import { routedTokens } from "@mixdepth/core";
 import * as tf from "@tensorflow/tfjs";
 import { auxLossesByName, depthView, tokenDepths } from "./depth-view.js";
+import { depthSection } from "./run-report.js";
 import { byteTokenizer } from "@mixdepth/train";
 
 const cfg = { vocabSize: 256, dModel: 16, nHeads: 2, nLayers: 4, contextLength: 32, routing: { blocks: "every-other" as const, capacity: 0.25 } };
@@ -44,6 +45,23 @@ describe("depth view", () => {
     });
     dense.dispose();
     routed.dispose();
+  });
+
+  it("MoE blocks: per-expert load, exact k per expert under top-k, and the tokens no expert took; shown in the report", async () => {
+    const moe = createTransformer({ ...cfg, experts: { blocks: [0, 1], count: 2, noop: 1, capacity: 0.25 } }, { seed: 3 });
+    const passage = byteTokenizer().encode("The jury said it did find that many of the city's voters");
+    await expectNoLeaks(() => {
+      const v = depthView(moe, passage, byteTokenizer(), 5);
+      const topk = v.modes.find((m) => m.mode === "topk")!;
+      // Block 0 (integrated MoDE): 32 tokens enter, each expert takes k = 8; block 1 (staged): the 8 the MoD router let in, k = 2 each.
+      expect(topk.experts!.map((e) => [e.layer, e.load, e.tokens])).toEqual([[0, [8, 8], 32], [1, [2, 2], 8]]);
+      for (const e of topk.experts!) expect(e.skipped).toBeGreaterThanOrEqual(e.tokens - e.load[0]! - e.load[1]!);
+      expect(v.modes.find((m) => m.mode === "causal")!.experts).toHaveLength(2);
+      const html = depthSection(v).html;
+      expect(html).toContain("block 0: expert 0 8, expert 1 8; no expert");
+      expect(html).toContain("of 32 tokens");
+    });
+    moe.dispose();
   });
 
   it("auxLossesByName: the named terms add up to the aux loss the training objective sums", async () => {

@@ -2,8 +2,9 @@
 // paper's figure of routing decisions): how many of the model's blocks processed each token
 // of a validation passage; `tokenDepths` is the one place that reads routing, from the
 // per-routed-block traces of the model's own forward pass, so a change in how routing is
-// observed is a change here only. And the auxiliary losses by name, which the training
-// objective only reports summed.
+// observed is a change here only. Per block with an MoE MLP (method section 6): how many
+// tokens each real expert processed and how many no expert took (the no-op path). And the
+// auxiliary losses by name, which the training objective only reports summed.
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardOptions, Transformer } from "@mixdepth/transformer";
 import type { Batch } from "@mixdepth/train";
@@ -20,11 +21,22 @@ export interface DepthView {
   /** The passage, one string per token (decoded alone). */
   tokens: string[];
   /** Blocks that processed each token, per routing mode ("topk": training-time expert choice; "causal": the sampling-time rule). */
-  modes: { mode: DepthMode; depth: number[] }[];
+  modes: { mode: DepthMode; depth: number[]; experts?: ExpertLoad[] }[];
+}
+
+/** One MoE block's load on the passage: tokens per real expert, and tokens whose MLP no expert ran. */
+export interface ExpertLoad {
+  layer: number;
+  /** Tokens each real expert processed. */
+  load: number[];
+  /** Tokens that entered the block (all, unless MoD routed it) that no real expert took. */
+  skipped: number;
+  /** Tokens that entered the block. */
+  tokens: number;
 }
 
 /** Blocks (of nLayers) that processed each token of `ids` in one forward pass. Frees what it allocates. */
-export function tokenDepths(model: Transformer, ids: ArrayLike<number>, mode: DepthMode): { depth: number[]; routedBlocks: number[] } {
+export function tokenDepths(model: Transformer, ids: ArrayLike<number>, mode: DepthMode): { depth: number[]; routedBlocks: number[]; experts: ExpertLoad[] } {
   const n = ids.length;
   const x = tf.tensor2d(Array.from(ids), [1, n], "int32");
   try {
@@ -33,7 +45,12 @@ export function tokenDepths(model: Transformer, ids: ArrayLike<number>, mode: De
     const dense = model.config.nLayers - out.traces.length;
     const depth = new Array<number>(n).fill(dense);
     for (const t of out.traces) for (const i of t.processed[0] ?? []) depth[i] = (depth[i] as number) + 1;
-    return { depth, routedBlocks: out.traces.map((t) => t.layer) };
+    const experts = out.expertTraces.map((t): ExpertLoad => {
+      const entered = out.traces.find((r) => r.layer === t.layer)?.processed[0] ?? Array.from({ length: n }, (_, i) => i);
+      const taken = new Set(t.processed.flatMap((rows) => rows[0] ?? []));
+      return { layer: t.layer, load: t.processed.map((rows) => (rows[0] ?? []).length), skipped: entered.filter((i) => !taken.has(i)).length, tokens: entered.length };
+    });
+    return { depth, routedBlocks: out.traces.map((t) => t.layer), experts };
   } finally {
     x.dispose();
   }
@@ -43,8 +60,11 @@ export function tokenDepths(model: Transformer, ids: ArrayLike<number>, mode: De
 export function depthView(model: Transformer, passage: Int32Array, tokenizer: Tokenizer, step: number): DepthView {
   const ids = passage.subarray(0, Math.min(passage.length, model.config.contextLength));
   const topk = tokenDepths(model, ids, "topk");
-  const modes: DepthView["modes"] = [{ mode: "topk", depth: topk.depth }];
-  if (topk.routedBlocks.length) modes.push({ mode: "causal", depth: tokenDepths(model, ids, "causal").depth });
+  const modes: DepthView["modes"] = [{ mode: "topk", depth: topk.depth, ...(topk.experts.length ? { experts: topk.experts } : {}) }];
+  if (topk.routedBlocks.length || topk.experts.length) {
+    const causal = tokenDepths(model, ids, "causal");
+    modes.push({ mode: "causal", depth: causal.depth, ...(causal.experts.length ? { experts: causal.experts } : {}) });
+  }
   return { step, nLayers: model.config.nLayers, routedBlocks: topk.routedBlocks, tokens: Array.from(ids, (id) => tokenizer.decode([id])), modes };
 }
 

@@ -167,7 +167,11 @@ export function depthSection(v: DepthView, name = ""): Section {
           return `<span style="background:${depthColor(d, lo, v.nLayers)};color:${d - lo > (v.nLayers - lo) / 2 ? "white" : "black"}" title="token ${i}: ${d} of ${v.nLayers} blocks">${escapeHtml(t)}</span>`;
         })
         .join("");
-      return `<p><b>${escapeHtml(label[m.mode] ?? m.mode)}</b>: mean depth ${fmt(mean)} of ${v.nLayers} blocks</p>\n<div class="depth">${spans}</div>`;
+      // MoE blocks: tokens per real expert, and those no expert took (their MLP skipped: the no-op path).
+      const experts = (m.experts ?? [])
+        .map((e) => `<li>block ${e.layer}: ${e.load.map((n, i) => `expert ${i} ${n}`).join(", ")}; no expert ${e.skipped} of ${e.tokens} tokens</li>`)
+        .join("");
+      return `<p><b>${escapeHtml(label[m.mode] ?? m.mode)}</b>: mean depth ${fmt(mean)} of ${v.nLayers} blocks</p>\n<div class="depth">${spans}</div>${experts ? `\n<p>Per-expert load (MoE MLPs):</p><ul class="experts">${experts}</ul>` : ""}`;
     })
     .join("\n");
   return {
