@@ -52,7 +52,7 @@ describe("config", () => {
       /model\.routing\.router: unknown router kind; registered: learned, stochastic \(got "unknown"\)\n.*--plugin/,
     );
     expect(() => loadConfig({ overrides: [parseSet("model.routing.routerOptions.initstd=0.1")] })).toThrow(
-      /model\.routing\.routerOptions\.initstd: unknown option of the learned router \(known: initStd\) \(got 0\.1\)/,
+      /model\.routing\.routerOptions\.initstd: unknown option of the learned router \(known: initStd, activation, alpha\) \(got 0\.1\)/,
     );
     expect(() => loadConfig({ overrides: [parseSet("model.routing.routerOptions.initStd=-1")] })).toThrow(/model\.routing\.routerOptions\.initStd: must be a number >= 0 \(got -1\)/);
     expect(() => loadConfig({ overrides: [parseSet("model.routing.router=stochastic"), parseSet("model.routing.routerOptions.p=1")] })).toThrow(/model\.routing\.routerOptions\.p: unknown option of the stochastic router \(known: scale\)/);

@@ -4,6 +4,11 @@
 //   aux BCE:     BCE(logit r_i, target "i in top-k"), so sigmoid(r) > 0.5 routes causally
 //   predictor:   MLP d -> h -> 1 (ReLU) on stop-gradient(x), same BCE target; it never
 //                touches the language-model objective
+//   activation (option, off by default): the branch is scaled by alpha * sigmoid(z) or
+//                alpha * tanh(z) of the logit z = x . w instead of z itself (Mixture-of-
+//                Recursions' router functions; p-MoD's tanh gate). Top-k, the aux BCE and the
+//                threshold still use z (a monotone map: the same choice, without the ties a
+//                saturated float32 sigmoid would make)
 import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
@@ -16,7 +21,13 @@ import { assertK, selectionMask, topkPositions } from "./topk.js";
 export interface LearnedRouterOptions {
   /** Std of the normal init of w. Default 1/sqrt(d). */
   initStd?: number;
+  /** What multiplies the branch: "linear" (default: the logit z itself, the paper's r), "sigmoid" or "tanh" of z, times `alpha`. */
+  activation?: "linear" | "sigmoid" | "tanh";
+  /** Scale of the activated score. Default 1; only with activation "sigmoid" or "tanh". */
+  alpha?: number;
 }
+
+const LEARNED_OPTIONS = ["initStd", "activation", "alpha"];
 
 /**
  * Checks the learned router's options (routing.routerOptions), naming the field. Registered as
@@ -25,13 +36,22 @@ export interface LearnedRouterOptions {
 export function validateLearnedOptions(options: Record<string, unknown>): LearnedRouterOptions {
   // A misspelt option would otherwise be ignored silently and saved into every checkpoint.
   for (const [key, value] of Object.entries(options)) {
-    if (key !== "initStd") throw new ConfigError(`routing.routerOptions.${key}`, value, "unknown option of the learned router (known: initStd)");
+    if (!LEARNED_OPTIONS.includes(key)) throw new ConfigError(`routing.routerOptions.${key}`, value, `unknown option of the learned router (known: ${LEARNED_OPTIONS.join(", ")})`);
   }
-  const { initStd } = options;
+  const { initStd, activation, alpha } = options;
   if (initStd !== undefined && (typeof initStd !== "number" || !(initStd >= 0))) {
     throw new ConfigError("routing.routerOptions.initStd", initStd, "must be a number >= 0");
   }
-  return initStd === undefined ? {} : { initStd };
+  if (activation !== undefined && activation !== "linear" && activation !== "sigmoid" && activation !== "tanh") {
+    throw new ConfigError("routing.routerOptions.activation", activation, 'must be "linear", "sigmoid" or "tanh"');
+  }
+  if (alpha !== undefined && (typeof alpha !== "number" || !Number.isFinite(alpha) || !(alpha > 0))) {
+    throw new ConfigError("routing.routerOptions.alpha", alpha, "must be a finite number > 0");
+  }
+  if (alpha !== undefined && (activation ?? "linear") === "linear") {
+    throw new ConfigError("routing.routerOptions.alpha", alpha, 'needs activation "sigmoid" or "tanh"');
+  }
+  return { ...(initStd === undefined ? {} : { initStd }), ...(activation === undefined ? {} : { activation }), ...(alpha === undefined ? {} : { alpha }) };
 }
 
 // Variables are made inside tf.tidy so the initial-value tensor is freed: tf.variable keeps
@@ -70,10 +90,14 @@ export class LearnedRouter implements Router {
   private readonly predictor: { w1: tf.Variable; b1: tf.Variable; w2: tf.Variable; b2: tf.Variable } | null;
   private readonly auxWeight: number | null;
   private readonly predictorWeight: number;
+  private readonly activation: "linear" | "sigmoid" | "tanh";
+  private readonly alpha: number;
 
   constructor(private readonly context: RouterContext) {
     const d = context.dModel;
     const opts = validateLearnedOptions(context.options);
+    this.activation = opts.activation ?? "linear";
+    this.alpha = opts.alpha ?? 1;
     const rand = mulberry32(context.seed);
     const shapes = learnedRouterWeightShapes(context);
     this.w = normalVariable(rand, shapeOf(shapes, "w"), opts.initStd ?? 1 / Math.sqrt(d));
@@ -115,22 +139,35 @@ export class LearnedRouter implements Router {
     });
   }
 
+  /**
+   * The factor on the branch from the logits z (a new tensor), and its host copy from the host
+   * logits (no second readback): z itself, or alpha * sigmoid(z) / alpha * tanh(z).
+   */
+  private gate(z: tf.Tensor2D, hostZ: Float32Array): { scores: tf.Tensor2D; hostScores: Float32Array } {
+    if (this.activation === "linear") return { scores: z, hostScores: hostZ };
+    const a = this.alpha;
+    const scores = tf.tidy(() => tf.mul(this.activation === "sigmoid" ? tf.sigmoid(z) : tf.tanh(z), a) as tf.Tensor2D);
+    const f = this.activation === "sigmoid" ? (v: number) => a / (1 + Math.exp(-v)) : (v: number) => a * Math.tanh(v);
+    z.dispose();
+    return { scores, hostScores: Float32Array.from(hostZ, f) };
+  }
+
   route(x: tf.Tensor3D, k: number): RouteResult {
     const [batch, seqLen] = x.shape;
     assertK(k, seqLen); // before any tensor is made, so a bad k leaks nothing
-    const scores = this.scores(x);
-    const hostScores = scores.dataSync() as Float32Array; // the one readback of this call
-    const chosen = topkPositions(hostScores, batch, seqLen, k);
+    const logits = this.scores(x);
+    const hostLogits = logits.dataSync() as Float32Array; // the one readback of this call
+    const chosen = topkPositions(hostLogits, batch, seqLen, k);
     // Returned from tf.tidy (not tf.keep'd), so a caller's enclosing tidy still owns them.
     const auxLosses = tf.tidy(() => {
       const losses: Record<string, tf.Scalar> = {};
       if (this.auxWeight === null && !this.predictor) return losses;
       const target = selectionMask(chosen, batch, seqLen, k); // [B, S], 1 where routed
-      if (this.auxWeight !== null) losses.aux_bce = tf.mul(bceWithLogits(scores, target), this.auxWeight);
+      if (this.auxWeight !== null) losses.aux_bce = tf.mul(bceWithLogits(logits, target), this.auxWeight);
       if (this.predictor) losses.predictor_bce = tf.mul(bceWithLogits(this.predictorLogits(x), target), this.predictorWeight);
       return losses;
     });
-    return { scores, hostScores, positions: chosen, auxLosses };
+    return { ...this.gate(logits, hostLogits), positions: chosen, auxLosses };
   }
 
   routeCausal(x: tf.Tensor3D, mode: CausalRouting): CausalRouteResult {
@@ -151,9 +188,9 @@ export class LearnedRouter implements Router {
     } else {
       host = scores.dataSync() as Float32Array;
     }
-    const hostScores = host.subarray(0, n);
-    const logits = mode === "predictor" ? host.subarray(n, 2 * n) : hostScores;
-    return { scores, hostScores, ...causalDecisions(logits) };
+    const hostLogits = host.subarray(0, n);
+    const logits = mode === "predictor" ? host.subarray(n, 2 * n) : hostLogits;
+    return { ...this.gate(scores, hostLogits), ...causalDecisions(logits) };
   }
 
   weights(): Map<string, tf.Variable> {

@@ -74,7 +74,7 @@ describe("router registry", () => {
   it("validates learned router options, naming the field", () => {
     registerBuiltinRouters();
     expect(() => createRouter("learned", { ...ctx, options: { initStd: -1 } })).toThrow(/routing\.routerOptions\.initStd: must be a number >= 0 \(got -1\)/);
-    expect(() => createRouter("learned", { ...ctx, options: { initstd: 0.1 } })).toThrow(/routing\.routerOptions\.initstd: unknown option of the learned router \(known: initStd\)/);
+    expect(() => createRouter("learned", { ...ctx, options: { initstd: 0.1 } })).toThrow(/routing\.routerOptions\.initstd: unknown option of the learned router \(known: initStd, activation, alpha\)/);
   });
 
   it("checkRouterConfig: unknown kind and bad options are ConfigErrors, before any tensor exists", async () => {
@@ -84,7 +84,7 @@ describe("router registry", () => {
     await expectNoLeaks(() => {
       expect(() => api.checkRouterConfig(cfg({ router: "nope" }))).toThrow(/^routing\.router: unknown router kind; registered: learned, stochastic \(got "nope"\)$/);
       expect(() => api.checkRouterConfig(cfg({ routerOptions: { initstd: 1 } }))).toThrow(ConfigError);
-      expect(() => api.checkRouterConfig(cfg({ routerOptions: { initstd: 1 } }))).toThrow("routing.routerOptions.initstd: unknown option of the learned router (known: initStd) (got 1)");
+      expect(() => api.checkRouterConfig(cfg({ routerOptions: { initstd: 1 } }))).toThrow("routing.routerOptions.initstd: unknown option of the learned router (known: initStd, activation, alpha) (got 1)");
       expect(() => api.checkRouterConfig(cfg({ router: "stochastic", routerOptions: { seed: 1 } }))).toThrow("routing.routerOptions.seed: unknown option of the stochastic router (known: scale) (got 1)");
       expect(() => api.checkRouterConfig(cfg({ routerOptions: { initStd: 0.5 } }))).not.toThrow();
       expect(() => api.checkRouterConfig(cfg({ router: "nope", blocks: "none" }))).not.toThrow(); // dense: no router is built
