@@ -358,7 +358,8 @@ export function buildProgram(): Command {
       .option("--plan", "print the runs, their steps and the total FLOPs, and stop"),
     "sweep",
   ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string }) => {
-    const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec, runSweep } = await import("./sweep.js");
+    const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec } = await import("./sweep-plan.js");
+    const { runSweep } = await import("./sweep.js");
     const valid = await prepareConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) }, flags);
     if (printConfig(flags, valid)) return;
     const spec = {

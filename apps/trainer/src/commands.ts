@@ -2,9 +2,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { CheckpointError, checkpointToModel, type Transformer } from "@mixdepth/transformer";
-import { ConfigError } from "@mixdepth/core";
-import { flopsPerStep, forwardFlops, isoFlopSweep, paramCounts, type StepSetting } from "@mixdepth/flops-accounting";
-import { routerCost } from "@mixdepth/router";
+import { denseCounterpart, flopsPerStep, forwardFlops, paramCounts, type StepSetting } from "@mixdepth/flops-accounting";
 import { ConfigInvalid, validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
 import { evalBatches, evaluate, tokenizerFromJSON } from "@mixdepth/train";
 import { latestStep, loadModelCheckpoint, writeAtomic, type ModelCheckpoint, type TrainerStateJSON } from "@mixdepth/train/node";
@@ -12,6 +10,7 @@ import { prepareTokens } from "./data.js";
 import { fmt, reportHtml, type Table } from "./report.js";
 import { lossCharts, routingTable, runCurves } from "./run-report.js";
 import { loadDocuments, train } from "./train.js";
+import { planIsoFlop } from "./sweep-plan.js";
 import { printable } from "./printable.js";
 import { UsageError } from "./errors.js";
 
@@ -97,19 +96,12 @@ export function planCompare(valid: ValidConfig, budgetArg: number | undefined): 
   const cfg = valid.config;
   const t = cfg.training;
   const setting = { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum };
-  const { routing, dModel, nLayers, nHeads, ...base } = cfg.model;
+  const { routing, dModel, nLayers, nHeads } = cfg.model;
   if (valid.model.routing.blocks.length === 0) {
     throw new ConfigInvalid(`invalid config:\n  model.routing.blocks: compare needs routed blocks for its MoD and stochastic variants (got ${JSON.stringify(routing?.blocks)})`);
   }
-  const denseCfg = { ...base, dModel, nLayers, nHeads, routing: { ...routing, blocks: "none" as const } };
-  const budget = budgetArg ?? t.steps * flopsPerStep(denseCfg, setting);
-  let sweep;
-  try {
-    sweep = isoFlopSweep({ budget, setting, base: { ...base, routing: { ...(routing ?? {}) } }, sizes: [{ name: "m", dModel, nLayers, nHeads }], routerCost });
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigInvalid(`invalid config:\n  ${e.message.replace(/^base\./, "model.").replace(/^sizes\[0\] \([^)]*\)\./, "model.")}`);
-    throw e;
-  }
+  const budget = budgetArg ?? t.steps * flopsPerStep(denseCounterpart(valid.model), setting);
+  const sweep = planIsoFlop(valid, budget, [{ name: "m", dModel, nLayers, nHeads }]);
   const out = resolve(cfg.output.dir);
   const variants: Variant[] = sweep.map((e) => {
     const steps = Math.max(1, e.plan.steps);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { writeAtomic } from "@mixdepth/train/node";
 import { COLORS, fmt, lineChart, reportHtml, toCsv, type Series, type Table } from "./report.js";
 import { runCurves, type RunCurves } from "./run-report.js";
-import { budgetLabel, shapeLabel, type SweepRun, type Variant } from "./sweep.js";
+import { budgetLabel, shapeLabel, type SweepRun, type Variant } from "./sweep-plan.js";
 
 export interface RunResult {
   run: SweepRun;
