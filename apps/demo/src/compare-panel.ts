@@ -1,9 +1,11 @@
 // Dense vs MoD, side by side: measured decode time per token (each step's wall time, drawn
 // as a small line chart) and FLOPs per decode step from @mixdepth/flops-accounting at the
 // routed fraction the run realized. Without a dense checkpoint the dense column shows the
-// FLOPs of the same architecture with routing off, and no time.
+// FLOPs of the same architecture with routing off, and no time. Routers count what their kind
+// declares (@mixdepth/router's registry: the stochastic control costs nothing).
 import { type ResolvedModelConfig } from "@mixdepth/core";
 import { denseCounterpart, paramCounts, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
+import { registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { el } from "./routing-map.js";
 
 export interface CompareRun {
@@ -26,14 +28,21 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
+/** The declared cost of a config's routers (the built-in kinds are registered first; idempotent). */
+function declaredCost(config: ResolvedModelConfig) {
+  registerBuiltinRouters();
+  return { routerCost: routerCost(config) };
+}
+
 /** Mean expected FLOPs per decode step over the run's positions. */
 export function flopsPerToken(run: Pick<CompareRun, "config" | "routedFraction" | "startPosition">, steps: number): number {
   const n = Math.max(1, steps);
   const routed = run.config.routing.blocks.length > 0;
+  const cost = declaredCost(run.config);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const position = Math.min(run.startPosition + i, run.config.contextLength - 1);
-    total += samplingFlopsPerToken(run.config, { position, ...(routed ? { routedFraction: run.routedFraction } : {}) }).perToken;
+    total += samplingFlopsPerToken(run.config, { position, ...cost, ...(routed ? { routedFraction: run.routedFraction } : {}) }).perToken;
   }
   return total / n;
 }
@@ -73,7 +82,7 @@ function sparkline(series: readonly { ms: readonly number[]; cls: string }[]): S
 export function renderCompare(host: HTMLElement, mod: CompareRun, dense: CompareRun): void {
   const steps = Math.max(mod.ms.length, dense.ms.length, 1);
   const rows: [string, (r: CompareRun) => string][] = [
-    ["parameters", (r) => si(paramCounts(r.config).total)],
+    ["parameters", (r) => si(paramCounts(r.config, declaredCost(r.config)).total)],
     ["MoD blocks", (r) => (r.config.routing.blocks.length ? `${r.config.routing.blocks.join(", ")} at ${(100 * r.config.routing.capacity).toFixed(1)} %` : "none")],
     ["routed fraction (realized)", (r) => (r.config.routing.blocks.length ? `${(100 * r.routedFraction).toFixed(1)} %` : "–")],
     ["FLOPs per token (decode, expected)", (r) => si(flopsPerToken(r, steps))],

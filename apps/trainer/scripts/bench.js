@@ -14,7 +14,9 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "@mixdepth/backend";
+import { resolveModelConfig } from "@mixdepth/core";
 import { trainingFlops } from "@mixdepth/flops-accounting";
+import { registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { createTransformer } from "@mixdepth/transformer";
 import { AdamW, decayRule, trainableWeights, trainStep } from "@mixdepth/train";
 import { DataParallel, describeTimings } from "@mixdepth/train/node";
@@ -148,7 +150,8 @@ for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
     const after = matmulPeak();
     model.dispose();
     const local = (before.cpu + after.cpu) / 2;
-    const flops = c.batch * trainingFlops(config, { seqLen: m.contextLength }).total;
+    registerBuiltinRouters();
+    const flops = c.batch * trainingFlops(config, { seqLen: m.contextLength, routerCost: routerCost(resolveModelConfig(config)) }).total; // routers at their declared cost
     r[variant] = { ...t, flops };
     const g = flops / (t.cpu / 1000) / 1e9;
     console.log(`${variant.padEnd(5)} step: cpu ${(t.cpu / 1000).toFixed(2)} s, wall ${(t.wall / 1000).toFixed(2)} s; ${(flops / 1e9).toFixed(1)} GFLOP -> ${g.toFixed(1)} GFLOP/s = ${((100 * g) / local).toFixed(0)} % of the matmul peak measured around it (${before.cpu.toFixed(1)}, ${after.cpu.toFixed(1)}); losses ${t.losses.map((l) => l.toFixed(4)).join(" ")}`);

@@ -59,7 +59,7 @@ const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
  */
 export function checkMemory(valid: ValidConfig, limit: number): void {
   const t = valid.config.training;
-  const e = memoryEstimate(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, evalBatches: t.evalBatches });
+  const e = memoryEstimate(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, evalBatches: t.evalBatches, routerCost: valid.routerCost });
   if (e.total > limit) {
     throw new MemoryLimitError(
       `this config needs about ${gib(e.total)} per training step (parameters ${gib(e.parameterBytes)} for ${e.parameters} weights with gradients and AdamW state, ` +

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
-import { flopsPerStep, paramCounts } from "@mixdepth/flops-accounting";
+import { flopsPerStep, linearRouterCost, paramCounts } from "@mixdepth/flops-accounting";
 import { l2NormRouterCost } from "./index.js";
 
 const pkg = fileURLToPath(new URL("..", import.meta.url));
@@ -71,7 +71,7 @@ describe("mixdepth train --plugin (l2-norm router)", () => {
     const start = readFileSync(join(run, "metrics.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; flopsPerStep?: number; paramCount?: number }).find((r) => r.type === "start")!;
     expect(start.flopsPerStep).toBe(declared);
     expect(start.paramCount).toBe(paramCounts(resolved, { routerCost }).total);
-    expect(start.paramCount).toBe(paramCounts(resolved).total - 15); // the default would count w [16, 1]
+    expect(start.paramCount).toBe(paramCounts(resolved, { routerCost: linearRouterCost(16, null) }).total - 15); // a linear router would count w [16, 1]
     const ckpts = readdirSync(join(run, "checkpoints")).filter((f) => f.startsWith("step-")).sort();
     const state = JSON.parse(readFileSync(join(run, "checkpoints", ckpts[ckpts.length - 1]!, "trainer-state.json"), "utf8")) as { trainingFlops: number; routerStates: Record<string, { threshold: number }> };
     expect(state.trainingFlops).toBe(12 * declared);

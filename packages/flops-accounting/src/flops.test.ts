@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, type ModelConfig } from "@mixdepth/core";
 import { denseCounterpart, forwardFlops, modVsDense, prefillFlops, samplingFlopsPerToken, trainingFlops } from "./flops.js";
 import { linearRouterCost } from "./router-cost.js";
-import { A, B, C, D, NO_COST } from "./test-configs.js";
+import { A, B, C, D, NO_COST, learned } from "./test-configs.js";
 
 describe("forwardFlops", () => {
   it("dense gpt2 (A)", () => {
@@ -21,7 +21,7 @@ describe("forwardFlops", () => {
   });
 
   it("12.5%-capacity every-other-block MoD (B)", () => {
-    const f = forwardFlops(B);
+    const f = forwardFlops(B, learned(B));
     const dense = f.blocks[0]!;
     const routed = f.blocks[1]!;
     expect(dense.routed).toBe(false);
@@ -37,13 +37,13 @@ describe("forwardFlops", () => {
     expect(routed.total).toBe(68_354_048);
     expect(f.head).toBe(33_554_432);
     expect(f.total).toBe(4 * 469_762_048 + 4 * 68_354_048 + 33_554_432); // 2,186,018,816
-    const r = modVsDense(B);
+    const r = modVsDense(B, learned(B));
     expect(r.dense).toBe(8 * 469_762_048 + 33_554_432); // 3,791,650,816
     expect(r.ratio).toBeCloseTo(2_186_018_816 / 3_791_650_816, 12);
   });
 
   it("llama, every block routed at 50% (C)", () => {
-    const f = forwardFlops(C);
+    const f = forwardFlops(C, learned(C));
     // k=2: qkv 2*2*8*24=768, scores 2*4*8=64, values 64, out 2*2*8*8=256, swiglu 2*2*8*24*3=2304, router 2*4*8=64
     expect(f.blocks.map((b) => b.total)).toEqual([3520, 3520]);
     expect(f.head).toBe(512); // 2*4*8*8
@@ -65,14 +65,23 @@ describe("forwardFlops", () => {
     expect(r.ratio).toBe(2944 / 3904);
   });
 
-  it("without a declared cost: the default linear router and predictor on all S tokens, whatever the kind's name", () => {
-    for (const router of ["learned", "stochastic", "anything"]) {
-      const b = forwardFlops({ ...D, routing: { ...D.routing, router } }).blocks[1]!;
-      expect(b.router).toBe(32); // 2*S*d = 2*4*4
-      expect(b.predictor).toBe(80); // 2*S*(d*h_p + h_p*1) = 2*4*(4*2 + 2), h_p = d/2 = 2
-      expect(b.total).toBe(832 + 32 + 80);
-    }
+  it("the learned router's cost: its linear score and predictor on all S tokens", () => {
+    const b = forwardFlops({ ...D, routing: { ...D.routing, router: "learned" } }, { routerCost: linearRouterCost(4, { hidden: 2 }) }).blocks[1]!;
+    expect(b.router).toBe(32); // 2*S*d = 2*4*4
+    expect(b.predictor).toBe(80); // 2*S*(d*h_p + h_p*1) = 2*4*(4*2 + 2), h_p = d/2 = 2
+    expect(b.total).toBe(832 + 32 + 80);
     expect(linearRouterCost(4, { hidden: 2 })).toEqual({ params: 17, flopsPerToken: 8, predictorFlopsPerToken: 20 });
+  });
+
+  it("without a declared cost a routed config is an error naming the block and kind, never a silent default", () => {
+    // The stochastic control used to be counted as a linear router this way (10,004 steps for 10,012).
+    const need = /routerCost: is required: block 1 is routed \(routing\.router "stochastic"\)/;
+    expect(() => forwardFlops(D)).toThrow(need);
+    expect(() => trainingFlops(D)).toThrow(need);
+    expect(() => samplingFlopsPerToken(D, { position: 1 })).toThrow(need);
+    expect(() => prefillFlops(D, 2)).toThrow(need);
+    expect(() => modVsDense(D)).toThrow(need);
+    expect(forwardFlops({ ...D, routing: { blocks: "none" } }).total).toBe(3904); // dense: nothing to declare
   });
 
   it("a declared router cost: S x flopsPerToken per routed block, per block when a function", () => {
@@ -106,7 +115,7 @@ describe("forwardFlops", () => {
   });
 
   it("a shorter sequence scales k with it", () => {
-    expect(forwardFlops(B, { seqLen: 64 }).blocks[1]!.tokens).toBe(8);
+    expect(forwardFlops(B, { ...learned(B), seqLen: 64 }).blocks[1]!.tokens).toBe(8);
     expect(() => forwardFlops(B, { seqLen: 257 })).toThrow(ConfigError);
     expect(() => forwardFlops(B, { seqLen: 257 })).toThrow("seqLen: must be an integer in [1, 256] (contextLength) (got 257)");
     expect(() => forwardFlops(B, { seqLen: 0 })).toThrow("seqLen: must be an integer in [1, 256] (contextLength) (got 0)");
@@ -128,7 +137,7 @@ describe("training and sampling", () => {
     expect(t.total).toBe(3 * 1536);
     expect(t.perToken).toBe(1536); // 4608 / 3 tokens
     // B: 3 * 2,186,018,816 = 6,558,056,448 per sequence, / 256 = 25,617,408 per token
-    expect(trainingFlops(B)).toMatchObject({ total: 6_558_056_448, perToken: 25_617_408 });
+    expect(trainingFlops(B, learned(B))).toMatchObject({ total: 6_558_056_448, perToken: 25_617_408 });
   });
 
   it("sampling per token with a KV cache (A at position 2)", () => {
@@ -138,7 +147,7 @@ describe("training and sampling", () => {
 
   it("sampling in a routed block scales with the routed fraction (C at position 2, p=0.5)", () => {
     // router 2*8=16; branch with 0.5*2+1=2 keys: qkv 2*8*24=384, scores 2*2*8=32, values 32, out 128, mlp 2*8*24*3=1152 -> 1728
-    const s = samplingFlopsPerToken(C, { position: 2, routedFraction: 0.5 });
+    const s = samplingFlopsPerToken(C, { position: 2, routedFraction: 0.5, ...learned(C) });
     expect(s.blocks[0]!.expected).toBe(16 + 0.5 * 1728);
     expect(s.perToken).toBe(2 * (16 + 864) + 128);
   });
@@ -150,13 +159,13 @@ describe("training and sampling", () => {
     // branch 393,216 + 2*6,912 + 131,072 + 1,048,576 = 1,586,688; router 2*256 = 512;
     // predictor 2*(256*128 + 128) = 65,792 -> 512 + 65,792 + 0.125*1,586,688 = 264,640
     // head 2*256*256 = 131,072; total 4*1,676,288 + 4*264,640 + 131,072 = 7,894,784
-    const s = samplingFlopsPerToken(B, { position: 100 });
+    const s = samplingFlopsPerToken(B, { position: 100, ...learned(B) });
     expect(s.causal).toBe("predictor");
     expect(s.routedFraction).toBe(0.125);
     expect(s.blocks.map((b) => b.expected)).toEqual([1_676_288, 264_640, 1_676_288, 264_640, 1_676_288, 264_640, 1_676_288, 264_640]);
     expect(s.perToken).toBe(7_894_784);
     // the threshold decision runs no predictor: 7,894,784 - 4*65,792
-    expect(samplingFlopsPerToken(B, { position: 100, causal: "threshold" }).perToken).toBe(7_631_616);
+    expect(samplingFlopsPerToken(B, { position: 100, causal: "threshold", ...learned(B) }).perToken).toBe(7_631_616);
     // the dense model of the same shape: 8*1,676,288 + 131,072
     expect(samplingFlopsPerToken(denseCounterpart(B), { position: 100 }).perToken).toBe(13_541_376);
   });
@@ -176,7 +185,7 @@ describe("training and sampling", () => {
 
   it("prefill is a forward pass over the prompt", () => {
     expect(prefillFlops(A, 3)).toBe(1536);
-    expect(prefillFlops(B, 64)).toBe(forwardFlops(B, { seqLen: 64 }).total);
+    expect(prefillFlops(B, 64, learned(B))).toBe(forwardFlops(B, { ...learned(B), seqLen: 64 }).total);
   });
 });
 

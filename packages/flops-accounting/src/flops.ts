@@ -11,9 +11,10 @@
 // - A routed block processes k = routedTokens(capacity, S) tokens: projections and MLP scale
 //   with k, attention with k^2; its router (and predictor) run on all S tokens.
 // - A router costs what its kind declares (RouterCost, passed as the `routerCost` option;
-//   @mixdepth/router's routerCost(config) gives the registered declaration). Without one, a
-//   router is counted as the default linear router: x @ w [d,1], plus the predictor if
-//   enabled. The stochastic control declares 0: it has no weights.
+//   @mixdepth/router's routerCost(config) gives the registered declaration). It is required
+//   for a config with routed blocks: there is no default here to fall back on silently. The
+//   learned router declares x @ w [d,1] plus the predictor if enabled; the stochastic control
+//   declares 0: it has no weights.
 // - A mixture-of-experts MLP (config.experts; docs/method.md section 6) on the block's t tokens
 //   costs its router h @ W_r [d, E + N] on all t tokens plus, per real expert, its MLP on the
 //   k_e = routedTokens(experts.capacity, t) tokens it takes (token choice: its k_e slots,
@@ -32,7 +33,7 @@ export interface FlopsOptions {
   seqLen?: number;
   /** How attention score/value FLOPs are counted. Default "full". */
   attention?: AttentionCounting;
-  /** What each router costs, as its kind declares. Default: the linear d -> 1 router (+ predictor). */
+  /** What each router costs, as its kind declares (routerCost(config) of @mixdepth/router). Required when the config has routed blocks. */
   routerCost?: RouterCostOption;
 }
 

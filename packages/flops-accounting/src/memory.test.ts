@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { memoryEstimate } from "./memory.js";
 import { paramCounts } from "./params.js";
-import { A, B } from "./test-configs.js";
+import { A, B, D, learned } from "./test-configs.js";
 
 describe("memoryEstimate", () => {
   it("config A, B=2, S=3 by hand", () => {
@@ -19,16 +19,24 @@ describe("memoryEstimate", () => {
   });
 
   it("grows with every size a user can set, and routed blocks cost less than dense ones", () => {
-    const base = memoryEstimate(B, { batchSize: 8, seqLen: 256 }).total;
+    const base = memoryEstimate(B, { batchSize: 8, seqLen: 256, ...learned(B) }).total;
     for (const [cfg, setting] of [
       [{ ...B, dModel: 512 }, { batchSize: 8, seqLen: 256 }],
       [{ ...B, nLayers: 16 }, { batchSize: 8, seqLen: 256 }],
       [{ ...B, vocabSize: 50_000 }, { batchSize: 8, seqLen: 256 }],
       [B, { batchSize: 64, seqLen: 256 }],
     ] as const) {
-      expect(memoryEstimate(cfg, setting).total).toBeGreaterThan(base);
+      expect(memoryEstimate(cfg, { ...setting, ...learned(cfg) }).total).toBeGreaterThan(base);
     }
     const dense = memoryEstimate({ ...B, routing: { blocks: "none" } }, { batchSize: 8, seqLen: 256 });
-    expect(memoryEstimate(B, { batchSize: 8, seqLen: 256 }).activationBytes).toBeLessThan(dense.activationBytes);
+    expect(memoryEstimate(B, { batchSize: 8, seqLen: 256, ...learned(B) }).activationBytes).toBeLessThan(dense.activationBytes);
+  });
+
+  it("counts the routers' declared parameters, and requires them for a routed config", () => {
+    // D (test-configs.ts): 592 parameters without router weights; the linear router + predictor adds 17.
+    const setting = { batchSize: 1, seqLen: 4 };
+    expect(memoryEstimate(D, { ...setting, routerCost: { params: 0, flopsPerToken: 0 } }).parameters).toBe(592);
+    expect(memoryEstimate(D, { ...setting, ...learned(D) }).parameters).toBe(592 + 17);
+    expect(() => memoryEstimate(D, setting)).toThrow(/routerCost: is required: block 1 is routed \(routing\.router "stochastic"\)/);
   });
 });

@@ -7,6 +7,7 @@
 import { routedTokens, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { asResolved } from "./flops.js";
 import { paramCounts } from "./params.js";
+import type { RouterCostOption } from "./router-cost.js";
 
 const FLOAT_BYTES = 4;
 
@@ -19,6 +20,8 @@ export interface MemorySetting {
   gradAccum?: number;
   /** Evaluation windows kept on the host (evalBatches x batchSize x seqLen, inputs + targets). Default 0. */
   evalBatches?: number;
+  /** What each router costs, as its kind declares (its parameters are weights). Required when the config has routed blocks. */
+  routerCost?: RouterCostOption;
 }
 
 export interface MemoryEstimate {
@@ -45,7 +48,7 @@ function blockActivations(c: ResolvedModelConfig, b: number, s: number, t: numbe
 export function memoryEstimate(config: ModelConfig | ResolvedModelConfig, setting: MemorySetting): MemoryEstimate {
   const c = asResolved(config);
   const { batchSize: b, seqLen: s } = setting;
-  const parameters = paramCounts(c).total;
+  const parameters = paramCounts(c, setting.routerCost ? { routerCost: setting.routerCost } : {}).total;
   const copies = 4 + ((setting.gradAccum ?? 1) > 1 ? 1 : 0); // weights, gradients, m, v (+ accumulator)
   let floats = 0;
   for (const l of c.layers) floats += blockActivations(c, b, s, l.routed ? routedTokens(l.capacity, s) : s);

@@ -2,7 +2,7 @@
 // weight table), and the 6N approximations beside the exact training FLOPs.
 import { describe, expect, it } from "vitest";
 import { paramCounts, sixNApproximation } from "./params.js";
-import { A, B, C, D, NO_COST } from "./test-configs.js";
+import { A, B, C, D, NO_COST, learned } from "./test-configs.js";
 
 describe("paramCounts", () => {
   it("gpt2 layout (A)", () => {
@@ -19,7 +19,7 @@ describe("paramCounts", () => {
   });
 
   it("llama layout with routers (C)", () => {
-    const p = paramCounts(C);
+    const p = paramCounts(C, learned(C));
     // attention 4*8*8 = 256 (no biases); swiglu 3*8*24 = 576; two RMSNorm gains 16; router w 8, no predictor
     expect(p.blocks.map((b) => b.total)).toEqual([856, 856]);
     expect(p.positionEmbedding).toBe(0); // rotary
@@ -43,14 +43,15 @@ describe("paramCounts", () => {
   });
 
   it("learned router and predictor (D with a learned router)", () => {
-    const p = paramCounts({ ...D, routing: { ...D.routing, router: "learned" } });
+    const d = { ...D, routing: { ...D.routing, router: "learned" } };
+    const p = paramCounts(d, learned(d));
     // router w [4,1] = 4; predictor w1 [4,2] + b1 [2] + w2 [2,1] + b2 [1] = 13
     expect(p.blocks[1]!.routing).toBe(17);
     expect(p.blocks[0]!.routing).toBe(0); // dense block: no router
   });
 
   it("the 12.5% every-other MoD (B)", () => {
-    const p = paramCounts(B);
+    const p = paramCounts(B, learned(B));
     // block: attention 256*768 + 768 + 256*256 + 256 = 263,168; mlp 256*1024 + 1024 + 1024*256 + 256 = 525,568;
     // norms 2*512 = 1,024 -> 789,760; routed blocks add 256 + (256*128 + 128 + 128 + 1) = 33,281
     expect(p.blocks.map((b) => b.total)).toEqual([789_760, 823_041, 789_760, 823_041, 789_760, 823_041, 789_760, 823_041]);
@@ -73,7 +74,7 @@ describe("sixNApproximation", () => {
   });
 
   it("overstates MoD (B)", () => {
-    const a = sixNApproximation(B);
+    const a = sixNApproximation(B, learned(B));
     expect(a.sixN).toBe(38_710_296); // 6*6,451,716
     expect(a.kaplan).toBe(41_856_024); // + 6*8*256*256 = 3,145,728
     expect(a.exact).toBe(25_617_408); // 3*2,186,018,816/256

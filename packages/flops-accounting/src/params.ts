@@ -17,7 +17,7 @@ export interface ParamCounts {
   total: number;
 }
 
-/** Parameter counts; routers count what their kind declares (`routerCost`, default the linear router + predictor). */
+/** Parameter counts; routers count what their kind declares (`routerCost`, required when the config has routed blocks). */
 export function paramCounts(config: ModelConfig | ResolvedModelConfig, options: { routerCost?: RouterCostOption } = {}): ParamCounts {
   const c = asResolved(config);
   const d = c.dModel;

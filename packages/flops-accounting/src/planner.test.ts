@@ -1,8 +1,9 @@
 // isoFLOP planning: steps = floor(budget / FLOPs per step), and the sweep the trainer runs.
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "@mixdepth/core";
+import { ConfigError, type ResolvedModelConfig } from "@mixdepth/core";
 import { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
-import { A, B, D, NO_COST } from "./test-configs.js";
+import { linearRouterCost } from "./router-cost.js";
+import { A, B, D, NO_COST, learned } from "./test-configs.js";
 
 // A (test-configs.ts): forward 1536 per sequence, training 4608.
 // B (test-configs.ts), the 12.5% every-other MoD: training 6,558,056,448 per sequence.
@@ -19,7 +20,7 @@ describe("planForBudget / planForSteps", () => {
 
   it("the benchmark MoD at a 1e15 budget (B)", () => {
     // per step 8 * 6,558,056,448 = 52,464,451,584; 1e15 / that = 19,060.53 -> 19,060 steps
-    const plan = planForBudget(B, 1e15, { batchSize: 8, seqLen: 256 });
+    const plan = planForBudget(B, 1e15, { batchSize: 8, seqLen: 256, ...learned(B) });
     expect(plan).toEqual({ flopsPerStep: 52_464_451_584, steps: 19_060, tokens: 39_034_880, flopsUsed: 999_972_447_191_040 });
   });
 
@@ -30,9 +31,10 @@ describe("planForBudget / planForSteps", () => {
     expect(flopsPerStep(A, { batchSize: 1, seqLen: 3, attention: "causal-half" })).toBe(3 * (1536 - 48));
   });
 
-  it("counts the declared router cost (D: the default router's 112 forward FLOPs per sequence, or none)", () => {
-    // D's block 1 with the default linear router + predictor: router 32 + predictor 80 (flops.test.ts)
-    expect(flopsPerStep(D, { batchSize: 1, seqLen: 4 }) - flopsPerStep(D, { batchSize: 1, seqLen: 4, routerCost: NO_COST })).toBe(3 * 112);
+  it("counts the declared router cost (D: a linear router's 112 forward FLOPs per sequence, or none), and requires it", () => {
+    // D's block 1 with the linear router + predictor: router 32 + predictor 80 (flops.test.ts)
+    expect(flopsPerStep(D, { batchSize: 1, seqLen: 4, ...learned(D) }) - flopsPerStep(D, { batchSize: 1, seqLen: 4, routerCost: NO_COST })).toBe(3 * 112);
+    expect(() => planForBudget(D, 1e6, { batchSize: 1, seqLen: 4 })).toThrow(/routerCost: is required: block 1 is routed/);
   });
 
   it("a budget below one step gives 0 steps", () => {
@@ -62,7 +64,8 @@ describe("isoFlopSweep", () => {
       { name: "d256", dModel: 256, nLayers: 8, nHeads: 8 },
     ],
     capacities: [0.125, 0.5],
-    routerCost: (c: { routing: { router: string } }) => (c.routing.router === "stochastic" ? NO_COST : undefined),
+    // What the registry declares: 0 for the stochastic control, the linear router (+ predictor) otherwise.
+    routerCost: (c: ResolvedModelConfig) => (c.routing.router === "stochastic" ? NO_COST : linearRouterCost(c.dModel, c.routing.predictor)),
   };
 
   it("dense, learned MoD and stochastic MoD per size and capacity, each within the budget", () => {

@@ -10,7 +10,7 @@ export interface StepSetting {
   /** Gradient accumulation micro-batches per step. Default 1. */
   gradAccum?: number;
   attention?: AttentionCounting;
-  /** What each router costs, as its kind declares. Default: the linear d -> 1 router (+ predictor). */
+  /** What each router costs, as its kind declares. Required when the config has routed blocks. */
   routerCost?: RouterCostOption;
 }
 
@@ -78,10 +78,10 @@ export interface SweepInput {
   /** Include the stochastic-routing control at each capacity. Default true. */
   stochastic?: boolean;
   /**
-   * The declared router cost of a config (e.g. `routerCost` of @mixdepth/router). Default: every
-   * router counted as the linear d -> 1 router (+ predictor), the stochastic control included.
+   * The declared router cost of each planned config: `routerCost` of @mixdepth/router, for any
+   * registered kind. Required: every sweep has routed variants, the stochastic control among them.
    */
-  routerCost?: (config: ResolvedModelConfig) => RouterCostOption | undefined;
+  routerCost: (config: ResolvedModelConfig) => RouterCostOption;
 }
 
 export interface SweepEntry {
@@ -112,8 +112,7 @@ export function isoFlopSweep(input: SweepInput): SweepEntry[] {
         if (e instanceof ConfigError) throw new ConfigError(`sizes[${i}] (${name}).${e.field}`, e.value, e.reason);
         throw e;
       }
-      const routerCost = input.routerCost?.(resolved);
-      out.push({ name, variant, config, plan: planForBudget(resolved, input.budget, routerCost ? { ...input.setting, routerCost } : input.setting) });
+      out.push({ name, variant, config, plan: planForBudget(resolved, input.budget, { ...input.setting, routerCost: input.routerCost(resolved) }) });
     };
     add(`${size.name}-dense`, "dense", { ...shape, routing: { ...input.base.routing, blocks: "none" } });
     for (const cap of capacities) {

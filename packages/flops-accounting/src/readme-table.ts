@@ -1,12 +1,12 @@
 // The README's generated parts, computed from the code so they cannot drift: the table of
 // default configs and the output of the ratio command (scripts/readme.js writes both,
 // scripts/ratio.js prints the report; readme-table.test.ts fails when the README is stale).
-import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
-import { denseCounterpart, forwardFlops, modVsDense, trainingFlops } from "./flops.js";
+import { resolveModelConfig, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
+import { asResolved, denseCounterpart, forwardFlops, modVsDense, trainingFlops } from "./flops.js";
 import { paramCounts } from "./params.js";
-import type { RouterCost } from "./router-cost.js";
+import { linearRouterCost, type RouterCost } from "./router-cost.js";
 
-// routerCost: what the router kind declares when registered (@mixdepth/router); omitted: the default linear router.
+// routerCost: what the router kind declares when registered (@mixdepth/router); omitted: the learned router's.
 export const README_CONFIGS: { name: string; config: ModelConfig; routerCost?: RouterCost }[] = [
   { name: "bench dense (d256 L8 S256)", config: { vocabSize: 256, dModel: 256, nHeads: 8, nLayers: 8, contextLength: 256, family: "gpt2" } },
   {
@@ -39,11 +39,17 @@ export const README_CONFIGS: { name: string; config: ModelConfig; routerCost?: R
   },
 ];
 
+/** The learned router's declaration (@mixdepth/router registers it so): linear score + predictor. */
+function learned(config: ModelConfig | ResolvedModelConfig): RouterCost {
+  const r = asResolved(config);
+  return linearRouterCost(r.dModel, r.routing.predictor);
+}
+
 const fmt = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} G` : `${(n / 1e6).toFixed(3)} M`);
 
 export function readmeTable(): string {
   const rows = README_CONFIGS.map(({ name, config, routerCost }) => {
-    const o = routerCost ? { routerCost } : {};
+    const o = { routerCost: routerCost ?? learned(config) };
     const f = forwardFlops(config, o);
     const t = trainingFlops(config, o);
     const p = paramCounts(config, o);
@@ -65,7 +71,7 @@ export const RATIO_CONFIG: ModelConfig = {
 /** Per-block, per-component forward FLOPs of {@link RATIO_CONFIG} and its MoD/dense ratios. */
 export function ratioReport(): string {
   const config = resolveModelConfig(RATIO_CONFIG);
-  const mod = forwardFlops(config);
+  const mod = forwardFlops(config, { routerCost: learned(config) });
   const dense = forwardFlops(denseCounterpart(config));
   const M = (n: number) => (n / 1e6).toFixed(3).padStart(10);
   const lines = [
@@ -78,11 +84,11 @@ export function ratioReport(): string {
     ),
     `head (2*S*d*V) ${M(mod.head)}`,
     `forward per sequence: MoD ${mod.total} FLOPs, dense ${dense.total} FLOPs`,
-    `MoD/dense forward FLOPs ratio: ${modVsDense(config).ratio.toFixed(4)}`,
-    `MoD/dense training FLOPs ratio: ${(trainingFlops(config).total / trainingFlops(denseCounterpart(config)).total).toFixed(4)}`,
+    `MoD/dense forward FLOPs ratio: ${modVsDense(config, { routerCost: learned(config) }).ratio.toFixed(4)}`,
+    `MoD/dense training FLOPs ratio: ${(trainingFlops(config, { routerCost: learned(config) }).total / trainingFlops(denseCounterpart(config)).total).toFixed(4)}`,
   ];
   const noPredictor = resolveModelConfig({ ...RATIO_CONFIG, routing: { ...RATIO_CONFIG.routing, predictor: null } });
-  lines.push(`MoD/dense forward FLOPs ratio without the predictor: ${modVsDense(noPredictor).ratio.toFixed(4)}`);
+  lines.push(`MoD/dense forward FLOPs ratio without the predictor: ${modVsDense(noPredictor, { routerCost: learned(noPredictor) }).ratio.toFixed(4)}`);
   return lines.join("\n");
 }
 

@@ -1,8 +1,9 @@
 // What one router costs, as plain numbers (docs/method.md section 7). A router kind declares its
-// cost when it is registered (@mixdepth/router); this package only does the arithmetic, so it
-// never needs to know a kind by name or build a tensor. Without a declared cost, a routed block
-// is counted with the default: a linear d -> 1 router (x @ w) plus the predictor MLP
-// d -> h_p -> 1 when routing.predictor is enabled, which is exactly the learned router.
+// cost when it is registered (@mixdepth/router, whose routerCost(config) is the one place that
+// decides what a kind without a declaration costs); this package only does the arithmetic, so
+// it never needs to know a kind by name or build a tensor. The cost is required wherever a
+// config has routed blocks: a count without it is an error, never a silent default (the
+// stochastic control used to be counted as a linear router that way).
 import { ConfigError, type ResolvedModelConfig } from "@mixdepth/core";
 
 /** Parameters and matmul FLOPs of ONE router (one routed block). */
@@ -23,8 +24,9 @@ export interface RouterCost {
 export type RouterCostOption = RouterCost | ((layerIndex: number) => RouterCost);
 
 /**
- * The default cost: a linear router w [d, 1] (2d FLOPs per token) and, when `predictor` is
- * set, its MLP w1 [d, h] + b1 [h] + w2 [h, 1] + b2 [1] (2(d h + h) FLOPs per token).
+ * The cost of a linear router w [d, 1] (2d FLOPs per token) and, when `predictor` is set, its
+ * MLP w1 [d, h] + b1 [h] + w2 [h, 1] + b2 [1] (2(d h + h) FLOPs per token): the learned router's
+ * declaration, and what @mixdepth/router counts for a kind that declares none.
  */
 export function linearRouterCost(dModel: number, predictor: { hidden: number } | null): RouterCost {
   const h = predictor?.hidden ?? 0;
@@ -50,8 +52,14 @@ function checkCost(cost: unknown, layerIndex: number): Required<RouterCost> {
   };
 }
 
-/** The validated cost of the router of block `layerIndex`: the declared one, or the default. */
+/** The validated declared cost of the router of block `layerIndex`; throws when none is given. */
 export function routerCostAt(c: ResolvedModelConfig, layerIndex: number, option: RouterCostOption | undefined): Required<RouterCost> {
-  const declared = option === undefined ? linearRouterCost(c.dModel, c.routing.predictor) : typeof option === "function" ? option(layerIndex) : option;
-  return checkCost(declared, layerIndex);
+  if (option === undefined) {
+    throw new ConfigError(
+      "routerCost",
+      option,
+      `is required: block ${layerIndex} is routed (routing.router ${JSON.stringify(c.routing.router)}); pass what the kind declares, routerCost(config) of @mixdepth/router (linearRouterCost(dModel, predictor) is the learned router's)`,
+    );
+  }
+  return checkCost(typeof option === "function" ? option(layerIndex) : option, layerIndex);
 }

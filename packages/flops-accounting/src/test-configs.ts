@@ -1,7 +1,7 @@
 // Hand-computed test configs shared by the FLOPs, parameter and planner tests. Each test file
 // derives its expected numbers from these shapes in its comments.
-import type { ModelConfig } from "@mixdepth/core";
-import type { RouterCost } from "./router-cost.js";
+import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
+import { linearRouterCost, type RouterCost } from "./router-cost.js";
 
 // A: dense gpt2, V=10, d=4, H=2, L=1, S=3, h=16.
 export const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
@@ -24,3 +24,8 @@ export const D: ModelConfig = {
 };
 // What the stochastic control declares when registered (@mixdepth/router): no weights, no FLOPs.
 export const NO_COST: RouterCost = { params: 0, flopsPerToken: 0 };
+/** What the learned router declares for a config (@mixdepth/router): its linear score and predictor. */
+export function learned(config: ModelConfig): { routerCost: RouterCost } {
+  const r = resolveModelConfig(config);
+  return { routerCost: linearRouterCost(r.dModel, r.routing.predictor) };
+}

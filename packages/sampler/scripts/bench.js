@@ -15,7 +15,9 @@
 // V=256 contextLength 128, prompt 32 and 64 new tokens).
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "@mixdepth/backend";
+import { resolveModelConfig } from "@mixdepth/core";
 import { denseCounterpart, prefillFlops, samplingFlopsPerToken } from "@mixdepth/flops-accounting";
+import { registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { createTransformer } from "@mixdepth/transformer";
 import { CachedDecoder, generate, generateStream } from "../dist/index.js";
 
@@ -157,9 +159,11 @@ if (tf.memory().numTensors !== startTensors) console.log(`WARNING: ${tf.memory()
 
 // FLOPs per generated token, averaged over the positions the 256 decode steps run at.
 const realized = routing.reduce((a, r) => a + r.processed, 0) / routing.reduce((a, r) => a + r.tokens, 0);
+registerBuiltinRouters();
+const costOf = (config) => ({ routerCost: routerCost(resolveModelConfig(config)) }); // routers at their declared cost
 const avgFlops = (config, fraction) => {
   let sum = 0;
-  for (let p = PROMPT; p < PROMPT + NEW; p++) sum += samplingFlopsPerToken(config, { position: p, ...(fraction === undefined ? {} : { routedFraction: fraction }) }).perToken;
+  for (let p = PROMPT; p < PROMPT + NEW; p++) sum += samplingFlopsPerToken(config, { position: p, ...costOf(config), ...(fraction === undefined ? {} : { routedFraction: fraction }) }).perToken;
   return sum / NEW;
 };
 const denseFlops = avgFlops(denseCounterpart(modConfig));
@@ -175,7 +179,7 @@ const f2 = (x) => x.toFixed(2);
 console.log(`model (${SIZE}): ${base.family} d=${base.dModel} L=${base.nLayers} H=${base.nHeads} V=${base.vocabSize} contextLength=${base.contextLength}; MoD: capacity 0.125, every other block, predictor-calibrated at init`);
 console.log(`prompt ${PROMPT} tokens, ${NEW} new tokens, batch 1, ${REPEATS} interleaved runs (medians over ${perToken.dense.length} steps)`);
 console.log(`routed fraction (MoD, prefill + decode): ${routing.map((r) => `block ${r.layer} ${f2(100 * r.fraction)}%`).join(", ")}; pooled ${f2(100 * realized)}% vs nominal 12.50%`);
-const prefillFlopsRatio = prefillFlops(modConfig, PROMPT) / prefillFlops(denseCounterpart(modConfig), PROMPT);
+const prefillFlopsRatio = prefillFlops(modConfig, PROMPT, costOf(modConfig)) / prefillFlops(denseCounterpart(modConfig), PROMPT);
 console.log(`prefill (${PROMPT} tokens, median of 7):   dense ${f2(prefill.dense)} ms   MoD ${f2(prefill.mod)} ms   ratio ${f2(prefill.mod / prefill.dense)} (FLOPs ratio ${prefillFlopsRatio.toFixed(3)} at k = ${Math.round(0.125 * PROMPT)} of ${PROMPT})`);
 console.log(`ms per generated token: dense ${f2(md)}   MoD ${f2(mm)}   ratio MoD/dense ${timeRatio.toFixed(3)}`);
 console.log(`FLOPs per token:        dense ${(denseFlops / 1e6).toFixed(2)} M   MoD ${(modFlopsNominal / 1e6).toFixed(2)} M (nominal 12.5%; ${(modFlopsRealized / 1e6).toFixed(2)} M at the realized fraction)   ratio ${flopsRatio.toFixed(3)} (realized ${(modFlopsRealized / denseFlops).toFixed(3)})`);

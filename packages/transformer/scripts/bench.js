@@ -8,7 +8,9 @@
 // BENCH_WASM_FIXES=0 (measure without @mixdepth/backend's wasm matmul fix).
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "@mixdepth/backend";
+import { resolveModelConfig } from "@mixdepth/core";
 import { trainingFlops } from "@mixdepth/flops-accounting";
+import { registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { createTransformer } from "../dist/index.js";
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
@@ -94,7 +96,8 @@ function benchModel(name, config) {
     }
     console.log(`  ${name} step ${i}${i < WARMUP ? " (warmup)" : ""}: wall ${(ms / 1000).toFixed(2)} s, cpu ${(cpuMs / 1000).toFixed(2)} s, loss (lm + aux) ${loss.toFixed(4)}`);
   }
-  const flops = B * trainingFlops(config, { seqLen: S }).total;
+  registerBuiltinRouters();
+  const flops = B * trainingFlops(config, { seqLen: S, routerCost: routerCost(resolveModelConfig(config)) }).total; // routers at their declared cost
   // CPU time of this (single-threaded wasm) process: robust when other jobs share the cores.
   const ms = median(cpuTimes);
   const wallMs = median(times);

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
 import { gaussian, mulberry32, resolveModelConfig, type CausalRouting, type ModelConfig } from "@mixdepth/core";
-import { forwardFlops, paramCounts } from "@mixdepth/flops-accounting";
+import { forwardFlops, linearRouterCost, paramCounts } from "@mixdepth/flops-accounting";
 import {
   registerRouter,
   routerCost,
@@ -101,8 +101,8 @@ describe("a custom router's declared cost (cpu kernel trace)", () => {
         const declared = forwardFlops(resolved, { seqLen, routerCost: cost });
         expect(declared.blocks[1]!.router).toBe(seqLen * (2 * 16 * 5 + 2 * 5));
         expect(executed.total).toBe(batch * declared.total);
-        // Guessing (the linear default) would miss the difference: the test can fail.
-        expect(executed.total).not.toBe(batch * forwardFlops(resolved, { seqLen }).total);
+        // Guessing (a linear router) would miss the difference: the test can fail.
+        expect(executed.total).not.toBe(batch * forwardFlops(resolved, { seqLen, routerCost: linearRouterCost(16, null) }).total);
       });
       x.dispose();
     }
