@@ -20,7 +20,7 @@ describe("mixdepth config handling", () => {
       [["--set", "model.routing.routerOptions.initstd=0.1"], /model\.routing\.routerOptions\.initstd: unknown option of the learned router/],
       [["--set", "model.routing.capacty=0.5"], /model\.routing\.capacty: unknown field/],
       [["--set", "model.routing.__proto__.capacity=0.5"], /--set: "model\.routing\.__proto__\.capacity" is not a config field path/],
-      [["--set", "model.nLayers=100000000"], /model\.nLayers: must be at most 10000 \(MAX_LAYERS\) \(got 100000000\)/], // hung before (issue 12 item 7)
+      [["--set", "model.nLayers=100000000"], /model\.nLayers: must be at most 10000 \(MODEL_LIMITS\.maxLayers\) \(got 100000000\)/], // hung before (issue 12 item 7)
     ] as const) {
       const r = await run(["train", ...tiny, "--out", out, ...args]);
       expect(r.code, r.stderr).toBe(2);

@@ -1,10 +1,11 @@
-export { ConfigError, MAX_LAYERS, expertsAt, resolveModelConfig, routedTokens } from "./model-config.js";
+export { ConfigError, MODEL_LIMITS, expertsAt, resolveModelConfig, routedTokens } from "./model-config.js";
 export type {
   ArchitectureFamily,
   CausalRouting,
   ExpertRouting,
   ExpertsConfig,
   ModelConfig,
+  ModelLimits,
   ResolvedExperts,
   ResolvedModelConfig,
   ResolvedRouting,

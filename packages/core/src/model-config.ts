@@ -204,12 +204,41 @@ function positiveInt(field: string, v: unknown): number {
   return v;
 }
 
+/** Upper bounds of a model config's sizes (see {@link MODEL_LIMITS}). */
+export interface ModelLimits {
+  /** vocabSize. 1,048,576. */
+  maxVocabSize: number;
+  /** dModel. 16,384. */
+  maxDModel: number;
+  /** mlpHidden and routing.predictor.hidden. 65,536. */
+  maxMlpHidden: number;
+  /** nLayers. 10,000: every block is resolved (and costed, and built) one by one, so a mistyped depth such as 100000000 would spend minutes and gigabytes before any memory estimate could refuse it. */
+  maxLayers: number;
+  /** contextLength. 65,536. */
+  maxContextLength: number;
+}
+
 /**
- * Most blocks a config may have. Every block is resolved (and costed, and built) one by one, so
- * a mistyped depth such as 100000000 would otherwise spend minutes and gigabytes before any
- * memory estimate can refuse it; real decoder-only models stay far below this.
+ * The one set of size limits of a model config, checked by resolveModelConfig. The checkpoint
+ * reader (@mixdepth/transformer's CHECKPOINT_LIMITS) takes its model bounds from here, so a
+ * config that resolves, and so trains, is one whose checkpoint can be read back. Far above
+ * this project's models; they bound what a mistyped or untrusted config can make a program
+ * allocate before anything else can refuse it.
  */
-export const MAX_LAYERS = 10_000;
+export const MODEL_LIMITS: Readonly<ModelLimits> = Object.freeze({
+  maxVocabSize: 1 << 20,
+  maxDModel: 16_384,
+  maxMlpHidden: 65_536,
+  maxLayers: 10_000,
+  maxContextLength: 65_536,
+});
+
+/** A positive integer of at most MODEL_LIMITS[key]. */
+function boundedInt(field: string, v: unknown, key: keyof ModelLimits): number {
+  const n = positiveInt(field, v);
+  if (n > MODEL_LIMITS[key]) throw new ConfigError(field, n, `must be at most ${MODEL_LIMITS[key]} (MODEL_LIMITS.${key})`);
+  return n;
+}
 
 function finiteNonNegative(field: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
@@ -327,14 +356,13 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   checkObject("experts.balanceLoss", config.experts?.balanceLoss, ["weight"]);
   checkObject("experts.predictor", config.experts?.predictor, ["hidden", "weight"]);
   checkObject("experts.zLoss", config.experts?.zLoss, ["weight"]);
-  const vocabSize = positiveInt("vocabSize", config.vocabSize);
-  const dModel = positiveInt("dModel", config.dModel);
+  const vocabSize = boundedInt("vocabSize", config.vocabSize, "maxVocabSize");
+  const dModel = boundedInt("dModel", config.dModel, "maxDModel");
   const nHeads = positiveInt("nHeads", config.nHeads);
   if (dModel % nHeads !== 0) throw new ConfigError("nHeads", nHeads, `must divide dModel=${dModel}`);
   const headDim = dModel / nHeads;
-  const nLayers = positiveInt("nLayers", config.nLayers);
-  if (nLayers > MAX_LAYERS) throw new ConfigError("nLayers", nLayers, `must be at most ${MAX_LAYERS} (MAX_LAYERS)`);
-  const contextLength = positiveInt("contextLength", config.contextLength);
+  const nLayers = boundedInt("nLayers", config.nLayers, "maxLayers");
+  const contextLength = boundedInt("contextLength", config.contextLength, "maxContextLength");
   const family = config.family ?? "llama";
   if (family !== "gpt2" && family !== "llama") throw new ConfigError("family", family, 'must be "gpt2" or "llama"');
   if (family === "llama" && headDim % 2 !== 0) {
@@ -345,7 +373,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
       ? family === "gpt2"
         ? 4 * dModel
         : Math.ceil((8 * dModel) / 3 / 8) * 8
-      : positiveInt("mlpHidden", config.mlpHidden);
+      : boundedInt("mlpHidden", config.mlpHidden, "maxMlpHidden");
   const tieEmbeddings = config.tieEmbeddings ?? true;
   if (typeof tieEmbeddings !== "boolean") throw new ConfigError("tieEmbeddings", tieEmbeddings, "must be a boolean");
   const normEps = config.normEps ?? 1e-5;
@@ -375,7 +403,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
     r.predictor === null
       ? null
       : {
-          hidden: r.predictor?.hidden === undefined ? Math.max(1, Math.floor(dModel / 2)) : positiveInt("routing.predictor.hidden", r.predictor.hidden),
+          hidden: r.predictor?.hidden === undefined ? Math.max(1, Math.floor(dModel / 2)) : boundedInt("routing.predictor.hidden", r.predictor.hidden, "maxMlpHidden"),
           weight: finiteNonNegative("routing.predictor.weight", r.predictor?.weight ?? 1),
         };
   const causal = r.causal ?? (predictor ? "predictor" : "threshold");

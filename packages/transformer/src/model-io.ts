@@ -9,7 +9,7 @@
 //   3. only then the data is read, decoded and the model allocated.
 // The Node reader (./node.ts: saveModel, loadModel) and the demo use these functions.
 import * as tf from "@tensorflow/tfjs-core";
-import { resolveModelConfig, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
+import { MODEL_LIMITS, resolveModelConfig, type ModelConfig, type ModelLimits, type ResolvedModelConfig } from "@mixdepth/core";
 import { parseSafetensorsHeader, type SafetensorsHeader, type SafetensorsTensor, decodeSafetensors } from "./safetensors.js";
 import { modelWeightShapes } from "./weight-shapes.js";
 import { fromWeights, type Transformer } from "./transformer.js";
@@ -25,33 +25,23 @@ export class CheckpointError extends Error {
 }
 
 /**
- * Upper bounds checked before anything is allocated. Generous for this project's models
- * (the largest preset is far below each); override per call with `limits`.
+ * Upper bounds checked before anything is allocated: the files' sizes, and the model config's
+ * sizes, which are @mixdepth/core's MODEL_LIMITS (the limits resolveModelConfig applies to every
+ * config), so a checkpoint of any config that resolves, and so trains, is read back. Override
+ * per call with `limits`: a model size can be lowered, not raised past MODEL_LIMITS
+ * (resolveModelConfig still refuses it).
  */
-export interface CheckpointLimits {
+export interface CheckpointLimits extends ModelLimits {
   /** model.safetensors size. Default 2 GiB (also about the largest single read Node allows). */
   maxWeightsBytes: number;
   /** config.json size. Default 1 MiB. */
   maxConfigBytes: number;
-  /** model.vocabSize. Default 1,048,576. */
-  maxVocabSize: number;
-  /** model.dModel and model.mlpHidden. Default 16,384 and 65,536. */
-  maxDModel: number;
-  maxMlpHidden: number;
-  /** model.nLayers. Default 256. */
-  maxLayers: number;
-  /** model.contextLength. Default 65,536. */
-  maxContextLength: number;
 }
 
 export const CHECKPOINT_LIMITS: Readonly<CheckpointLimits> = Object.freeze({
   maxWeightsBytes: 2 * 1024 ** 3,
   maxConfigBytes: 1024 ** 2,
-  maxVocabSize: 1 << 20,
-  maxDModel: 16_384,
-  maxMlpHidden: 65_536,
-  maxLayers: 256,
-  maxContextLength: 65_536,
+  ...MODEL_LIMITS,
 });
 
 export interface CheckpointReadOptions {

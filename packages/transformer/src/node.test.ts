@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { expectNoLeaks, maxAbsDiff } from "@mixdepth/vitest-config/tf";
-import type { ModelConfig } from "@mixdepth/core";
+import { MODEL_LIMITS, type ModelConfig } from "@mixdepth/core";
 import { createTransformer, decodeSafetensors, encodeSafetensors } from "./index.js";
-import { CheckpointError, loadModel, readCheckpoint, saveModel } from "./node.js";
+import { CHECKPOINT_LIMITS, CheckpointError, loadModel, readCheckpoint, saveModel } from "./node.js";
 
 const config: ModelConfig = { vocabSize: 11, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 8, routing: { blocks: [1], capacity: 0.5 } };
 
@@ -80,17 +80,46 @@ describe("saveModel / loadModel", () => {
     expect(() => loadModel(dir)).toThrow(/config\.json: routerStates: stochastic router state/);
   });
 
-  it("refuses a huge vocabSize by its limit, and with the limit raised by the header, before allocating", () => {
+  it("refuses a huge vocabSize by its limit, by the header when the limit is lowered, and past MODEL_LIMITS whatever the override, before allocating", () => {
     const dir = saved();
     patchConfig(dir, { vocabSize: 50_000_000 });
     const before = tf.memory().numBytes;
     const t0 = performance.now();
     expect(() => loadModel(dir)).toThrow(/model\.vocabSize = 50000000 exceeds the checkpoint limit 1048576 \(limits\.maxVocabSize\)/);
-    expect(() => loadModel(dir, { limits: { maxVocabSize: 1e9 } })).toThrow(/weight "tok_emb" is \[11, 8\], config\.json's model expects \[50000000, 8\]/);
+    // Raising the limit does not get past the model config's own (core's MODEL_LIMITS).
+    expect(() => loadModel(dir, { limits: { maxVocabSize: 1e9 } })).toThrow(/config\.json: vocabSize: must be at most 1048576 \(MODEL_LIMITS\.maxVocabSize\) \(got 50000000\)/);
+    patchConfig(dir, { vocabSize: 1_000_000 });
+    expect(() => loadModel(dir)).toThrow(/weight "tok_emb" is \[11, 8\], config\.json's model expects \[1000000, 8\]/);
+    expect(() => loadModel(dir, { limits: { maxVocabSize: 1000 } })).toThrow(/model\.vocabSize = 1000000 exceeds the checkpoint limit 1000 \(limits\.maxVocabSize\)/);
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(tf.memory().numBytes).toBe(before);
     patchConfig(dir, { vocabSize: 11, nLayers: 1_000_000_000 });
     expect(() => loadModel(dir)).toThrow(/model\.nLayers = 1000000000 exceeds/);
+  });
+
+  it("reads back a model of any depth a config may have: 300 blocks (the reader used to stop at 256 while core allowed 10,000)", async () => {
+    const deep: ModelConfig = { vocabSize: 11, dModel: 4, nHeads: 2, nLayers: 300, contextLength: 4, mlpHidden: 4, routing: { blocks: [299], capacity: 0.5 } };
+    const dir = join(mkdtempSync(join(tmpdir(), "mixdepth-io-")), "ck");
+    await expectNoLeaks(() => {
+      const a = createTransformer(deep, { seed: 5 });
+      saveModel(dir, a);
+      const b = loadModel(dir);
+      expect(b.config.nLayers).toBe(300);
+      const x = tf.tensor2d([[1, 2, 3]], [1, 3], "int32");
+      const ra = a.forward(x);
+      const rb = b.forward(x);
+      expect(maxAbsDiff(ra.logits, rb.logits)).toBe(0);
+      tf.dispose([x, ra.logits, rb.logits, ...Object.values(ra.auxLosses), ...Object.values(rb.auxLosses)]);
+      a.dispose();
+      b.dispose();
+    });
+    // One set of limits: the reader's model bounds are the config's own.
+    const { maxWeightsBytes: _w, maxConfigBytes: _c, ...modelBounds } = CHECKPOINT_LIMITS;
+    void _w;
+    void _c;
+    expect(modelBounds).toEqual(MODEL_LIMITS);
+    patchConfig(dir, { nLayers: MODEL_LIMITS.maxLayers + 1 });
+    expect(() => loadModel(dir)).toThrow(/model\.nLayers = 10001 exceeds the checkpoint limit 10000 \(limits\.maxLayers\)/);
   });
 
   it("refuses integer tensors as weights, missing and unknown tensors", () => {
