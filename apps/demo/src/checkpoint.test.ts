@@ -11,6 +11,14 @@ describe("checkpoint config", () => {
     expect(a.tokenizer.kind).toBe("byte");
     expect(parseCheckpointConfig(model).trained).toBe(true);
   });
+  it("reads the tokenizer field by the one rule of @mixdepth/text (the CLI reads it the same way)", () => {
+    // What saveModel writes: no tokenizer field; bytes, since vocabSize is 256.
+    expect(parseCheckpointConfig({ format: "mixdepth-checkpoint/1", model }).tokenizer.kind).toBe("byte");
+    // Without the field any other vocabulary would be a guess (the demo used to assume bytes).
+    expect(() => parseCheckpointConfig({ model: { ...model, vocabSize: 300 } })).toThrow(/config\.json tokenizer: absent, and the model's vocabSize is 300/);
+    expect(parseCheckpointConfig({ model: { ...model, vocabSize: 2 }, tokenizer: { type: "table", vocab: ["x", "y"] } }).tokenizer.kind).toBe("table");
+    expect(() => parseCheckpointConfig({ model, tokenizer: { type: "bpe" } })).toThrow(/config\.json tokenizer: type: unknown tokenizer "bpe"/);
+  });
   it("quotes the bad field", () => {
     expect(() => parseCheckpointConfig({ model: { ...model, nHeads: 3 } })).toThrow(/nHeads: must divide dModel=8 \(got 3\)/);
     expect(() => parseCheckpointConfig({ weights: 1 })).toThrow(/no model config/);

@@ -5,7 +5,7 @@
 // safetensors header against the config's shapes, then the data, then the model.
 import { checkpointModelConfig, checkpointToModel, parseCheckpoint, type Transformer } from "@mixdepth/transformer";
 import type { ModelConfig } from "@mixdepth/core";
-import { tokenizerFromJson, type Tokenizer } from "./tokenizer.js";
+import { tokenizerFromJSON, type Tokenizer } from "@mixdepth/text";
 import { readCheckedWeights } from "./weights.js";
 
 export interface CheckpointConfig {
@@ -32,22 +32,19 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 /**
  * Reads config.json. The model config is the `model` (or `config`) field, or the whole
- * object when it has `vocabSize`; the tokenizer is the `tokenizer` field (byte-level when
- * absent). Throws with the field name on anything it cannot use.
+ * object when it has `vocabSize`; the tokenizer is the `tokenizer` field, read by
+ * @mixdepth/text's tokenizerFromJSON (the CLI's reader: bytes when absent and vocabSize is
+ * 256). Throws with the field name on anything it cannot use.
  */
 export function parseCheckpointConfig(json: unknown): CheckpointConfig {
   // Limits on sizes, then resolveModelConfig: throws CheckpointError naming the field.
   const { model: modelConfig, resolved } = checkpointModelConfig(json);
   if (!isObject(json)) throw new Error("config.json: expected a JSON object");
-  const model = modelConfig as unknown as Record<string, unknown>;
-  const tokenizer = tokenizerFromJson(json.tokenizer ?? model.tokenizer, resolved.vocabSize);
-  if (tokenizer.vocabSize > resolved.vocabSize) {
-    throw new Error(`config.json: tokenizer has ${tokenizer.vocabSize} tokens, the model's vocabSize is ${resolved.vocabSize}`);
-  }
+  const tokenizer = tokenizerFromJSON(json.tokenizer, resolved.vocabSize);
   const trained = json.trained !== false && json.untrained !== true;
   const description = typeof json.description === "string" ? json.description : "";
   const step = typeof json.step === "number" ? json.step : null;
-  return { model: model as unknown as ModelConfig, tokenizer, trained, description, step };
+  return { model: modelConfig, tokenizer, trained, description, step };
 }
 
 export interface CheckpointFiles<F> {

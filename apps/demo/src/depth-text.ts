@@ -10,7 +10,8 @@
 // token; legend items `li[data-depth]`.
 import { depthLegend, depthScale, depthStyle, describeDepth, processedBlocks, tokenDepth } from "./depth.js";
 import { el, type MapBlock, type MapCell } from "./routing-map.js";
-import type { Tokenizer } from "./tokenizer.js";
+import { tokenPieces, type Tokenizer } from "@mixdepth/text";
+import { tokenLabel } from "./token-label.js";
 
 interface Token {
   id: number;
@@ -57,7 +58,7 @@ export class DepthText {
     if (!t) throw new Error(`depth text: no token at position ${position}`);
     t.cells = cells;
     const s = t.span;
-    s.title = describeDepth(this.tokenizer.label(t.id), position, this.blocks, cells);
+    s.title = describeDepth(tokenLabel(this.tokenizer, t.id), position, this.blocks, cells);
     s.classList.remove("depth-none", "depth-min", "depth-mid", "depth-max");
     if (!cells) {
       s.classList.add("depth-none");
@@ -78,7 +79,7 @@ export class DepthText {
 
   // Pieces of a multi-byte character move when its last byte arrives: rewrite what changed.
   private refreshText(): void {
-    const pieces = this.tokenizer.pieces(this.tokens.map((t) => t.id));
+    const pieces = tokenPieces(this.tokenizer, this.tokens.map((t) => t.id));
     this.tokens.forEach((t, i) => {
       const p = pieces[i] ?? "";
       if (t.span.textContent !== p) t.span.textContent = p;

@@ -12,6 +12,7 @@ import { fetchCheckpoint, readCheckpointFiles, type LoadedCheckpoint } from "./c
 import { analyticDense, renderCompare, type CompareRun } from "./compare-panel.js";
 import { decode, maxNewTokens, prefillCells, type DecodeStep } from "./decode.js";
 import { DepthText, renderDepthLegend } from "./depth-text.js";
+import { tokenLabel } from "./token-label.js";
 import { mapBlocks, teacherForced } from "./prompt-routing.js";
 import { RoutingMap, el, type MapCell, type RoutedFraction } from "./routing-map.js";
 import { DEFAULT_SETTINGS, SETTING_RULES, parseSettings, type SamplingSettings } from "./sampling.js";
@@ -136,7 +137,7 @@ async function generate(): Promise<void> {
   let ids: number[];
   try {
     settings = readSettings();
-    ids = mod.tokenizer.encode(prompt);
+    ids = Array.from(mod.tokenizer.encode(prompt));
     if (!ids.length) throw new Error("prompt: type at least one character");
     const ctx = mod.transformer.config.contextLength;
     if (ids.length > ctx) throw new Error(`prompt: ${ids.length} tokens is longer than the model's context of ${ctx}`);
@@ -166,7 +167,7 @@ async function generate(): Promise<void> {
 async function runGeneration(mod: LoadedCheckpoint, prompt: string, ids: number[], settings: SamplingSettings, signal: AbortSignal): Promise<void> {
   const model = mod.transformer;
   const blocks = mapBlocks(model);
-  const label = (id: number) => mod.tokenizer.label(id);
+  const label = (id: number) => tokenLabel(mod.tokenizer, id);
 
   // Prompt, teacher-forced: top-k and causal side by side.
   const promptMaps = $("#prompt-maps");
@@ -247,7 +248,7 @@ async function runGeneration(mod: LoadedCheckpoint, prompt: string, ids: number[
     // (MoD) against 1.4 ms/token.
     const again = await decode(model, ids, { ...settings, maxTokens: result.tokens.length }, () => nextFrame(), signal);
     modRun.ms = again.decodeMs;
-    const denseIds = dense.tokenizer.encode(prompt);
+    const denseIds = Array.from(dense.tokenizer.encode(prompt));
     const n = Math.min(result.tokens.length, maxNewTokens(dense.transformer, denseIds.length));
     const d = await decode(dense.transformer, denseIds, { ...settings, maxTokens: n }, () => nextFrame(), signal);
     denseRun = { label: `dense (${dense.name})`, config: dense.transformer.config, ms: d.decodeMs, routedFraction: 1, startPosition: denseIds.length, measured: true };

@@ -4,8 +4,9 @@ import { dirname, join, resolve } from "node:path";
 import { CheckpointError, checkpointToModel, type Transformer } from "@mixdepth/transformer";
 import { denseCounterpart, flopsPerStep, forwardFlops, paramCounts, type StepSetting } from "@mixdepth/flops-accounting";
 import { ConfigInvalid, validateConfig, type TrainerConfig, type ValidConfig } from "./config.js";
-import { evalBatches, evaluate, tokenizerFromJSON } from "@mixdepth/train";
+import { evalBatches, evaluate } from "@mixdepth/train";
 import { latestStep, loadModelCheckpoint, writeAtomic, type ModelCheckpoint, type TrainerStateJSON } from "@mixdepth/train/node";
+import { tokenizerFromJSON } from "@mixdepth/text";
 import { prepareTokens } from "./data.js";
 import { fmt, reportHtml, type Table } from "./report.js";
 import { lossCharts, routingTable, runCurves } from "./run-report.js";
@@ -30,7 +31,7 @@ function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
 /** Evaluates a checkpoint on the validation split of its run's data (or --data). */
 export async function evalCommand(path: string, o: EvalCommandOptions, backendLine: string): Promise<void> {
   const ck = loadModelCheckpoint(path);
-  const tokenizer = tokenizerFromJSON(ck.config.tokenizer);
+  const tokenizer = tokenizerFromJSON(ck.config.tokenizer, ck.parsed.resolved.vocabSize);
   // The run folder (two levels up from checkpoints/step-N) has run.json with the data settings.
   const runJson = join(dirname(dirname(ck.dir)), "run.json");
   let run: TrainerConfig | null = null;
@@ -57,7 +58,7 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
       console.log(JSON.stringify(result, null, 2));
       return;
     }
-    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${printable(String(ck.config.description))})`);
+    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step ?? "unknown"}; ${printable(String(ck.config.description ?? ""))})`);
     console.log(`training FLOPs so far: ${state ? state.trainingFlops.toExponential(3) : "unknown (no trainer-state.json)"}`);
     console.log(`validation: ${r.tokens} tokens of ${dataCfg.source} (${o.batches} x ${o.batchSize} x ${seqLen}), ${Math.round(r.tokensPerSec)} tokens/s`);
     console.log(`  top-k routing:  loss ${r.topk.loss.toFixed(4)} nats/token, ${r.topk.bpb.toFixed(4)} bits/byte`);
@@ -195,7 +196,7 @@ export interface SampleOptions {
 export async function sampleCommand(path: string, o: SampleOptions): Promise<void> {
   const { generateStream, temperature, topK, topP, greedy } = await import("@mixdepth/sampler");
   const ck = loadModelCheckpoint(path);
-  const tokenizer = tokenizerFromJSON(ck.config.tokenizer);
+  const tokenizer = tokenizerFromJSON(ck.config.tokenizer, ck.parsed.resolved.vocabSize);
   const model = modelFromCheckpoint(ck);
   try {
     const prompt = Array.from(tokenizer.encode(o.prompt));
@@ -206,7 +207,7 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
       console.log(`note: --prompt has ${prompt.length} tokens, more than the model's contextLength ${model.config.contextLength}; the model sees its last ${keep}`);
     }
     const processors = o.temperature === 0 ? [greedy()] : [temperature(o.temperature), ...(o.topK ? [topK(o.topK)] : []), ...(o.topP ? [topP(o.topP)] : [])];
-    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step}; ${printable(String(ck.config.description))})`);
+    console.log(`checkpoint: ${ck.dir} (step ${ck.config.step ?? "unknown"}; ${printable(String(ck.config.description ?? ""))})`);
     process.stdout.write(printable(o.prompt));
     const t0 = performance.now();
     const stream = generateStream(model, prompt, {

@@ -2,7 +2,8 @@ import { mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { byteTokenizer, DataError } from "@mixdepth/train";
+import { DataError } from "@mixdepth/train";
+import { byteTokenizer } from "@mixdepth/text";
 import { brownToText, loadText, prepareTokens, splitDocuments } from "./data.js";
 
 describe("data", () => {

@@ -5,7 +5,8 @@ import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { DataError, type Tokenizer } from "@mixdepth/train";
+import { DataError } from "@mixdepth/train";
+import type { Tokenizer } from "@mixdepth/text";
 import { Rng, shuffled } from "./rng.js";
 
 // Bad training data (missing, not UTF-8, too small, too large) is a DataError, the kit's

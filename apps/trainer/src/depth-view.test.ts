@@ -7,7 +7,7 @@ import { routedTokens } from "@mixdepth/core";
 import * as tf from "@tensorflow/tfjs";
 import { auxLossesByName, depthView, tokenDepths } from "./depth-view.js";
 import { depthSection } from "./run-report.js";
-import { byteTokenizer } from "@mixdepth/train";
+import { byteTokenizer } from "@mixdepth/text";
 
 const cfg = { vocabSize: 256, dModel: 16, nHeads: 2, nLayers: 4, contextLength: 32, routing: { blocks: "every-other" as const, capacity: 0.25 } };
 

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardOptions, Transformer } from "@mixdepth/transformer";
 import type { Batch } from "@mixdepth/train";
-import type { Tokenizer } from "@mixdepth/train";
+import type { Tokenizer } from "@mixdepth/text";
 
 export type DepthMode = NonNullable<ForwardOptions["routing"]>;
 

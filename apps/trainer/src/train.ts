@@ -14,7 +14,6 @@ import { createTransformer, CheckpointError, type Transformer } from "@mixdepth/
 import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts } from "@mixdepth/flops-accounting";
 import {
   AdamW,
-  byteTokenizer,
   decayRule,
   evalBatches,
   evaluate,
@@ -25,10 +24,10 @@ import {
   type Batch,
   type EvalResult,
   type LossAndGrads,
-  type Tokenizer,
 } from "@mixdepth/train";
 import { DataParallel, describeTimings, resolveRanks, restoreTrainState, saveTrainState, splitRows, writeAtomic } from "@mixdepth/train/node";
 import type { ValidConfig } from "./config.js";
+import { byteTokenizer, type Tokenizer } from "@mixdepth/text";
 import { loadBrown, loadText, prepareTokens, type TokenData } from "./data.js";
 import { MetricsLog } from "./metrics.js";
 import { Progress } from "./progress.js";

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
 import type { Transformer } from "@mixdepth/transformer";
 import { CachedDecoder, ContextLengthError, type TokenRouting } from "./decoder.js";
-import { heldBackDelta, Utf8Stream } from "./text-stream.js";
+import { heldBackDelta, Utf8Stream } from "@mixdepth/text";
 import { processedProbabilities, type LogitsProcessor } from "./processors.js";
 import { createRng } from "./rng.js";
 import { RoutingCounter, type RoutedFraction } from "./stats.js";

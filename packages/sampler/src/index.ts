@@ -3,7 +3,6 @@ export type { DecodeOutput, DecoderOptions, TokenRouting } from "./decoder.js";
 export { KVCache, causalRoutingAgreement } from "@mixdepth/transformer";
 export type { CausalAgreement } from "@mixdepth/transformer";
 export { generate, generateStream } from "./generate.js";
-export { Utf8Stream } from "./text-stream.js";
 export type { BlockVisit, ContextOverflow, FinishReason, GenerateEvent, GenerateOptions, GenerateResult, SequenceResult } from "./generate.js";
 export { composeProcessors, greedy, processedProbabilities, repetitionPenalty, temperature, topK, topP } from "./processors.js";
 export type { LogitsProcessor, ProcessorContext } from "./processors.js";

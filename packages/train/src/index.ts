@@ -13,7 +13,5 @@ export { batchTensors, DataError, evalBatches, randomBatch } from "./batcher.js"
 export type { Batch } from "./batcher.js";
 // The batcher's seeded generator (its state is one integer a checkpoint saves).
 export { Mulberry32 } from "@mixdepth/core";
-export { byteTokenizer, tokenizerFromJSON } from "./byte-tokenizer.js";
-export type { Tokenizer, TokenizerJSON, TokenStreamDecoder } from "./byte-tokenizer.js";
 // Types of dependencies that this package's signatures use.
 export type { Transformer } from "@mixdepth/transformer";

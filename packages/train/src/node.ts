@@ -19,3 +19,5 @@ export type { CheckpointConfigJSON, CheckpointData, ModelCheckpoint, TrainerStat
 export { isPathLike, loadPlugins, PluginError } from "./plugins.js";
 // The one crash-safe write helper (it lives with saveModel, in @mixdepth/transformer/node).
 export { fsyncDir, writeAtomic, writeDurable } from "@mixdepth/transformer/node";
+// Types of dependencies that this package's signatures use.
+export type { TokenizerJSON } from "@mixdepth/text";

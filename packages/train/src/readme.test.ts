@@ -11,6 +11,7 @@ import * as nodePath from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import * as backend from "@mixdepth/backend";
 import * as sampler from "@mixdepth/sampler";
+import * as text from "@mixdepth/text";
 import * as transformer from "@mixdepth/transformer";
 import * as transformerNode from "@mixdepth/transformer/node";
 import { describe, expect, it } from "vitest";
@@ -28,6 +29,7 @@ const modules: Record<string, unknown> = {
     "node:path": nodePath,
     "@mixdepth/backend": backend,
     "@mixdepth/sampler": sampler,
+    "@mixdepth/text": text,
     "@mixdepth/transformer": transformer,
     "@mixdepth/transformer/node": transformerNode,
     "@mixdepth/train": train,

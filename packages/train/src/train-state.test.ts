@@ -12,7 +12,7 @@ import { registerBuiltinRouters } from "@mixdepth/router";
 import { expectNoLeaks } from "@mixdepth/vitest-config/tf";
 import { AdamW, decayRule } from "./adamw.js";
 import { randomBatch } from "./batcher.js";
-import { byteTokenizer } from "./byte-tokenizer.js";
+import { byteTokenizer } from "@mixdepth/text";
 import { trainableWeights } from "./grads.js";
 import { loadCheckpoint, loadModelCheckpoint, restoreTrainState, saveCheckpoint, saveTrainState, type CheckpointData } from "./train-state.js";
 import { NonFiniteError, trainStep } from "./train-step.js";

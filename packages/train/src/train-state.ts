@@ -22,7 +22,7 @@ import { CHECKPOINT_FORMAT, CheckpointError, decodeSafetensors, encodeSafetensor
 import { fsyncDir, readCheckpoint, readRegularFile, writeAtomic, writeDurable } from "@mixdepth/transformer/node";
 import type { ModelConfig } from "@mixdepth/core";
 import type { AdamW } from "./adamw.js";
-import type { TokenizerJSON } from "./byte-tokenizer.js";
+import type { TokenizerJSON } from "@mixdepth/text";
 import { NonFiniteError } from "./train-step.js";
 
 // The format constant and the error class are @mixdepth/transformer's: one reader, one set of checks.

@@ -41,7 +41,8 @@ import { setupBackend } from "@mixdepth/backend";
 import { generateStream, greedy } from "@mixdepth/sampler";
 import { createTransformer } from "@mixdepth/transformer";
 import { loadModel, saveModel } from "@mixdepth/transformer/node";
-import { AdamW, Mulberry32, byteTokenizer, decayRule, randomBatch, trainableWeights, trainStep } from "@mixdepth/train";
+import { byteTokenizer } from "@mixdepth/text";
+import { AdamW, Mulberry32, decayRule, randomBatch, trainableWeights, trainStep } from "@mixdepth/train";
 import { DataParallel, liveWorkers, loadPlugins } from "@mixdepth/train/node";
 
 console.log((await setupBackend()).line);

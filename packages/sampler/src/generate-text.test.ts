@@ -1,39 +1,16 @@
-// Streaming UTF-8: a character split across byte tokens is emitted once, when complete, by
-// the decoder alone and through generateStream (tokenBytes and plain decode). The issue's
-// case, "ab café ü!", used to print as "ab caf\uFFFDab café \uFFFDab café ü!".
+// Streaming text through generateStream: a character split across byte tokens is emitted
+// once, when complete, with tokenBytes (@mixdepth/text's Utf8Stream) and with a plain decode
+// (heldBackDelta). The case, "ab café ü!", used to print as
+// "ab caf\uFFFDab café \uFFFDab café ü!".
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
 import { createTransformer } from "@mixdepth/transformer";
 import { generateStream, type GenerateEvent, type GenerateResult } from "./generate.js";
 import type { LogitsProcessor } from "./processors.js";
-import { heldBackDelta, Utf8Stream } from "./text-stream.js";
 
 const TEXT = "ab café ü! € 😀";
 const BYTES = [...new TextEncoder().encode(TEXT)];
-
-describe("Utf8Stream", () => {
-  it("holds back incomplete characters and emits each once", () => {
-    const s = new Utf8Stream();
-    const deltas = BYTES.map((b) => s.push([b]));
-    expect(deltas.join("") + s.flush()).toBe(TEXT);
-    expect(deltas.slice(6, 8)).toEqual(["", "é"]); // "é" is two bytes: nothing, then the character
-    expect(deltas.some((d) => d.includes("\uFFFD"))).toBe(false);
-  });
-
-  it("turns a truncated sequence into one U+FFFD at the end, and invalid bytes into U+FFFD once", () => {
-    const s = new Utf8Stream();
-    expect(s.push([0x61, 0xc3])).toBe("a");
-    expect(s.flush()).toBe("\uFFFD");
-    expect(s.push([0xff]) + s.push([0x62])).toBe("\uFFFDb");
-  });
-
-  it("heldBackDelta never repeats emitted text", () => {
-    expect(heldBackDelta("ab caf\uFFFD", "ab ", false)).toBe("caf");
-    expect(heldBackDelta("ab café", "ab caf", false)).toBe("é");
-    expect(heldBackDelta("ab caf\uFFFD", "ab caf", true)).toBe("\uFFFD");
-  });
-});
 
 describe("generateStream text", () => {
   beforeAll(() => useBackend("cpu"));

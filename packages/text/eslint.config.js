@@ -1,0 +1,2 @@
+import config from "@mixdepth/eslint-config";
+export default config;

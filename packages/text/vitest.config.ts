@@ -1,0 +1,2 @@
+import { defineMixdepthConfig } from "@mixdepth/vitest-config";
+export default defineMixdepthConfig({ tfjs: false });
