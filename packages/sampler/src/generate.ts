@@ -33,7 +33,7 @@ export interface GenerateOptions {
   decode?: (ids: readonly number[]) => string;
   /**
    * Token id -> its UTF-8 bytes (byte-level tokenizers: `(id) => [id]`). When given, text is
-   * decoded incrementally (./text-stream.ts): a character split across tokens is emitted
+   * decoded incrementally (@mixdepth/text's Utf8Stream): a character split across tokens is emitted
    * once, when complete, with O(1) work per token; `decode` is then not needed for text.
    */
   tokenBytes?: (id: number) => ArrayLike<number>;
