@@ -121,11 +121,15 @@ export function writeSweepReport(out: string, runs: SweepRun[], backendLine: str
     head: ["budget", "run", "phase", "params", "steps", "final val loss top-k", "causal", "ms / step"],
     rows: results.map((r) => [budgetLabel(r.run.budget), r.run.name, r.run.phase, String(r.run.params), String(r.run.steps), r.loss, r.causal ?? "-", r.msPerStep]),
   };
+  // The MoD variants' routing is the config's (sweep-plan.ts keeps it): say what it was.
+  const mod = runs.find((r) => r.variant === "mod");
+  const spec = mod?.valid.config.model.routing?.blocks; // "every-other" or a list: one spec, every shape
+  const routed = mod ? `${+(mod.valid.model.routing.capacity * 100).toFixed(1)} % capacity, blocks ${typeof spec === "string" ? spec : JSON.stringify(spec)}, ${mod.valid.model.routing.router} router` : "the config's routing";
   const html = reportHtml(
     "mixdepth isoFLOP sweep: dense vs learned MoD vs stochastic routing",
     [
       `Budgets: ${budgets.map((b) => b.toExponential(3)).join(", ")} training FLOPs per run (steps from the isoFLOP planner of @mixdepth/flops-accounting).`,
-      `Variants: dense; mod (12.5 % capacity, every other block, learned router); stochastic (the same blocks, top-k of Gaussian noise, r = 1); stochastic-noise, when trained (the Gaussian scores also scale the branch); dense-half (the dense optimum's width at half its depth, same FLOPs).`,
+      `Variants: dense; mod (${routed}); stochastic (the same blocks, top-k of Gaussian noise, r = 1); stochastic-noise, when trained (the Gaussian scores also scale the branch); dense-half (the dense optimum's width at half its depth, same FLOPs).`,
       `Backend: ${backendLine}. Runs: ${out}/<budget>/<run>/ (each with its own report.html).`,
     ],
     charts,

@@ -1,6 +1,7 @@
 // `mixdepth sweep`: the isoFLOP study of the paper's figure 3. For each training-FLOPs budget
-// and each model shape of a depth x width grid, dense, learned MoD (12.5 %, every other
-// block) and the stochastic control are trained for the steps the budget buys each of them
+// and each model shape of a depth x width grid, dense, learned MoD (the config's routing: the
+// preset's 12.5 % on every other block) and the stochastic control are trained for the steps
+// the budget buys each of them
 // (@mixdepth/flops-accounting's isoFLOP planner); then each variant's optimum (lowest final
 // top-k validation loss) is trained again with more seeds, beside a dense model of half the
 // dense optimum's depth at the same FLOPs as a control.
