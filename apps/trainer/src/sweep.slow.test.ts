@@ -14,7 +14,8 @@ describe("mixdepth sweep", () => {
   it("trains the grid and the seeds, resumes after SIGKILL, skips finished runs, writes one report", async () => {
     const { dir, tiny } = tinySetup();
     const out = join(dir, "sweep");
-    const args = ["sweep", ...tiny, "--budgets", "1.5e7,3e7", "--shapes", "16x2,16x4", "--seeds", "2", "--evals", "2", "--out", out];
+    // The sweep keeps the config's capacity (tiny.yaml's is 0.25); at 12.5 % the steps below hold.
+    const args = ["sweep", ...tiny, "--set", "model.routing.capacity=0.125", "--budgets", "1.5e7,3e7", "--shapes", "16x2,16x4", "--seeds", "2", "--evals", "2", "--out", out];
 
     // Kill hard once run 5 (mod d16 L4 at the first budget, 6 steps, checkpoint at 3) has passed step 4.
     const killed = await new Promise<string>((resolveKill, reject) => {
