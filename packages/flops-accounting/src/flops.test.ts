@@ -207,7 +207,7 @@ describe("mixture-of-experts MLPs (docs/method.md section 6)", () => {
       family: "llama", vocabSize: 8, dModel: 8, nHeads: 2, nLayers: 1, contextLength: 4,
       routing: { blocks: "all", capacity: 0.5, predictor: null }, experts: { count: 2, capacity: 0.5, hidden: 4 },
     };
-    const b = forwardFlops(staged).blocks[0]!;
+    const b = forwardFlops(staged, learned(staged)).blocks[0]!;
     // t = k = 2; router 2*2*8*2 = 64; each expert round(0.5*2) = 1 token, SwiGLU 2*1*8*4*3 = 192
     expect(b.tokens).toBe(2);
     expect(b.mlp).toBe(64 + 2 * 192);

@@ -88,7 +88,7 @@ describe("paramCounts of mixture-of-experts MLPs", () => {
     const p = paramCounts({ ...A, experts: { count: 2, noop: 1, hidden: 8 } });
     expect(p.blocks[0]).toEqual({ index: 0, attention: 80, mlp: 12 + 2 * 76, norms: 16, routing: 0, total: 80 + 164 + 16 });
     // llama (C, both blocks routed: staged MoDE on block 1 only): router 8*4 = 32, 4 SwiGLU experts of hidden 24, 3*8*24 = 576 each.
-    const q = paramCounts({ ...C, experts: { blocks: [1], count: 4 } });
+    const q = paramCounts({ ...C, experts: { blocks: [1], count: 4 } }, learned(C));
     expect(q.blocks.map((b) => b.mlp)).toEqual([576, 32 + 4 * 576]);
     // The experts' causal predictor: w1 [4, 3] + b1 [3] + w2 [3, 2] + b2 [2] = 23.
     expect(paramCounts({ ...A, experts: { count: 2, noop: 1, hidden: 8, predictor: { hidden: 3 } } }).blocks[0]!.mlp).toBe(12 + 23 + 2 * 76);
