@@ -22,24 +22,68 @@ def format_value(v: Any) -> str:
         return _js_number(v)
     if v is None:
         return "null"
-    return json.dumps(_js_json(v), separators=(",", ":"), ensure_ascii=False)
+    try:
+        return js_json(v)
+    except TypeError:
+        return str(v)
 
 
 def _js_number(v: float) -> str:
+    """JavaScript's Number.prototype.toString (ECMA-262 Number::toString): the shortest round-trip
+    digits (what Python's repr finds too), laid out by JavaScript's rules (1e-7, 0.000001, 1e+21)."""
     if isinstance(v, int):
-        return str(v)
+        v = float(v) if abs(v) >= 2**53 else v
+        if isinstance(v, int):
+            return str(v)
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
         return "Infinity" if v > 0 else "-Infinity"
-    if v.is_integer() and abs(v) < 1e21:
-        return str(int(v))
-    s = repr(v)
-    if "e" in s:  # 1e-07 -> 1e-7, 1e+21 stays
-        m, e = s.split("e")
-        sign = "-" if e.startswith("-") else "+"
-        s = f"{m}e{sign}{int(e.lstrip('+-'))}"
-    return s
+    if v == 0:
+        return "0"
+    sign = "-" if v < 0 else ""
+    r = repr(abs(v))
+    mant, _, exp = r.partition("e")
+    ip, _, fp = mant.partition(".")
+    digits = (ip + fp).lstrip("0")
+    n = len(ip.lstrip("0")) + (int(exp) if exp else 0)  # decimal point position
+    if not ip.lstrip("0"):  # 0.000ddd
+        n = -(len(fp) - len(fp.lstrip("0"))) + (int(exp) if exp else 0)
+    digits = digits.rstrip("0") or "0"
+    k = len(digits)
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * (-n) + digits
+    e = n - 1
+    m = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return f"{sign}{m}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def js_json(v: Any, indent: int | None = None, _level: int = 0) -> str:
+    """JSON.stringify(v, null, indent): the exact text TypeScript writes (numbers included)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return "null" if isinstance(v, float) and not math.isfinite(v) else _js_number(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    pad = "" if indent is None else "\n" + " " * (indent * (_level + 1))
+    end = "" if indent is None else "\n" + " " * (indent * _level)
+    sep = ":" if indent is None else ": "
+    if isinstance(v, (list, tuple)):
+        if not v:
+            return "[]"
+        return "[" + ",".join(pad + js_json(x, indent, _level + 1) for x in v) + end + "]"
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        return "{" + ",".join(pad + json.dumps(str(k), ensure_ascii=False) + sep + js_json(x, indent, _level + 1) for k, x in v.items()) + end + "}"
+    raise TypeError(f"not JSON: {v!r}")
 
 
 def _js_json(v: Any) -> Any:

@@ -602,7 +602,7 @@ class Block(nn.Module):
         """x [B, S, d] at positions start..start+S-1 -> (x', weighted aux losses, trace, new kv entry)."""
         b, s, d = x.shape
         if self.router is None:
-            y, kv = self._apply(x, None, None, None, start, past)
+            y, kv = self._update(x, None, None, None, start, past)
             return y, {}, None, kv
         causal = causal or self.cfg.routing.causal
         if mode == "topk":
@@ -615,7 +615,7 @@ class Block(nn.Module):
                 observe({"layer": self.index, "input": x, "start": start, "topk": {"k": k, "positions": r.positions},
                          "causal": {"selected": c.selected, "probability": c.probability, "scores": c.scores.detach()}})
             index = None if k == s else r.positions
-            y, kv = self._apply(x, r.scores, index, None, start, None)
+            y, kv = self._update(x, r.scores, index, None, start, None)
             tr = {"layer": self.index, "mode": mode, "processed": (r.positions + start).tolist(), "scores": r.scores.detach().tolist()} if trace else None
             return y, r.aux_losses, tr, kv
         if mode != "causal":
@@ -632,7 +632,7 @@ class Block(nn.Module):
             # per row: the chosen positions ascending, then skipped ones as padding (unique, so the scatter stays one-to-one)
             index = torch.sort((~c.selected).to(torch.int8), dim=1, stable=True).indices[:, :n]  # [B, n]
             valid = torch.arange(n, device=x.device)[None, :] < counts[:, None] if bool((counts < n).any()) else None
-        y, kv = self._apply(x, c.scores, index, valid, start, past, empty=n == 0)
+        y, kv = self._update(x, c.scores, index, valid, start, past, empty=n == 0)
         tr = None
         if trace:
             sel = c.selected.tolist()
@@ -640,7 +640,7 @@ class Block(nn.Module):
                   "scores": c.scores.detach().tolist(), "probability": c.probability.tolist()}
         return y, {}, tr, kv
 
-    def _apply(self, x: torch.Tensor, scores: torch.Tensor | None, index: torch.Tensor | None, valid: torch.Tensor | None,
+    def _update(self, x: torch.Tensor, scores: torch.Tensor | None, index: torch.Tensor | None, valid: torch.Tensor | None,
                start: int, past: KeyValues | None, empty: bool = False) -> tuple[torch.Tensor, KeyValues | None]:
         """x + gate * f(x~) on the selected tokens; gate = r (routed) or 1 (dense), 0 at padding."""
         b, s, d = x.shape
@@ -820,6 +820,49 @@ class Transformer(nn.Module):
         if b < 1 or s < 1:
             raise ValueError(f"{what}: empty batch or sequence (shape [{b}, {s}])")
         return b, s
+
+
+def _rates(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
+    n = tp + fp + fn + tn
+    div = lambda a, b: a / b if b else math.nan  # noqa: E731 - NaN where undefined, as in TypeScript
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "accuracy": div(tp + tn, n), "precision": div(tp, tp + fp), "recall": div(tp, tp + fn),
+            "routedFraction": div(tp + fp, n), "targetFraction": div(tp + fn, n)}
+
+
+class RoutingAgreementCounter:
+    """How well the causal decision agrees with top-k on the SAME block input (method section 3),
+    per routed block, pooled over passes: pass `counter.observe` as forward's or loss's `observe`
+    (routing "topk"), then read blocks() / total() (TS RoutingAgreementCounter, same fields)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[int, list[tuple[int, int, int, int]]] = {}
+
+    def observe(self, o: dict) -> None:
+        if o["topk"] is None:
+            return
+        selected = o["causal"]["selected"]  # [B, S] bool
+        target = torch.zeros_like(selected).scatter(1, o["topk"]["positions"], True)  # [B, S] per row
+        tp = int((selected & target).sum())
+        fp = int((selected & ~target).sum())
+        fn = int((~selected & target).sum())
+        tn = int((~selected & ~target).sum())
+        self.parts.setdefault(o["layer"], []).append((tp, fp, fn, tn))
+
+    def blocks(self) -> list[dict]:
+        return [{"layer": layer, **_rates(*map(sum, zip(*parts)))} for layer, parts in sorted(self.parts.items())]
+
+    def total(self) -> dict:
+        allp = [p for parts in self.parts.values() for p in parts]
+        return {"layer": -1, **_rates(*(map(sum, zip(*allp)) if allp else (0, 0, 0, 0)))}
+
+
+@torch.no_grad()
+def causal_routing_agreement(model: Transformer, tokens: torch.Tensor, causal: str | None = None) -> dict:
+    """Teacher forcing over tokens [B, S]: one top-k forward that also takes the causal decision at
+    every routed block; {"blocks": per block, "total": pooled (layer -1)}."""
+    counter = RoutingAgreementCounter()
+    model(tokens, routing="topk", causal=causal, observe=counter.observe)
+    return {"blocks": counter.blocks(), "total": counter.total()}
 
 
 def create_transformer(config: Any, seed: int = 0) -> Transformer:

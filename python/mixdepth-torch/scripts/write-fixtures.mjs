@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { setupBackend } from "@mixdepth/backend";
 import { Mulberry32, resolveModelConfig } from "@mixdepth/core";
-import { createTransformer, encodeSafetensors } from "@mixdepth/transformer";
+import { causalRoutingAgreement, createTransformer, encodeSafetensors } from "@mixdepth/transformer";
 import { saveModel } from "@mixdepth/transformer/node";
 import { AdamW, byteTokenizer, decayRule, trainableWeights, valueAndGrads } from "@mixdepth/train";
 
@@ -95,6 +95,11 @@ function writeCase(name, [config, seed, opts]) {
       meta.calls.push({ kind: "forward", shape: i, mode, routerStates: states, aux: r.aux, traces: r.traces.map((t) => ({ layer: t.layer, processed: t.processed })) });
     }
   });
+  // Top-k vs causal agreement per routed block (what evaluation reports), on the last shape's tokens.
+  if (routed) {
+    const [b, s] = SHAPES[3];
+    meta.agreement = { routerStates: model.getRouterStates(), ...tf.tidy(() => causalRoutingAgreement(model, tf.tensor2d(tensors.get("tokens.3").data, [b, s], "int32"))) };
+  }
   // Gradients of the total loss w.r.t. every weight, two shapes.
   for (const i of [2, 3]) {
     const [b, s] = SHAPES[i];

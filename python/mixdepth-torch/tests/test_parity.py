@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from fixtures_ts import FIXTURES, load_case, record
-from mixdepth_torch.model import Transformer
+from mixdepth_torch.model import Transformer, causal_routing_agreement
 
 TOL = 1e-4
 CASES = [f"{f}-{v}" for f in ("gpt2", "llama") for v in ("dense", "mod", "mod-threshold", "stochastic-one", "stochastic-noise", "ties")]
@@ -123,3 +123,16 @@ def test_ties_are_exact_and_broken_toward_the_earlier_position() -> None:
                             chosen_tied = [i for i in processed if row[i] == kth]
                             assert chosen_tied == tied[: len(chosen_tied)]
         assert seen > 0, f"{case}: no tie across the top-k boundary"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.endswith("dense")])
+def test_causal_agreement_counts_equal_typescript(case: str) -> None:
+    model, t, meta = model_of(case)
+    want = meta["agreement"]
+    model.set_router_states(want["routerStates"])
+    got = causal_routing_agreement(model, torch.from_numpy(t["tokens.3"]))
+    for g, w in zip(got["blocks"] + [got["total"]], want["blocks"] + [want["total"]]):
+        assert {k: g[k] for k in ("layer", "tp", "fp", "fn", "tn")} == {k: w[k] for k in ("layer", "tp", "fp", "fn", "tn")}
+        for k in ("accuracy", "precision", "recall", "routedFraction", "targetFraction"):
+            assert (g[k] != g[k] and w[k] is None) or g[k] == pytest.approx(w[k], abs=1e-12)
+    assert len(got["blocks"]) == len(model.config.routing.blocks)
