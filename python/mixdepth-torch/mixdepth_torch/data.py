@@ -18,11 +18,12 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 
+from .config import js_round
+from .config import _js_number as js_number  # Number::toString, for numbers that enter hashes
 from .rng import Mulberry32
 
 T = TypeVar("T")
@@ -63,36 +64,6 @@ class DataError(Exception):
 class Document:
     name: str
     text: str
-
-
-def js_number(x: float) -> str:
-    """``String(x)`` in JavaScript (Number::toString), for numbers that enter hashes."""
-    if isinstance(x, bool):
-        raise TypeError("js_number: a boolean is not a number")
-    if isinstance(x, int):
-        return str(x)
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == 0:
-        return "0"
-    sign = "-" if x < 0 else ""
-    t = Decimal(repr(abs(x))).normalize().as_tuple()  # shortest round-trip digits, as JS
-    digits = "".join(str(d) for d in t.digits)
-    k = len(digits)
-    n = k + int(t.exponent)
-    if k <= n <= 21:
-        s = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        s = digits[:n] + "." + digits[n:]
-    elif -6 < n <= 0:
-        s = "0." + "0" * (-n) + digits
-    else:
-        e = n - 1
-        es = ("+" if e >= 0 else "-") + str(abs(e))
-        s = (digits if k == 1 else digits[0] + "." + digits[1:]) + "e" + es
-    return sign + s
 
 
 def utf16_len(s: str) -> int:
@@ -260,11 +231,6 @@ def load_text(path: str, max_file_bytes: int = MAX_TEXT_FILE_BYTES) -> List[Docu
 
 def load_documents(source: str) -> List[Document]:
     return load_brown() if source == "brown" else load_text(source)
-
-
-def js_round(x: float) -> int:
-    """Math.round (halves up)."""
-    return math.floor(x + 0.5)
 
 
 def split_documents(docs: Sequence[Document], val_fraction: float, split_seed: int, min_part_chars: int = 1) -> Tuple[List[Document], List[Document]]:

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, TextIO
 
-from .train_config import js_json
+from .config import js_json
 
 
 class MetricsLog:

@@ -41,10 +41,11 @@ from .checkpoint import CheckpointError
 from .config import ResolvedModelConfig
 from .data import DataError, eval_batches, load_documents, prepare_tokens, random_batch, tokenizer_json
 from .metrics import MetricsLog, Progress, write_atomic
-from .model import Transformer
+from .model import RoutingAgreementCounter, Transformer
 from .optim import AdamW, clip_by_global_norm, decay_rule, learning_rate
 from .rng import Mulberry32
-from .train_config import ConfigInvalid, js_json, load_config, parse_set, read_config_file
+from .config import js_json
+from .train_config import ConfigInvalid, load_config, parse_set, read_config_file
 from .trainer_state import latest_step, load_checkpoint, save_checkpoint
 
 EXIT_OK, EXIT_ENV, EXIT_INPUT, EXIT_NONFINITE = 0, 1, 2, 3
@@ -169,34 +170,6 @@ def _differences(a: Any, b: Any, path: str = "") -> List[str]:
 # ---- evaluation (apps/trainer/src/eval.ts) -------------------------------------------------------
 
 
-class AgreementCounter:
-    """RoutingAgreementCounter: per routed block, the causal decision against top-k on the same input."""
-
-    def __init__(self) -> None:
-        self.counts: Dict[int, List[int]] = {}
-
-    def observe(self, o: Dict[str, Any]) -> None:
-        if not o.get("topk"):
-            return
-        selected = o["causal"]["selected"].bool()  # [B, S]
-        target = torch.zeros_like(selected)
-        target.scatter_(1, o["topk"]["positions"].long(), True)
-        c = self.counts.setdefault(o["layer"], [0, 0, 0, 0])
-        c[0] += int((selected & target).sum())
-        c[1] += int((selected & ~target).sum())
-        c[2] += int((~selected & target).sum())
-        c[3] += int((~selected & ~target).sum())
-
-    def blocks(self) -> List[Dict[str, float]]:
-        out = []
-        for layer in sorted(self.counts):
-            tp, fp, fn, tn = self.counts[layer]
-            n = tp + fp + fn + tn
-            div = lambda a, b: a / b if b else float("nan")  # noqa: E731
-            out.append({"layer": layer, "nominalFraction": div(tp + fn, n), "causalFraction": div(tp + fp, n), "accuracy": div(tp + tn, n), "precision": div(tp, tp + fp), "recall": div(tp, tp + fn)})
-        return out
-
-
 @torch.no_grad()
 def evaluate(model: Transformer, batches: Sequence[Tuple[np.ndarray, np.ndarray]], device: torch.device, bytes_per_token: float = 1.0) -> Dict[str, Any]:
     """Validation loss and bits per byte, top-k and causal routing, and the routing agreement per block."""
@@ -204,7 +177,7 @@ def evaluate(model: Transformer, batches: Sequence[Tuple[np.ndarray, np.ndarray]
     was_training = model.training
     model.eval()
     routed = len(model.config.routing.blocks) > 0
-    agreement = AgreementCounter()
+    agreement = RoutingAgreementCounter()
     topk = causal = 0.0
     for x, y in batches:
         xt, yt = torch.from_numpy(x).long().to(device), torch.from_numpy(y).long().to(device)
@@ -221,7 +194,8 @@ def evaluate(model: Transformer, batches: Sequence[Tuple[np.ndarray, np.ndarray]
         "tokens": tokens,
         "topk": {"loss": topk / n, "bpb": bpb(topk / n)},
         "causal": {"loss": causal / n, "bpb": bpb(causal / n)} if routed else None,
-        "routing": agreement.blocks(),
+        # eval.ts LayerRouting: the fields of each routed block's agreement the TypeScript record keeps.
+        "routing": [{"layer": a["layer"], "nominalFraction": a["targetFraction"], "causalFraction": a["routedFraction"], "accuracy": a["accuracy"], "precision": a["precision"], "recall": a["recall"]} for a in agreement.blocks()],
         "seconds": seconds,
         "tokensPerSec": tokens / seconds,
     }
@@ -301,15 +275,13 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
             os.remove(metrics.path)
 
         torch.manual_seed(t["seed"])
-        model = Transformer(config["model"], seed=t["seed"])
-        if d.device.type != "cpu":
-            model = model.to(d.device)
+        model = Transformer(config["model"], seed=t["seed"]).to(d.device)
         params = model.named_weights()
         shapes = {n: tuple(p.shape) for n, p in params.items()}
         opt = AdamW(params, t["beta1"], t["beta2"], t["eps"], t["weightDecay"], decay_rule(t["decayEmbeddings"], t["decayNormsAndBiases"]))
         rng = Mulberry32((t["seed"] ^ DATA_RNG_SALT) & 0xFFFFFFFF)
         fp = fingerprint(mcfg, t, data.key)
-        acc = _accounting(args.accounting, params)
+        acc = _accounting(args.accounting, config, params)
         per_step = acc["flopsPerStep"]
         step = 0
         last_checkpoint: Optional[str] = None
@@ -333,7 +305,7 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
             write_atomic(os.path.join(run_dir, "run.json"), (json.dumps(config, indent=2) + "\n").encode("utf-8"))
             metrics.write({"type": "start", "time": _now(), "backend": backend_line, "ranks": d.world, "resumedFrom": step if resume else None, "config": config,
                            "paramCount": acc["paramCount"], "flopsPerStep": per_step, "forwardFlopsPerSequence": acc["forwardFlopsPerSequence"]})
-        log(f"model: {model_description(mcfg)}; {acc['paramCount']} parameters; " + (f"{per_step:.3e} training FLOPs/step" if per_step is not None else "training FLOPs/step: pass --accounting (mixdepth train --engine torch does)"))
+        log(f"model: {model_description(mcfg)}; {acc['paramCount']} parameters; " + (f"{per_step:.3e} training FLOPs/step" if per_step is not None else "training FLOPs unknown (no node to run @mixdepth/flops-accounting; pass --accounting)"))
         log(f"run: {run_dir}")
         log(f"engine: {backend_line}")
         net = wrap_ddp(model, d)
@@ -473,17 +445,34 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _accounting(path: Optional[str], params: Dict[str, torch.Tensor]) -> Dict[str, Any]:
-    """Parameter and FLOPs counts: @mixdepth/flops-accounting's, as the launcher writes them (--accounting);
-    without one, the parameter count is the weights' and the FLOPs are unknown (null in metrics.jsonl)."""
+ACCOUNTING_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "apps", "trainer", "scripts", "twin-accounting.mjs")
+
+
+def _accounting(path: Optional[str], config: Dict[str, Any], params: Dict[str, torch.Tensor]) -> Dict[str, Any]:
+    """Parameter and FLOPs counts, @mixdepth/flops-accounting's (the one place that counts them): from
+    --accounting (the launcher writes it), else from the monorepo's apps/trainer/scripts/twin-accounting.mjs
+    run with node; without either, the parameter count is the weights' and the FLOPs are null."""
     if path:
         with open(path, encoding="utf-8") as fh:
             a = json.load(fh)
-        for k in ("paramCount", "flopsPerStep", "forwardFlopsPerSequence"):
-            if not isinstance(a.get(k), (int, float)):
-                raise ConfigInvalid(f"--accounting: {path}: {k} must be a number (got {json.dumps(a.get(k))})")
-        return a
-    return {"paramCount": int(sum(p.numel() for p in params.values())), "flopsPerStep": None, "forwardFlopsPerSequence": None}
+    else:
+        a = None
+        if os.path.isfile(ACCOUNTING_SCRIPT):
+            import subprocess
+
+            t = config["training"]
+            try:
+                r = subprocess.run([os.environ.get("MIXDEPTH_NODE", "node"), ACCOUNTING_SCRIPT], input=json.dumps({"model": config["model"], "training": t}), capture_output=True, text=True, timeout=60)
+                if r.returncode == 0:
+                    a = json.loads(r.stdout)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                a = None
+        if a is None:
+            return {"paramCount": int(sum(p.numel() for p in params.values())), "flopsPerStep": None, "forwardFlopsPerSequence": None}
+    for k in ("paramCount", "flopsPerStep", "forwardFlopsPerSequence"):
+        if not isinstance(a.get(k), (int, float)):
+            raise ConfigInvalid(f"--accounting: {path or ACCOUNTING_SCRIPT}: {k} must be a number (got {json.dumps(a.get(k))})")
+    return a
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -17,7 +17,7 @@ import math
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .config import ConfigError, ResolvedModelConfig, resolve_model_config
+from .config import ConfigError, ResolvedModelConfig, js_json, resolve_model_config
 from .data import js_number
 
 CONTRACT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config-contract.json")
@@ -39,23 +39,6 @@ def load_contract(path: str = CONTRACT_PATH) -> Dict[str, Any]:
     if unknown:
         raise RuntimeError(f"{path} names rules this twin does not implement: {sorted(unknown)}; update train_config.py")
     return c
-
-
-def js_json(v: Any) -> str:
-    """JSON.stringify(v) (compact; numbers as JavaScript prints them), for hashes both sides compute."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return js_number(v) if (isinstance(v, int) or math.isfinite(v)) else "null"
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ",".join(js_json(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ",".join(json.dumps(str(k), ensure_ascii=False) + ":" + js_json(x) for k, x in v.items()) + "}"
-    raise TypeError(f"js_json: cannot serialize {type(v).__name__}")
 
 
 def describe(v: Any) -> str:
