@@ -559,7 +559,8 @@ class Block(nn.Module):
             out.update({f"router.{n}": p for n, p in self.router.weights().items()})
         return out
 
-    def branch(self, x: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor | None, past: KeyValues | None) -> tuple[torch.Tensor, KeyValues]:
+    def branch(self, x: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor | None, past: KeyValues | None,
+               rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, KeyValues]:
         """f = a + m on the given tokens x [B, T, d] at original positions pos [B, T]; valid [B, T]
         marks padding (neither key nor result); with `past` the tokens also attend to cached keys."""
         cfg = self.cfg
@@ -570,9 +571,9 @@ class Block(nn.Module):
         k = k.view(b, t, nh, hd).transpose(1, 2)
         v = v.view(b, t, nh, hd).transpose(1, 2)
         if cfg.family == "llama":
-            cos_t, sin_t = rotary_table(cfg.rope_base, hd, int(pos.max()) + 1)
-            cos = cos_t.to(x.device)[pos].unsqueeze(1).to(x.dtype)  # [B, 1, T, hd/2] at ORIGINAL positions
-            sin = sin_t.to(x.device)[pos].unsqueeze(1).to(x.dtype)
+            cos_t, sin_t = rope if rope is not None else rotary_table(cfg.rope_base, hd, cfg.context_length)
+            cos = cos_t[pos].unsqueeze(1).to(x.dtype)  # [B, 1, T, hd/2] at ORIGINAL positions
+            sin = sin_t[pos].unsqueeze(1).to(x.dtype)
             q, k = rotary(q, cos, sin), rotary(k, cos, sin)
         if past is not None:
             k = torch.cat([past.k, k], dim=2)  # [B, H, Tk, hd]
@@ -590,19 +591,19 @@ class Block(nn.Module):
         if kvalid is not None:
             allowed = allowed & kvalid[:, None, :]
         att = (q @ k.transpose(-2, -1)) * (1 / math.sqrt(hd))  # [B, H, T, Tk]
-        if not bool(allowed.all()):
-            att = att + torch.where(allowed, 0.0, MASKED).to(att.dtype).unsqueeze(1)
+        att = att + torch.where(allowed, 0.0, MASKED).to(att.dtype).unsqueeze(1)  # additive, as in TS (no host sync)
         o = (F.softmax(att, dim=-1) @ v).transpose(1, 2).reshape(b, t, d)  # [B, T, d], heads in column order
         a = self.attn.out(o)
         m = self.mlp(self.norm2(x + a))
         return a + m, KeyValues(k, v, kpos, kvalid)
 
     def forward(self, x: torch.Tensor, mode: str = "topk", causal: str | None = None, start: int = 0, past: KeyValues | None = None,
-                trace: bool = False, observe: Callable[[dict], None] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict | None, KeyValues | None]:
+                trace: bool = False, observe: Callable[[dict], None] | None = None,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict | None, KeyValues | None]:
         """x [B, S, d] at positions start..start+S-1 -> (x', weighted aux losses, trace, new kv entry)."""
         b, s, d = x.shape
         if self.router is None:
-            y, kv = self._update(x, None, None, None, start, past)
+            y, kv = self._update(x, None, None, None, start, past, rope=rope)
             return y, {}, None, kv
         causal = causal or self.cfg.routing.causal
         if mode == "topk":
@@ -615,7 +616,7 @@ class Block(nn.Module):
                 observe({"layer": self.index, "input": x, "start": start, "topk": {"k": k, "positions": r.positions},
                          "causal": {"selected": c.selected, "probability": c.probability, "scores": c.scores.detach()}})
             index = None if k == s else r.positions
-            y, kv = self._update(x, r.scores, index, None, start, None)
+            y, kv = self._update(x, r.scores, index, None, start, None, rope=rope)
             tr = {"layer": self.index, "mode": mode, "processed": (r.positions + start).tolist(), "scores": r.scores.detach().tolist()} if trace else None
             return y, r.aux_losses, tr, kv
         if mode != "causal":
@@ -632,7 +633,7 @@ class Block(nn.Module):
             # per row: the chosen positions ascending, then skipped ones as padding (unique, so the scatter stays one-to-one)
             index = torch.sort((~c.selected).to(torch.int8), dim=1, stable=True).indices[:, :n]  # [B, n]
             valid = torch.arange(n, device=x.device)[None, :] < counts[:, None] if bool((counts < n).any()) else None
-        y, kv = self._update(x, c.scores, index, valid, start, past, empty=n == 0)
+        y, kv = self._update(x, c.scores, index, valid, start, past, empty=n == 0, rope=rope)
         tr = None
         if trace:
             sel = c.selected.tolist()
@@ -641,21 +642,22 @@ class Block(nn.Module):
         return y, {}, tr, kv
 
     def _update(self, x: torch.Tensor, scores: torch.Tensor | None, index: torch.Tensor | None, valid: torch.Tensor | None,
-               start: int, past: KeyValues | None, empty: bool = False) -> tuple[torch.Tensor, KeyValues | None]:
+               start: int, past: KeyValues | None, empty: bool = False,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, KeyValues | None]:
         """x + gate * f(x~) on the selected tokens; gate = r (routed) or 1 (dense), 0 at padding."""
         b, s, d = x.shape
         if empty:  # no token chosen anywhere: nothing to compute, nothing to cache
             return x, past
         if index is None:
             pos = (torch.arange(s, device=x.device) + start).expand(b, s)  # [B, S]
-            out, kv = self.branch(x, pos, None, past)
+            out, kv = self.branch(x, pos, None, past, rope)
             return x + (out * scores.unsqueeze(2) if scores is not None else out), kv
         idx = index.unsqueeze(2).expand(-1, -1, d)  # [B, n, d]
-        out, kv = self.branch(torch.gather(x, 1, idx), index + start, valid, past)  # [B, n, d]
+        out, kv = self.branch(torch.gather(x, 1, idx), index + start, valid, past, rope)  # [B, n, d]
         gate = torch.gather(scores, 1, index).unsqueeze(2)  # [B, n, 1]
         if valid is not None:
             gate = gate * valid.unsqueeze(2).to(gate.dtype)
-        return x.scatter_add(1, idx, out * gate), kv
+        return x.scatter_add(1, idx, (out * gate).to(x.dtype)), kv  # autocast: the residual stream keeps its dtype
 
 
 # ----------------------------------------------------------------------------------------------
@@ -699,6 +701,10 @@ class Transformer(nn.Module):
             self.pos_emb = None
         self.final_norm = Norm(cfg.d_model, cfg.family == "gpt2", cfg.norm_eps)
         self.blocks = nn.ModuleList([Block(cfg, i, block_rng, seed) for i in range(cfg.n_layers)])
+        if cfg.family == "llama":  # the rotary table, a buffer (moves with .to(), not saved: not a weight)
+            cos, sin = rotary_table(cfg.rope_base, cfg.head_dim, cfg.context_length)
+            self.register_buffer("rope_cos", cos[: cfg.context_length].clone(), persistent=False)
+            self.register_buffer("rope_sin", sin[: cfg.context_length].clone(), persistent=False)
 
     # -- weights by TS name --------------------------------------------------------------------
     def named_weights(self) -> dict[str, nn.Parameter]:
@@ -782,7 +788,8 @@ class Transformer(nn.Module):
         entries: list[KeyValues | None] = []
         for i, blk in enumerate(self.blocks):
             past = cache.entries[i] if cache is not None else None
-            x, a, tr, kv = blk(x, mode=routing, causal=causal, start=start, past=past, trace=trace, observe=observe)
+            x, a, tr, kv = blk(x, mode=routing, causal=causal, start=start, past=past, trace=trace, observe=observe,
+                               rope=(self.rope_cos, self.rope_sin) if c.family == "llama" else None)
             for name, v in a.items():
                 aux[name] = aux[name] + v if name in aux else v
             if tr is not None:

@@ -9,6 +9,7 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,10 @@ TS_CHECKPOINTS = ["gpt2-mod", "llama-stochastic-noise", "gpt2-untied"]
 
 def ts_load(requests: list[dict]) -> list[dict]:
     """The TypeScript loader's answer per request (logits or the error message)."""
-    spec = FIXTURES / "ts-load-requests.json"
-    spec.write_text(json.dumps(requests))
-    run = subprocess.run(["node", str(PKG / "scripts" / "ts-load.mjs"), str(spec)], cwd=PKG, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "requests.json"
+        spec.write_text(json.dumps(requests))
+        run = subprocess.run(["node", str(PKG / "scripts" / "ts-load.mjs"), str(spec)], cwd=PKG, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 

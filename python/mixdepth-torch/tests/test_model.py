@@ -148,3 +148,25 @@ def test_stochastic_router_state_round_trips_and_continues() -> None:
         b = m(x, routing="causal").logits
         c = m(x, routing="causal").logits
     assert torch.equal(a, b) and not torch.equal(b, c)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_bf16_autocast_and_float64_run_the_same_model(family: str) -> None:
+    cfg = {**CFG, "family": family, "nLayers": 4, "routing": {"capacity": 0.3}}
+    m = Transformer(cfg, seed=2)
+    x = torch.randint(0, 20, (2, 10))
+    with torch.no_grad():
+        ref = m(x).logits
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # what train.py uses on GPU
+            low = m(x).logits
+            cache = m.create_cache()
+            m(x[:, :6], routing="causal", cache=cache)
+            step = m(x[:, 6:7], routing="causal", cache=cache).logits
+        assert low.dtype == torch.bfloat16 and step.shape == (2, 1, 20)
+        assert float((low.float() - ref).abs().max()) < 0.05
+        hi = Transformer(cfg, seed=2).double()(x).logits
+    assert hi.dtype == torch.float64 and float((hi - ref.double()).abs().max()) < 1e-5
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = m.loss(x, x)
+    loss.total.backward()
+    assert m.blocks[1].router.w.grad is not None
