@@ -122,11 +122,12 @@ function writeCase(name, [config, seed, opts]) {
     if (i === 2 && name === "llama-mod") writeAdamW(model, grads, { inputs: inp, targets: tgt, shape: [b, s], config, seed });
     tf.dispose([value, ...grads.values()]);
   }
-  // Cached decoding: prefill 5 tokens of 2 sequences, then one token per call (causal routing).
-  {
-    const b = 2, prompt = 5, steps = 8;
+  // Cached decoding, causal routing: a prefill, then one token per call. 2 rows from a 5-token
+  // prompt; 3 rows from a 1-token prompt (shorter than k) up to the full context.
+  meta.decode = [];
+  for (const [j0, [b, prompt, steps]] of [[2, 5, 8], [3, 1, config.contextLength - 1]].entries()) {
     const tokens = randomTokens(rng, b, prompt + steps, opts.ties);
-    putI("decode.tokens", tokens, [b, prompt + steps]);
+    putI(`decode.${j0}.tokens`, tokens, [b, prompt + steps]);
     const states = model.getRouterStates();
     const cache = model.createCache();
     const lengths = [];
@@ -135,12 +136,12 @@ function writeCase(name, [config, seed, opts]) {
       const ids = [];
       for (let r = 0; r < b; r++) for (let c = from; c < from + n; c++) ids.push(tokens[r * (prompt + steps) + c]);
       const logits = tf.tidy(() => model.forward(tf.tensor2d(ids, [b, n], "int32"), { routing: "causal", cache, logits: "last" }).logits);
-      putF(`decode.logits.${j}`, logits);
+      putF(`decode.${j0}.logits.${j}`, logits);
       logits.dispose();
       lengths.push(cache.lengths());
     }
     cache.dispose();
-    meta.decode = { prompt, steps, routerStates: states, lengths };
+    meta.decode.push({ prompt, steps, routerStates: states, lengths });
   }
   meta.routerStatesAfter = model.getRouterStates();
   writeFileSync(join(out, `${name}.safetensors`), encodeSafetensors(tensors));

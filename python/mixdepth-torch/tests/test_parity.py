@@ -89,18 +89,20 @@ def test_loss_and_gradients_of_every_weight(case: str) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_cached_decoding_step_logits(case: str) -> None:
     model, t, meta = model_of(case)
-    dec = meta["decode"]
-    tokens = torch.from_numpy(t["decode.tokens"])
-    model.set_router_states(dec["routerStates"])
-    cache = model.create_cache()
-    with torch.no_grad():
-        for j in range(dec["steps"] + 1):
-            chunk = tokens[:, : dec["prompt"]] if j == 0 else tokens[:, dec["prompt"] + j - 1 : dec["prompt"] + j]
-            logits = model(chunk, routing="causal", cache=cache, logits="last").logits
-            d = maxdiff(logits, t[f"decode.logits.{j}"])
-            record(case, "decode", d)
-            assert d < TOL, f"decode step {j}: logits differ by {d}"
-            assert cache.lengths() == dec["lengths"][j], "per-block cache lengths (the sparse KV cache) differ"
+    assert len(meta["decode"]) == 2
+    for j0, dec in enumerate(meta["decode"]):
+        tokens = torch.from_numpy(t[f"decode.{j0}.tokens"])
+        model.set_router_states(dec["routerStates"])
+        cache = model.create_cache()
+        with torch.no_grad():
+            for j in range(dec["steps"] + 1):
+                chunk = tokens[:, : dec["prompt"]] if j == 0 else tokens[:, dec["prompt"] + j - 1 : dec["prompt"] + j]
+                logits = model(chunk, routing="causal", cache=cache, logits="last").logits
+                d = maxdiff(logits, t[f"decode.{j0}.logits.{j}"])
+                record(case, "decode", d)
+                assert d < TOL, f"decode {j0} step {j}: logits differ by {d}"
+                assert cache.lengths() == dec["lengths"][j], "per-block cache lengths (the sparse KV cache) differ"
+        assert cache.position == dec["prompt"] + dec["steps"]
     assert model.get_router_states() == meta["routerStatesAfter"]
 
 
