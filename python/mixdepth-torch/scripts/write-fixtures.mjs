@@ -43,6 +43,9 @@ for (const family of ["gpt2", "llama"]) {
   CASES[`${family}-ties`] = [base(family, { nLayers: 3, routing: { blocks: [0, 2], capacity: 0.3 } }), 6, { ties: true }];
 }
 CASES["gpt2-untied"] = [base("gpt2", { nLayers: 2, tieEmbeddings: false, mlpHidden: 24, normEps: 1e-6, routing: { blocks: [1], capacity: 0.5, predictor: { hidden: 5, weight: 0.5 } } }), 7, {}];
+// Seeds outside [0, 2^32): the twin must apply JavaScript's 32-bit ^ and >>> 0 the same way.
+CASES["llama-negseed"] = [base("llama", { nLayers: 2, routing: { blocks: "all", capacity: 0.5, router: "stochastic" } }), -123456789, {}];
+CASES["gpt2-bigseed"] = [base("gpt2", { nLayers: 2, routing: { capacity: 0.5 } }), 2 ** 33 + 7, {}];
 CASES["llama-rope"] = [base("llama", { nLayers: 2, nHeads: 4, ropeBase: 500, mlpHidden: 20, routing: { blocks: "all", capacity: 0.75, causal: "threshold" } }), 8, {}];
 
 const SHAPES = [[1, 1], [1, 16], [2, 7], [3, 12]];

@@ -16,7 +16,7 @@ from mixdepth_torch.model import Transformer, causal_routing_agreement
 
 TOL = 1e-4
 CASES = [f"{f}-{v}" for f in ("gpt2", "llama") for v in ("dense", "mod", "mod-threshold", "stochastic-one", "stochastic-noise", "ties")]
-CASES += ["gpt2-untied", "llama-rope"]
+CASES += ["gpt2-untied", "llama-rope", "llama-negseed", "gpt2-bigseed"]
 
 
 def test_the_fixture_folder_holds_exactly_these_cases() -> None:
