@@ -207,6 +207,51 @@ def aux_losses_by_name(model: Transformer, batch: Tuple[np.ndarray, np.ndarray],
     return {k: float(v) for k, v in out.aux_losses.items()}
 
 
+# ---- one training step ----------------------------------------------------------------------
+
+
+def train_step(net: nn.Module, params: Dict[str, torch.Tensor], opt: AdamW, d: "Dist", batches: Sequence[Tuple[np.ndarray, np.ndarray]], lr: float, grad_clip: float,
+               precision: str = "auto", step: int = 1, last_checkpoint: Optional[str] = None, nan_loss: bool = False) -> Tuple[float, float, float]:
+    """One optimizer step over the micro-batches ``batches`` (each the whole batch, [B, S] inputs and
+    targets; this rank computes its rows): gradients of the total loss summed over the micro-batches
+    and divided once (grad-accum.ts), DDP's average over ranks, global-norm clipping, AdamW.
+    Returns the whole batch's (lm loss, aux loss, pre-clip gradient norm); raises NonFiniteError
+    (numbered ``step``) on a non-finite loss, norm or weight. The loop, the bench and tests call it."""
+    batch_size = batches[0][0].shape[0]
+    a, b = d.rows(batch_size)
+    share = (b - a) * d.world / batch_size  # DDP averages over ranks: weight each by its rows
+    lm_sum = aux_sum = 0.0
+    for p in params.values():
+        p.grad = None
+    for micro, (x, y) in enumerate(batches):
+        xt = torch.from_numpy(x[a:b]).long().to(d.device)
+        yt = torch.from_numpy(y[a:b]).long().to(d.device)
+        sync = d.world == 1 or micro == len(batches) - 1
+        with (contextlib.nullcontext() if sync else net.no_sync()):
+            with autocast(d, precision):
+                total, lm, aux = net(xt, yt)
+            (total.float() * share).backward()
+        lm_r, aux_r = d.sum([float(lm) * (b - a), float(aux) * (b - a)])
+        lm_sum += lm_r / batch_size
+        aux_sum += aux_r / batch_size
+    loss = float("nan") if nan_loss else lm_sum / len(batches)
+    aux_mean = aux_sum / len(batches)
+    grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}
+    if len(batches) > 1:
+        for g in grads.values():
+            g.div_(len(batches))
+    if not math.isfinite(loss) or not math.isfinite(aux_mean):
+        raise NonFiniteError(step, f"the auxiliary loss is {aux_mean}" if math.isfinite(loss) else f"the loss is {loss}", last_checkpoint)
+    norm = clip_by_global_norm(list(grads.values()), grad_clip)  # before the step (docs/method.md section 8)
+    if not math.isfinite(norm):
+        raise NonFiniteError(step, f"the gradient norm is {norm}", last_checkpoint)
+    opt.apply(grads, lr)
+    bad = _first_non_finite(params)
+    if bad:
+        raise NonFiniteError(step, f'weight "{bad}" is not finite after the update', last_checkpoint)
+    return loss, aux_mean, norm
+
+
 # ---- the loop --------------------------------------------------------------------------------
 
 
@@ -309,8 +354,6 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
         log(f"run: {run_dir}")
         log(f"engine: {backend_line}")
         net = wrap_ddp(model, d)
-        a_row, b_row = d.rows(t["batchSize"])
-        row_share = (b_row - a_row) * d.world / t["batchSize"]  # DDP averages over ranks: weight by rows
 
         def checkpoint(s: int) -> None:
             nonlocal last_checkpoint
@@ -356,42 +399,9 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
             while step < t["steps"]:
                 st0 = time.perf_counter()
                 lr = learning_rate(t["lr"], t["minLr"], t["warmupSteps"], t["steps"], step)
-                lm_sum = aux_sum = 0.0
-                for p in params.values():
-                    p.grad = None
-                for micro in range(t["gradAccum"]):
-                    # Every rank draws the whole batch from the same stream: the batches of one process.
-                    x, y = random_batch(data.train, t["batchSize"], t["seqLen"], rng)
-                    xt = torch.from_numpy(x[a_row:b_row]).long().to(d.device)
-                    yt = torch.from_numpy(y[a_row:b_row]).long().to(d.device)
-                    sync = d.world == 1 or micro == t["gradAccum"] - 1
-                    with (contextlib.nullcontext() if sync else net.no_sync()):
-                        with autocast(d, args.precision):
-                            total, lm, aux = net(xt, yt)
-                        (total.float() * row_share).backward()
-                    rows = b_row - a_row
-                    lm_r, aux_r = d.sum([float(lm) * rows, float(aux) * rows])
-                    lm_sum += lm_r / t["batchSize"]
-                    aux_sum += aux_r / t["batchSize"]
-                loss = lm_sum / t["gradAccum"]
-                aux_mean = aux_sum / t["gradAccum"]
-                if args.fault_nan_loss_at == step + 1:
-                    loss = float("nan")
-                # The mean over the micro-batches (grad-accum.ts: summed in order, divided once).
-                grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}
-                if t["gradAccum"] > 1:
-                    for g in grads.values():
-                        g.div_(t["gradAccum"])
-                if not math.isfinite(loss) or not math.isfinite(aux_mean):
-                    what = f"the auxiliary loss is {aux_mean}" if math.isfinite(loss) else f"the loss is {loss}"
-                    raise NonFiniteError(step + 1, what, last_checkpoint)
-                norm = clip_by_global_norm(list(grads.values()), t["gradClip"])  # before the step (docs/method.md section 8)
-                if not math.isfinite(norm):
-                    raise NonFiniteError(step + 1, f"the gradient norm is {norm}", last_checkpoint)
-                opt.apply(grads, lr)
-                bad = _first_non_finite(params)
-                if bad:
-                    raise NonFiniteError(step + 1, f'weight "{bad}" is not finite after the update', last_checkpoint)
+                # Every rank draws the whole batch from the same stream: the batches of one process.
+                batches = [random_batch(data.train, t["batchSize"], t["seqLen"], rng) for _ in range(t["gradAccum"])]
+                loss, aux_mean, norm = train_step(net, params, opt, d, batches, lr, t["gradClip"], args.precision, step + 1, last_checkpoint, nan_loss=args.fault_nan_loss_at == step + 1)
                 step += 1
                 ms = (time.perf_counter() - st0) * 1000
                 ms_total += ms
