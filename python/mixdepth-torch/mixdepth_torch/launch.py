@@ -15,10 +15,13 @@ import sys
 
 
 def _fix_std_from_str() -> None:
-    from torch.distributed.elastic.multiprocessing import api
+    try:
+        from torch.distributed.elastic.multiprocessing import api
 
-    if api.Std.from_str("0") is not None:
-        return  # this torch reads its own flags
+        if api.Std.from_str("0") is not None:
+            return  # this torch reads its own flags
+    except (ImportError, AttributeError):
+        return  # a torch laid out otherwise: nothing to mend
     original = api.Std.from_str
 
     def from_str(vm: str):
