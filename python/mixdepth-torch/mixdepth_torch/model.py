@@ -15,7 +15,7 @@ runs on them at their ORIGINAL positions, and r * f is added back at those posit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 import numpy as np

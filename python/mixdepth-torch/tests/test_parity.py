@@ -5,7 +5,6 @@ gradient w.r.t. every weight, over several batch and sequence shapes, both famil
 MoD, learned and stochastic routers (both readings). Tolerance 1e-4 (max abs difference)."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
