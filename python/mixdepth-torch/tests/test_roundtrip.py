@@ -1,6 +1,6 @@
 """Both engines on one run folder, through the built TypeScript CLI (node apps/trainer/dist/cli.js):
 `mixdepth eval` of a twin-trained checkpoint reports the twin's validation loss within 1e-4,
-`mixdepth report` renders a twin run, a TypeScript checkpoint with its trainer state continues
+`mixdepth report` renders a twin run, a twin run resumes in `mixdepth train --resume`, a TypeScript checkpoint with its trainer state continues
 training in the twin (the same batches: its losses follow the TypeScript run's within 1e-4), and
 `mixdepth train --engine torch` launches the twin into a run folder."""
 from __future__ import annotations
@@ -48,6 +48,19 @@ def test_ts_eval_and_report_read_a_twin_run(tmp_path):
     out = node("report", str(run_dir)).stdout
     html = (run_dir / "report.html").read_text()
     assert "report.html" in out and (run_dir / "metrics.csv").exists() and "loss vs training FLOPs" in html
+
+
+def test_a_twin_run_continues_in_mixdepth_train_resume(tmp_path):
+    whole = tiny_config(tmp_path, "whole")
+    half = tiny_config(tmp_path, "half")
+    train(parse_args(["--config", str(whole)]), out=io.StringIO())
+    train(parse_args(["--config", str(half), "--stop-after", "4"]), out=io.StringIO())
+    node("train", "--resume", str(tmp_path / "half"), "--backend", "cpu")
+    a, b = losses(tmp_path / "whole"), losses(tmp_path / "half")
+    assert sorted(b) == list(range(1, 9))
+    worst = max(abs(a[s] - b[s]) for s in range(5, 9))
+    print(f"twin run resumed by mixdepth train: steps 5-8 loss max |diff| vs the twin run {worst:.2e}")
+    assert worst < 1e-4
 
 
 def test_a_ts_checkpoint_continues_training_in_the_twin(tmp_path):
