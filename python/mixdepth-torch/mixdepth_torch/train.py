@@ -231,7 +231,7 @@ def train_step(net: nn.Module, params: Dict[str, torch.Tensor], opt: AdamW, d: "
             with autocast(d, precision):
                 total, lm, aux = net(xt, yt)
             (total.float() * share).backward()
-        lm_r, aux_r = d.sum([float(lm) * (b - a), float(aux) * (b - a)])
+        lm_r, aux_r = d.sum([float(lm.detach()) * (b - a), float(aux.detach()) * (b - a)])
         lm_sum += lm_r / batch_size
         aux_sum += aux_r / batch_size
     loss = float("nan") if nan_loss else lm_sum / len(batches)
