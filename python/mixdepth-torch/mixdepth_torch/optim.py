@@ -13,7 +13,7 @@ how trainer-state.safetensors names the moments (m.<name>, v.<name>).
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Iterable, Mapping, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -46,9 +46,14 @@ def global_norm(grads: Iterable[torch.Tensor]) -> torch.Tensor:
     return torch.sqrt(torch.stack(sq).sum()) if sq else torch.zeros(())
 
 
-def clip_by_global_norm(grads: Sequence[torch.Tensor], max_norm: float) -> float:
-    """Scales ``grads`` in place by max_norm / (norm + 1e-6) when max_norm > 0 and the norm exceeds it; returns the pre-clip norm."""
-    norm = float(global_norm(grads))
+def clip_by_global_norm(grads: Sequence[torch.Tensor], max_norm: float, reduce: Optional[Callable[[float], float]] = None) -> float:
+    """Scales ``grads`` in place by max_norm / (norm + 1e-6) when max_norm > 0 and the norm exceeds it; returns the pre-clip norm.
+    ``reduce`` sums the squared norm over ranks when each holds a shard of the gradients (FSDP)."""
+    if reduce is None:
+        norm = float(global_norm(grads))
+    else:
+        sq = float(sum(torch.sum(torch.square(g.float())) for g in grads)) if grads else 0.0
+        norm = math.sqrt(reduce(sq))
     if max_norm > 0 and norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for g in grads:
@@ -59,7 +64,9 @@ def clip_by_global_norm(grads: Sequence[torch.Tensor], max_norm: float) -> float
 class AdamW:
     """AdamW over named parameters; ``step`` is the bias-correction t (trainer-state optimizerStep)."""
 
-    def __init__(self, params: Mapping[str, torch.Tensor], beta1: float, beta2: float, eps: float, weight_decay: float, decay: DecayRule) -> None:
+    def __init__(self, params: Mapping[str, torch.Tensor], beta1: float, beta2: float, eps: float, weight_decay: float, decay: DecayRule,
+                 shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
+        """``shapes``: the weights' whole shapes for the decay rule, when ``params`` are shards (FSDP)."""
         for k, v in (("beta1", beta1), ("beta2", beta2)):
             if not (0 <= v < 1):
                 raise ValueError(f"AdamW: {k} must be a number in [0, 1) (got {v})")
@@ -72,7 +79,7 @@ class AdamW:
         self.step = 0
         self.m: Dict[str, torch.Tensor] = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in self.params.items()}
         self.v: Dict[str, torch.Tensor] = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in self.params.items()}
-        self.decayed = [n for n, p in self.params.items() if weight_decay > 0 and decay(n, tuple(p.shape))]
+        self.decayed = [n for n, p in self.params.items() if weight_decay > 0 and decay(n, tuple(shapes[n] if shapes else p.shape))]
         self._decayed = set(self.decayed)
 
     @torch.no_grad()

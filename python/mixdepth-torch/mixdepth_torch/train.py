@@ -122,14 +122,66 @@ class _Loss(nn.Module):
         return r.total, r.lm, r.aux
 
 
-def wrap_ddp(model: Transformer, d: Dist) -> nn.Module:
+def fsdp_class():
+    """torch's FullyShardedDataParallel with use_orig_params (torch >= 2), or ConfigInvalid saying why not."""
+    try:
+        import inspect
+
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    except Exception as e:  # noqa: BLE001 (Debian's 1.13 fails inside its own import under Python 3.11)
+        raise ConfigInvalid(f"--fsdp: torch {torch.__version__} has no usable FullyShardedDataParallel ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); train without --fsdp (DDP)") from None
+    if "use_orig_params" not in inspect.signature(FSDP.__init__).parameters:
+        raise ConfigInvalid(f"--fsdp: needs FullyShardedDataParallel's use_orig_params (torch >= 2.0; this is {torch.__version__}); train without --fsdp (DDP)")
+    return FSDP
+
+
+def wrap_ddp(model: Transformer, d: Dist, fsdp: bool = False) -> nn.Module:
+    """The model's loss as a module: as is for one process, in DDP, or sharded by FSDP (--fsdp).
+    Under FSDP (one unit, use_orig_params) every weight, gradient and AdamW moment outside
+    ``full_params`` is this rank's flat shard (size 0 where it holds none)."""
     m = _Loss(model)
+    if fsdp:
+        return fsdp_class()(m, use_orig_params=True, device_id=d.device)
     if d.world == 1:
         return m
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     # Some weights get no gradient in some steps (e.g. a router's predictor on a dense path).
     return DDP(m, device_ids=[d.device.index] if d.device.type == "cuda" else None, broadcast_buffers=False, find_unused_parameters=True)
+
+
+def full_params(net: nn.Module, writeback: bool = False):
+    """Under FSDP: every rank holds the whole weights inside (a collective: all ranks enter it); else nothing."""
+    if type(net).__name__ != "FullyShardedDataParallel":
+        return contextlib.nullcontext()
+    return fsdp_class().summon_full_params(net, writeback=writeback)
+
+
+def sharded(net: nn.Module) -> bool:
+    return type(net).__name__ == "FullyShardedDataParallel"
+
+
+@torch.no_grad()
+def gather_full(net: nn.Module, model: Transformer, shards: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Whole tensors from per-rank shards laid out like the weights' (AdamW moments under FSDP):
+    written into the weight shards, gathered with the weights, and the weights put back."""
+    params = model.named_weights()
+    saved = {n: p.detach().clone() for n, p in params.items()}
+    for n, p in params.items():
+        p.copy_(shards[n])
+    with full_params(net):
+        out = {n: p.detach().clone() for n, p in model.named_weights().items()}
+    for n, p in params.items():
+        p.copy_(saved[n])
+    return out
+
+
+@torch.no_grad()
+def scatter_full(net: nn.Module, model: Transformer, full: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """The inverse of gather_full: this rank's shards of whole tensors (the weights are left holding them)."""
+    with full_params(net, writeback=True):
+        model.set_weights(full)
+    return {n: p.detach().clone() for n, p in model.named_weights().items()}
 
 
 def autocast(d: Dist, precision: str):
@@ -242,13 +294,14 @@ def train_step(net: nn.Module, params: Dict[str, torch.Tensor], opt: AdamW, d: "
             g.div_(len(batches))
     if not math.isfinite(loss) or not math.isfinite(aux_mean):
         raise NonFiniteError(step, f"the auxiliary loss is {aux_mean}" if math.isfinite(loss) else f"the loss is {loss}", last_checkpoint)
-    norm = clip_by_global_norm(list(grads.values()), grad_clip)  # before the step (docs/method.md section 8)
+    # Before the step (docs/method.md section 8); under FSDP each rank holds a shard of every gradient.
+    norm = clip_by_global_norm(list(grads.values()), grad_clip, reduce=(lambda sq: d.sum([sq])[0]) if sharded(net) else None)
     if not math.isfinite(norm):
         raise NonFiniteError(step, f"the gradient norm is {norm}", last_checkpoint)
     opt.apply(grads, lr)
     bad = _first_non_finite(params)
-    if bad:
-        raise NonFiniteError(step, f'weight "{bad}" is not finite after the update', last_checkpoint)
+    if d.any(bad is not None) if sharded(net) else bad:
+        raise NonFiniteError(step, f'weight "{bad or "(a shard on another rank)"}" is not finite after the update', last_checkpoint)
     return loss, aux_mean, norm
 
 
@@ -321,9 +374,10 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
 
         torch.manual_seed(t["seed"])
         model = Transformer(config["model"], seed=t["seed"]).to(d.device)
+        shapes = model.weight_shapes()  # whole shapes (under FSDP the parameters become shards)
+        net = wrap_ddp(model, d, fsdp=args.fsdp)
         params = model.named_weights()
-        shapes = {n: tuple(p.shape) for n, p in params.items()}
-        opt = AdamW(params, t["beta1"], t["beta2"], t["eps"], t["weightDecay"], decay_rule(t["decayEmbeddings"], t["decayNormsAndBiases"]))
+        opt = AdamW(params, t["beta1"], t["beta2"], t["eps"], t["weightDecay"], decay_rule(t["decayEmbeddings"], t["decayNormsAndBiases"]), shapes=shapes)
         rng = Mulberry32((t["seed"] ^ DATA_RNG_SALT) & 0xFFFFFFFF)
         fp = fingerprint(mcfg, t, data.key)
         acc = _accounting(args.accounting, config, params)
@@ -335,8 +389,14 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
             bad = _first_non_finite({**{n: torch.from_numpy(a) for n, a in ck.weights.items()}, **{f"m.{n}": torch.from_numpy(a) for n, a in ck.m.items()}, **{f"v.{n}": torch.from_numpy(a) for n, a in ck.v.items()}})
             if bad:
                 raise CheckpointError(f'checkpoint: {ck.dir} holds non-finite values in "{bad}"; it cannot be resumed (delete it and point checkpoints/latest.json at an earlier step folder)')
-            model.set_weights({n: torch.from_numpy(a.copy()) for n, a in ck.weights.items()})
-            opt.set_state(ck.state["optimizerStep"], {n: torch.from_numpy(a) for n, a in ck.m.items()}, {n: torch.from_numpy(a) for n, a in ck.v.items()})
+            full = lambda arrays: {n: torch.from_numpy(a.copy()).to(d.device) for n, a in arrays.items()}  # noqa: E731
+            if sharded(net):
+                m_shards, v_shards = scatter_full(net, model, full(ck.m)), scatter_full(net, model, full(ck.v))
+                scatter_full(net, model, full(ck.weights))
+                opt.set_state(ck.state["optimizerStep"], m_shards, v_shards)
+            else:
+                model.set_weights(full(ck.weights))
+                opt.set_state(ck.state["optimizerStep"], full(ck.m), full(ck.v))
             rng.state = int(ck.state["rngState"])
             model.set_router_states(ck.state.get("routerStates") or {})
             step = ck.step
@@ -344,7 +404,7 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
             if d.main:
                 metrics.truncate_after(step)
             log(f"resumed from {ck.dir} at step {step}")
-        backend_line = f"torch {torch.__version__} {d.device.type} ({d.backend if d.world > 1 else 'one process'}, {d.world} rank{'s' if d.world > 1 else ''}"
+        backend_line = f"torch {torch.__version__} {d.device.type} ({d.backend if d.world > 1 else 'one process'}, {d.world} rank{'s' if d.world > 1 else ''}{', FSDP' if args.fsdp else ', DDP' if d.world > 1 else ''}"
         backend_line += f", precision {'bf16 autocast' if d.device.type == 'cuda' and args.precision != 'fp32' else 'fp32'})"
         if d.main:
             write_atomic(os.path.join(run_dir, "run.json"), (json.dumps(config, indent=2) + "\n").encode("utf-8"))
@@ -353,26 +413,47 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
         log(f"model: {model_description(mcfg)}; {acc['paramCount']} parameters; " + (f"{per_step:.3e} training FLOPs/step" if per_step is not None else "training FLOPs unknown (no node to run @mixdepth/flops-accounting; pass --accounting)"))
         log(f"run: {run_dir}")
         log(f"engine: {backend_line}")
-        net = wrap_ddp(model, d)
 
         def checkpoint(s: int) -> None:
             nonlocal last_checkpoint
             bad = _first_non_finite({**params, **{f"m.{n}": x for n, x in opt.m.items()}, **{f"v.{n}": x for n, x in opt.v.items()}})
-            if bad:
-                raise NonFiniteError(s, f'"{bad}" holds a non-finite value', last_checkpoint)
+            if d.any(bad is not None) if sharded(net) else bad:
+                raise NonFiniteError(s, f'"{bad or "(a shard on another rank)"}" holds a non-finite value', last_checkpoint)
+            # Under FSDP every rank takes part in gathering the whole moments and weights; rank 0 writes.
+            m = gather_full(net, model, opt.m) if sharded(net) else opt.m
+            v = gather_full(net, model, opt.v) if sharded(net) else opt.v
+            whole = whole_model()
             if d.main:
                 state = {"step": s, "rngState": rng.state, "routerStates": model.get_router_states(), "optimizerStep": opt.step,
                          "tokensSeen": s * t["batchSize"] * t["seqLen"] * t["gradAccum"], "trainingFlops": s * per_step if per_step is not None else None, "fingerprint": fp}
                 extra = {"tokenizer": tokenizer_json(), "trained": True, "description": model_description(mcfg), "step": s}
-                m = {n: x.detach().cpu().numpy() for n, x in opt.m.items()}
-                v = {n: x.detach().cpu().numpy() for n, x in opt.v.items()}
-                last_checkpoint = save_checkpoint(run_dir, s, model, m, v, state, extra)
+                last_checkpoint = save_checkpoint(run_dir, s, whole, {n: x.detach().cpu().numpy() for n, x in m.items()}, {n: x.detach().cpu().numpy() for n, x in v.items()}, state, extra)
                 metrics.write({"type": "checkpoint", "step": s, "dir": last_checkpoint})
             d.barrier()
 
+        shadow: List[Transformer] = []
+
+        def whole_model() -> Transformer:
+            """The model with whole weights: itself, or under FSDP a copy on rank 0 (the gathered
+            weights are copied out: FSDP frees its gathered storage when the context ends)."""
+            if not sharded(net):
+                return model
+            with full_params(net):
+                w = {n: p.detach().cpu().clone() for n, p in model.named_weights().items()}
+            if not d.main:
+                return model
+            if not shadow:
+                shadow.append(Transformer(config["model"], seed=t["seed"]))
+            shadow[0].set_weights(w)
+            shadow[0].set_router_states(model.get_router_states())
+            return shadow[0]
+
         def run_eval(s: int) -> Dict[str, Any]:
-            r = evaluate(model, eval_set, d.device)
-            metrics.write({"type": "eval", "step": s, "flops": s * per_step if per_step is not None else None, **r, "auxLosses": aux_losses_by_name(model, eval_set[0], d.device)})
+            with full_params(net):
+                r = evaluate(model, eval_set, d.device)
+                aux_named = aux_losses_by_name(model, eval_set[0], d.device)
+            if d.main:
+                metrics.write({"type": "eval", "step": s, "flops": s * per_step if per_step is not None else None, **r, "auxLosses": aux_named})
             causal = f", causal {r['causal']['loss']:.4f} ({r['causal']['bpb']:.3f} bpb)" if r["causal"] else ""
             accs = (", causal-vs-topk accuracy " + "/".join(f"{x['accuracy']:.3f}" for x in r["routing"])) if r["routing"] else ""
             log(f"eval @ step {s}: val loss top-k {r['topk']['loss']:.4f} ({r['topk']['bpb']:.3f} bpb){causal}{accs}")
@@ -414,7 +495,7 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, Any]:
                 progress.update(step, t["steps"], loss, tps, elapsed, start_step)
                 last = step == t["steps"]
                 if last or (t["evalEvery"] > 0 and step % t["evalEvery"] == 0):
-                    if d.main:
+                    if d.main or sharded(net):  # FSDP: every rank takes part in the evaluation's forward passes
                         r = run_eval(step)
                         if last:
                             final_eval = r
@@ -496,6 +577,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR", help="continue the run (default: --out) where its last checkpoint stopped; only training.steps may change")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA when available (default)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="auto: bf16 autocast on CUDA, fp32 on CPU (default)")
+    p.add_argument("--fsdp", action="store_true", help="shard weights, gradients and AdamW moments over the ranks (FullyShardedDataParallel; torch >= 2); checkpoints stay whole, in the same format")
     p.add_argument("--accounting", help="JSON {paramCount, flopsPerStep, forwardFlopsPerSequence} from @mixdepth/flops-accounting (the launcher writes it)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config (JSON) and exit")
     p.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # tests: stop (with a checkpoint) after this step
