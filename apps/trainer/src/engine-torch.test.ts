@@ -43,6 +43,7 @@ describe("engine-torch", () => {
     const multi = torchLaunch({ ...files, resume: false, nproc: 8, env: { MIXDEPTH_TORCH_NNODES: "2", MIXDEPTH_TORCH_RDZV: "10.0.0.1:29500", MIXDEPTH_PYTHON: "python" } });
     expect(multi.args.slice(0, 10)).toEqual(["-m", "mixdepth_torch.launch", "--nproc_per_node", "8", "--nnodes", "2", "--rdzv_backend", "c10d", "--rdzv_endpoint", "10.0.0.1:29500"]);
     expect(() => torchLaunch({ ...files, resume: false, nproc: 1, env: { MIXDEPTH_TORCH_NNODES: "2" } })).toThrow(/needs MIXDEPTH_TORCH_RDZV=HOST:PORT/);
+    expect(torchLaunch({ ...files, resume: false, nproc: 2, env: { MIXDEPTH_TORCH_FSDP: "1" } }).args.at(-1)).toBe("--fsdp");
   });
 
   it("the CLI refuses an unknown engine with exit 2, naming the allowed values", async () => {

@@ -9,6 +9,7 @@
 // MIXDEPTH_TORCH_NPROC (per node), else training.workers when it is a number, else one per CUDA
 // device (one on a machine without). Several machines: MIXDEPTH_TORCH_NNODES and
 // MIXDEPTH_TORCH_RDZV (HOST:PORT of the c10d rendezvous); each machine runs the same command.
+// MIXDEPTH_TORCH_FSDP=1: shard weights, gradients and moments (FSDP, torch >= 2) instead of DDP.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -92,7 +93,8 @@ export function torchLaunch(opts: { configFile: string; accountingFile: string; 
   if (!Number.isInteger(nnodes) || nnodes < 1) throw new ConfigInvalid(`MIXDEPTH_TORCH_NNODES: must be a positive integer (got ${JSON.stringify(nnodesRaw)})`);
   const rdzv = env.MIXDEPTH_TORCH_RDZV;
   if (nnodes > 1 && !rdzv) throw new ConfigInvalid("MIXDEPTH_TORCH_NNODES > 1 needs MIXDEPTH_TORCH_RDZV=HOST:PORT, the c10d rendezvous every machine reaches");
-  const train = ["-m", "mixdepth_torch.train", "--config", opts.configFile, "--accounting", opts.accountingFile, ...(opts.resume ? ["--resume"] : []), ...(opts.extraArgs ?? [])];
+  const fsdp = env.MIXDEPTH_TORCH_FSDP === "1" ? ["--fsdp"] : [];
+  const train = ["-m", "mixdepth_torch.train", "--config", opts.configFile, "--accounting", opts.accountingFile, ...(opts.resume ? ["--resume"] : []), ...fsdp, ...(opts.extraArgs ?? [])];
   const distributed = opts.nproc > 1 || nnodes > 1;
   // Underscore spellings: torch 1.13's torchrun knows only these; 2.x accepts both.
   const launcher = nnodes > 1 ? ["--nnodes", String(nnodes), "--rdzv_backend", "c10d", "--rdzv_endpoint", rdzv as string] : ["--standalone"];
