@@ -165,8 +165,9 @@ export async function trainTorch(opts: TorchTrainOptions): Promise<TorchTrainRes
     const launch = torchLaunch({ configFile, accountingFile, resume: opts.resume, nproc, env, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}) });
     const code = await new Promise<number>((done, fail) => {
       // Its own process group: a terminal's Ctrl-C reaches this process only, which forwards one
-      // SIGINT (stop after the step, with a checkpoint) to the whole group; if this process
-      // exits (a second Ctrl-C), the twin is killed (its last complete checkpoint stays).
+      // SIGINT (stop after the step, with a checkpoint) to the child, the trainer or torchrun
+      // (which passes it on to each worker once and exits non-zero when they are done); if this
+      // process exits (a second Ctrl-C), the whole group is killed (the last checkpoint stays).
       const child = spawn(launch.command, launch.args, { env: launch.env, detached: true, stdio: opts.out ? ["ignore", "pipe", "pipe"] : "inherit" });
       const killOnExit = () => {
         try {
@@ -192,7 +193,7 @@ export async function trainTorch(opts: TorchTrainOptions): Promise<TorchTrainRes
       // The sweep's --hours timer (and tests) ask to stop through `stop`; Ctrl-C reaches the twin itself.
       const poll = setInterval(() => {
         if (opts.stop?.requested && child.exitCode === null && child.pid) {
-          process.kill(-child.pid, "SIGINT");
+          process.kill(child.pid, "SIGINT");
           clearInterval(poll);
         }
       }, 200);
@@ -207,10 +208,12 @@ export async function trainTorch(opts: TorchTrainOptions): Promise<TorchTrainRes
         done(c ?? (sig ? 128 + 9 : 1));
       });
     });
-    if (code !== 0) throw new TorchEngineError(code);
     const records = readMetrics(join(runDir, "metrics.jsonl"));
     const end = records.filter((r) => r.type === "end").pop() as { status: string; step: number } | undefined;
     const step = latestStep(runDir) ?? 0;
+    // torchrun exits non-zero after passing on a stop; the workers' records say whether they stopped cleanly.
+    const stoppedCleanly = opts.stop?.requested === true && end?.status === "interrupted" && end.step === step && records.at(-1)?.type === "end";
+    if (code !== 0 && !stoppedCleanly) throw new TorchEngineError(code);
     const evals = records.filter((r) => r.type === "eval") as (EvalResult & { step: number })[];
     const last = evals.filter((e) => e.step === t.steps).pop();
     const trains = records.filter((r) => r.type === "train") as { msPerStep: number }[];
