@@ -231,12 +231,11 @@ export async function trainTorch(opts: TorchTrainOptions): Promise<TorchTrainRes
   }
 }
 
-/** `mixdepth train --engine torch`: the twin run, then the same closing lines as the TypeScript engine. */
+/** `mixdepth train --engine torch`: the twin run (it prints its own progress and closing lines), then the report's path. */
 export async function trainTorchCommand(valid: ValidConfig, resume: boolean, stop: { requested: boolean; remove: () => void }): Promise<void> {
   try {
     const r = await trainTorch({ valid, runDir: valid.config.output.dir, resume, stop });
-    console.log(r.status === "interrupted" ? `interrupted at step ${r.step}; resume with: mixdepth train --engine torch --resume ${valid.config.output.dir}` : `done: ${r.step} steps, ${r.msPerStep.toFixed(0)} ms/step`);
-    if (r.checkpointDir) console.log(`checkpoint: ${r.checkpointDir}`);
+    if (r.status === "interrupted") console.log(`resume with: mixdepth train --engine torch --resume ${valid.config.output.dir}`);
     if (r.reportPath) console.log(`report: ${r.reportPath}`);
   } finally {
     stop.remove();
