@@ -19,8 +19,8 @@ import { InvalidArgumentError, Option } from "commander";
 import { flopsPerStep, forwardFlops, paramCounts } from "@mixdepth/flops-accounting";
 import { ConfigInvalid, type ValidConfig } from "./config.js";
 import { brownDir } from "./data.js";
-import type { EvalResult } from "./eval.js";
-import { latestStep } from "./checkpoint.js";
+import type { EvalResult } from "@mixdepth/train";
+import { latestStep } from "@mixdepth/train/node";
 import { readMetrics } from "./metrics.js";
 import { writeRunReport } from "./run-report.js";
 
