@@ -72,12 +72,31 @@ def merge(base: Any, over: Any) -> Any:
     return out
 
 
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader read as YAML 1.2, like the TypeScript side's `yaml` package: 1e-3 is a
+    number (PyYAML's YAML 1.1 makes it a string) and only true/false are booleans (not yes/no/on/off)."""
+    import re
+
+    import yaml  # optional: Debian's python3-yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    drop = {"tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"}
+    Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] not in drop] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+|\.[0-9]+[eE][-+]?[0-9]+)|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789.")
+    )
+    return Loader
+
+
 def _parse_yaml(text: str) -> Any:
     try:
-        import yaml  # optional: Debian's python3-yaml
+        import yaml
     except ImportError:
         raise ConfigInvalid("--config: reading YAML needs PyYAML (Debian: apt install python3-yaml); or give the config as .json") from None
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader subclass)
 
 
 def read_config_file(path: str) -> Dict[str, Any]:
@@ -112,7 +131,7 @@ def parse_set(assignment: str) -> Dict[str, Any]:
     try:
         import yaml
 
-        value = yaml.safe_load(raw)
+        value = yaml.load(raw, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader subclass)
     except ImportError:
         try:
             value = json.loads(raw)

@@ -114,3 +114,26 @@ def test_non_finite_loss_stops_without_a_checkpoint(tmp_path):
     recs = metrics(tmp_path / "run")
     assert recs[-1]["type"] == "error" and recs[-1]["step"] == 6 and "the loss is nan" in recs[-1]["message"]
     assert json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())["step"] == 4
+
+
+def test_yaml_config_and_print_config(tmp_path, capsys):
+    cfg = json.loads(tiny_config(tmp_path).read_text())
+    try:
+        import yaml
+    except ImportError:
+        y = tmp_path / "c.yaml"
+        y.write_text("training:\n  steps: 3\n")
+        assert main(["--config", str(y), "--print-config"]) == 2
+        assert "reading YAML needs PyYAML" in capsys.readouterr().err
+        return
+    y = tmp_path / "c.yaml"
+    y.write_text(yaml.safe_dump(cfg))
+    # YAML 1.2 as the TypeScript side reads it: 1e-3 is a number, "yes" a string.
+    from mixdepth_torch.train_config import read_config_file
+    y12 = tmp_path / "y12.yaml"
+    y12.write_text("training:\n  lr: 1e-3\nnote: yes\n")
+    assert read_config_file(str(y12)) == {"training": {"lr": 1e-3}, "note": "yes"}
+    assert main(["--config", str(y), "--set", "training.lr=1e-3", "--print-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["model"] == cfg["model"] and printed["training"]["lr"] == 1e-3 and printed["training"]["minLr"] == 3e-4  # the quick preset's default
+    assert not (tmp_path / "run").exists()  # --print-config writes nothing
