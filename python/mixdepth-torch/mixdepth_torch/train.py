@@ -101,6 +101,14 @@ class Dist:
     def any(self, flag: bool) -> bool:
         return self.sum([1.0 if flag else 0.0])[0] > 0
 
+    def broadcast(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` (a small picklable value) on every rank."""
+        if self.world == 1:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()
@@ -275,7 +283,16 @@ def train_step(net: nn.Module, params: Dict[str, torch.Tensor], opt: AdamW, d: "
     lm_sum = aux_sum = 0.0
     for p in params.values():
         p.grad = None
+    model: Transformer = getattr(net, "module", net).model
+    stateful = d.world > 1 and bool(model.get_router_states())
     for micro, (x, y) in enumerate(batches):
+        if stateful:
+            # Router state (the stochastic router's stream) is rank 0's, as in @mixdepth/train's
+            # data parallelism: every rank starts each micro-batch from it (so its block draws the
+            # same numbers), and only rank 0's advance is kept and checkpointed.
+            states = d.broadcast(model.get_router_states())
+            if not d.main:
+                model.set_router_states(states)
         xt = torch.from_numpy(x[a:b]).long().to(d.device)
         yt = torch.from_numpy(y[a:b]).long().to(d.device)
         sync = d.world == 1 or micro == len(batches) - 1
