@@ -9,9 +9,7 @@ import io
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
