@@ -14,9 +14,12 @@ Data parallelism (torchrun: WORLD_SIZE > 1) is DDP, gloo on CPU, NCCL on GPU. Ev
 the whole batch from the same seeded stream (the batches of one process) and computes a block of
 its rows; each rank's loss is weighted by its share of the rows, so DDP's gradient average is the
 gradient of the whole batch: losses and weights equal those of one process to float rounding.
-On GPU the forward pass runs under bf16 autocast (--precision auto) with float32 weights, moments
-and loss. Exit codes as the TypeScript CLI: 0 done (also after SIGINT/SIGTERM with a checkpoint),
-1 environment, 2 input (config, data, checkpoint), 3 not finite.
+With --fsdp (torch >= 2) the weights, gradients and AdamW moments are sharded over the ranks
+(FSDP, use_orig_params) and checkpoints are gathered whole, in the same format. On GPU the
+forward pass runs under bf16 autocast (--precision auto) with float32 weights, moments and loss.
+On Debian's torch 1.13 under Python 3.11 launch with ``python3 -m mixdepth_torch.launch`` (torchrun,
+mended there). Exit codes as the TypeScript CLI: 0 done (also after SIGINT/SIGTERM with a
+checkpoint), 1 environment, 2 input (config, data, checkpoint), 3 not finite.
 """
 from __future__ import annotations
 
