@@ -213,6 +213,8 @@ class ResolvedModelConfig:
             "normEps": self.norm_eps, "ropeBase": self.rope_base,
             "routing": {"blocks": list(r.blocks), "capacity": r.capacity, "router": r.router, "routerOptions": dict(r.router_options),
                         "auxLoss": r.aux_loss, "predictor": r.predictor, "causal": r.causal},
+            # MoE/MoDE MLPs (core's experts): this twin has none yet, and a config with them is refused.
+            "experts": None,
             "layers": [{"index": l.index, "routed": l.routed, "capacity": l.capacity} for l in self.layers],
         }
 

@@ -4,6 +4,7 @@ and the non-finite stop."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 import json
 import signal
 import subprocess
@@ -136,3 +137,15 @@ def test_yaml_config_and_print_config(tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["model"] == cfg["model"] and printed["training"]["lr"] == 1e-3 and printed["training"]["minLr"] == 3e-4  # the quick preset's default
     assert not (tmp_path / "run").exists()  # --print-config writes nothing
+
+
+def test_run_fingerprint_equals_the_typescript_one():
+    # train.ts fingerprint(): a TypeScript checkpoint resumes here (and back) only when both agree.
+    from mixdepth_torch.config import resolve_model_config
+    from mixdepth_torch.train import fingerprint
+
+    f = json.loads((Path(__file__).parent / "ts-contract" / "train-ts.json").read_text())
+    inp = f["fingerprint"]["input"]
+    model = resolve_model_config(load_config()[0]["model"])
+    assert model.to_ts() == inp["model"] == f["resolvedPresetModels"]["quick"]
+    assert fingerprint(model, inp, inp["dataKey"]) == f["fingerprint"]["hash"]
