@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_LAYERS = 10_000
-MODEL_KEYS = ("vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing")
+MODEL_KEYS = ("vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts")
 ROUTING_KEYS = ("blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal")
 
 
@@ -226,6 +226,9 @@ def resolve_model_config(config: Any) -> ResolvedModelConfig:
     if not isinstance(config, dict):
         raise ConfigError("config", config, "must be an object")
     _check_keys("", config, MODEL_KEYS)
+    if config.get("experts") is not None:
+        # core's MoE/MoDE MLPs (model.experts) are not in this twin yet: refuse rather than train something else.
+        raise ConfigError("experts", config.get("experts"), "is not supported by the PyTorch twin yet (MoE/MoDE trains with the TypeScript engine)")
     routing_in = config.get("routing")
     _check_object("routing", routing_in, ROUTING_KEYS)
     _check_object("routing.auxLoss", (routing_in or {}).get("auxLoss"), ("weight",))
