@@ -7,7 +7,8 @@
 // against the FLOPs ratio; decode ms/token (the sampler's own bench script); and, when
 // /usr/bin/python3 has torch, ../shared/bench/torch_step.py on the same shapes.
 // Run: pnpm build && pnpm bench. Options (env): BENCH_STEPS (3), BENCH_BACKEND (auto),
-// BENCH_DECODE=0 (skip decoding), BENCH_TORCH=0 (skip PyTorch), BENCH_CONFIGS=bench,quick,
+// BENCH_DECODE=0 (skip decoding), BENCH_TORCH=0 (skip PyTorch), BENCH_TWIN=0 (skip the
+// PyTorch twin's step, python/mixdepth-torch; BENCH_TWIN_THREADS, default 1), BENCH_CONFIGS=bench,quick,
 // BENCH_RANKS (2; 0 skips the data-parallel "2 cores" lines).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -106,6 +107,13 @@ async function stepTimes(model, config, batch, micro, ranks) {
   return { cpu: median(cpu), wall: median(wall), losses, timings: { ...dp.timings } };
 }
 
+// The PyTorch twin's own training step (python/mixdepth-torch, train.train_step) on the same shape.
+function twinStep(c) {
+  const args = ["-m", "mixdepth_torch.bench", "--model", JSON.stringify(c.model), "--batch", c.batch, "--micro", c.micro, "--capacity", MOD.capacity, "--steps", STEPS, "--threads", process.env.BENCH_TWIN_THREADS ?? 1].map(String);
+  const env = { ...process.env, PYTHONPATH: `${root}python/mixdepth-torch` };
+  return JSON.parse(execFileSync(process.env.MIXDEPTH_PYTHON || "/usr/bin/python3", args, { env, encoding: "utf8" }).trim().split("\n").at(-1));
+}
+
 function torchStep(name, c) {
   const m = c.model;
   const args = [TORCH_SCRIPT, "--d", m.dModel, "--layers", m.nLayers, "--heads", m.nHeads, "--seq", m.contextLength, "--batch", c.batch, "--vocab", m.vocabSize, "--capacity", MOD.capacity, "--threads", 1, "--steps", STEPS].map(String);
@@ -186,6 +194,14 @@ for (const name of (process.env.BENCH_CONFIGS ?? "bench,quick").split(",")) {
     const t = torchStep(name, c);
     console.log(`PyTorch ${t.torch} (1 thread): dense ${t.dense_step_ms} ms, MoD ${t.mod_step_ms} ms per step, matmul 1024^3 ${t.matmul_1024_gflops} GFLOP/s`);
     console.log(`mixdepth/PyTorch: dense ${(r.dense.wall / t.dense_step_ms).toFixed(1)}x wall (${(r.dense.cpu / t.dense_step_ms).toFixed(1)}x by CPU time), MoD ${(r.MoD.wall / t.mod_step_ms).toFixed(1)}x wall (${(r.MoD.cpu / t.mod_step_ms).toFixed(1)}x by CPU time)`);
+  }
+  if (process.env.BENCH_TWIN !== "0") {
+    try {
+      const w = twinStep(c);
+      console.log(`mixdepth-torch twin (torch ${w.torch}, ${w.device}, ${w.threads} thread${w.threads > 1 ? "s" : ""}): dense ${w.dense_step_ms} ms, MoD ${w.mod_step_ms} ms per step; mixdepth/twin: dense ${(r.dense.wall / w.dense_step_ms).toFixed(1)}x, MoD ${(r.MoD.wall / w.mod_step_ms).toFixed(1)}x wall`);
+    } catch (e) {
+      console.log(`mixdepth-torch twin: not run (${String(e.message).split("\n")[0]}; set MIXDEPTH_PYTHON to a Python with torch)`);
+    }
   }
   results[name] = r;
 }

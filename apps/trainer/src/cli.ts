@@ -16,6 +16,7 @@ import { assembleConfig, ConfigInvalid, parseSet, PRESETS, readConfigFile, valid
 import { isPathLike, loadPlugins, MAX_AUTO_RANKS } from "@mixdepth/train/node";
 import { describeError, EXIT } from "./errors.js";
 import { isEntryModule } from "./entry.js";
+import { engineOption, type Engine } from "./engine-torch.js";
 
 // No commander default: an unset flag must stay undefined so that resolveBackendChoice
 // (@mixdepth/backend) applies the one precedence rule: flag, MIXDEPTH_BACKEND, config, preset.
@@ -225,9 +226,10 @@ export function buildProgram(): Command {
     program
       .command("train")
       .description("train a model (default: the quick preset, a small MoD model on the Brown corpus)")
-      .option("--resume [runDir]", "continue the run in runDir (default: --out) exactly where its last checkpoint stopped; --steps may extend it (the cosine schedule then spans the new total), nothing else may change"),
+      .option("--resume [runDir]", "continue the run in runDir (default: --out) exactly where its last checkpoint stopped; --steps may extend it (the cosine schedule then spans the new total), nothing else may change")
+      .addOption(engineOption()),
     "quick",
-  ).action(async (flags: ConfigFlags & { resume?: string | boolean }) => {
+  ).action(async (flags: ConfigFlags & { resume?: string | boolean; engine?: Engine }) => {
     const resumeDir = typeof flags.resume === "string" ? flags.resume : undefined;
     let valid: ValidConfig;
     if (resumeDir) {
@@ -244,6 +246,7 @@ export function buildProgram(): Command {
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
       valid.config.output.dir = `${valid.config.output.dir}-${stamp}`;
     }
+    if (flags.engine === "torch") return (await import("./engine-torch.js")).trainTorchCommand(valid, flags.resume !== undefined && flags.resume !== false, installStop());
     const maxMemory = maxMemoryBytes(flags.maxMemory);
     const { train, checkMemory, defaultMemoryLimit } = await import("./train.js");
     checkMemory(valid, maxMemory ?? defaultMemoryLimit()); // before the backend loads
@@ -355,9 +358,10 @@ export function buildProgram(): Command {
       .option("--hours <h>", "stop this sitting after h hours (checkpointed; run again to continue)")
       .option("--evals <n>", "evaluations (and checkpoints) per run (default 5)")
       .option("--noise-control", "also train the stochastic control whose Gaussian scores scale the branch (routerOptions.scale noise)")
-      .option("--plan", "print the runs, their steps and the total FLOPs, and stop"),
+      .option("--plan", "print the runs, their steps and the total FLOPs, and stop")
+      .addOption(engineOption()),
     "sweep",
-  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string }) => {
+  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string; engine?: Engine }) => {
     const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec } = await import("./sweep-plan.js");
     const { runSweep } = await import("./sweep.js");
     const valid = await prepareConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) }, flags);
@@ -376,10 +380,10 @@ export function buildProgram(): Command {
     const stop = installStop();
     try {
       // Every run's config is planned and validated before the backend starts or anything is written.
-      const opts = { stop, ...(budget !== undefined ? { budget } : {}), ...(hours !== undefined ? { hours } : {}) };
+      const opts = { stop, ...(budget !== undefined ? { budget } : {}), ...(hours !== undefined ? { hours } : {}), ...(flags.engine ? { engine: flags.engine } : {}) };
       await runSweep(valid, spec, valid.config.output.dir, { ...opts, plan: true, backendLine: "", ...(flags.plan ? {} : { log: () => {} }) });
       if (flags.plan) return;
-      const backendLine = await startBackend(flags.backend, valid);
+      const backendLine = flags.engine === "torch" ? "torch (the PyTorch twin)" : await startBackend(flags.backend, valid);
       await runSweep(valid, spec, valid.config.output.dir, { ...opts, backendLine });
     } finally {
       stop.remove();

@@ -27,6 +27,8 @@ export interface SweepOptions {
   backendLine: string;
   stop: { requested: boolean };
   log?: (line: string) => void;
+  /** Training engine (default tfjs; torch: the PyTorch twin, engine-torch.ts). */
+  engine?: "tfjs" | "torch";
 }
 
 /** Runs (or continues) the sweep in `out` and writes its report. */
@@ -58,7 +60,7 @@ export async function runSweep(base: ValidConfig, spec: SweepSpec, outDir: strin
   mkdirSync(out, { recursive: true });
   writeAtomic(specFile, record);
 
-  const { train } = await import("./train.js");
+  const train = o.engine === "torch" ? (await import("./engine-torch.js")).trainTorch : (await import("./train.js")).train;
   const started = performance.now();
   let secsPerFlop = Number.NaN; // measured on this machine as runs finish
   let flopsDone = 0; // trained in this sitting
