@@ -13,7 +13,8 @@ import { setupBackend } from "@mixdepth/backend";
 import { Mulberry32, resolveModelConfig } from "@mixdepth/core";
 import { causalRoutingAgreement, createTransformer, encodeSafetensors } from "@mixdepth/transformer";
 import { saveModel } from "@mixdepth/transformer/node";
-import { AdamW, byteTokenizer, decayRule, trainableWeights, valueAndGrads } from "@mixdepth/train";
+import { AdamW, decayRule, trainableWeights, valueAndGrads } from "@mixdepth/train";
+import { byteTokenizer } from "@mixdepth/text";
 
 // The tfjs-core instance the transformer itself uses (this package has no tfjs dependency of its own).
 const require = createRequire(import.meta.url);
