@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .config import ConfigError, ResolvedModelConfig, js_json, resolve_model_config
+from .config import MODEL_LIMITS, ConfigError, ResolvedModelConfig, js_json, resolve_model_config
 from .model import Transformer, model_weight_shapes
 from .safetensors_io import Header, SafetensorsError, decode_safetensors, encode_safetensors, header_length, parse_header
 
@@ -36,11 +36,7 @@ CHECKPOINT_FORMAT = "mixdepth-checkpoint/1"
 CHECKPOINT_LIMITS: dict[str, int] = {
     "maxWeightsBytes": 2 * 1024**3,
     "maxConfigBytes": 1024**2,
-    "maxVocabSize": 1 << 20,
-    "maxDModel": 16_384,
-    "maxMlpHidden": 65_536,
-    "maxLayers": 256,
-    "maxContextLength": 65_536,
+    **MODEL_LIMITS,  # a checkpoint of any config that resolves (and so trains) is read back
 }
 
 

@@ -9,7 +9,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_LAYERS = 10_000
+# core's MODEL_LIMITS: upper bounds of a config's sizes, checked by resolve_model_config; the
+# checkpoint reader's model bounds are these (checkpoint.CHECKPOINT_LIMITS spreads them).
+MODEL_LIMITS: dict[str, int] = {
+    "maxVocabSize": 1 << 20,
+    "maxDModel": 16_384,
+    "maxMlpHidden": 65_536,
+    "maxLayers": 10_000,
+    "maxContextLength": 65_536,
+}
+MAX_LAYERS = MODEL_LIMITS["maxLayers"]
 MODEL_KEYS = ("vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts")
 ROUTING_KEYS = ("blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal")
 
@@ -219,6 +228,14 @@ class ResolvedModelConfig:
         }
 
 
+def _bounded_int(field_name: str, v: Any, key: str) -> int:
+    """A positive integer of at most MODEL_LIMITS[key] (core's boundedInt)."""
+    n = _positive_int(field_name, v)
+    if n > MODEL_LIMITS[key]:
+        raise ConfigError(field_name, n, f"must be at most {MODEL_LIMITS[key]} (MODEL_LIMITS.{key})")
+    return n
+
+
 def resolve_model_config(config: Any) -> ResolvedModelConfig:
     """Validates a ModelConfig dict and fills every default, in the TS order; raises ConfigError."""
     if isinstance(config, ResolvedModelConfig):
@@ -233,16 +250,14 @@ def resolve_model_config(config: Any) -> ResolvedModelConfig:
     _check_object("routing", routing_in, ROUTING_KEYS)
     _check_object("routing.auxLoss", (routing_in or {}).get("auxLoss"), ("weight",))
     _check_object("routing.predictor", (routing_in or {}).get("predictor"), ("hidden", "weight"))
-    vocab = _positive_int("vocabSize", config.get("vocabSize"))
-    d = _positive_int("dModel", config.get("dModel"))
+    vocab = _bounded_int("vocabSize", config.get("vocabSize"), "maxVocabSize")
+    d = _bounded_int("dModel", config.get("dModel"), "maxDModel")
     heads = _positive_int("nHeads", config.get("nHeads"))
     if d % heads != 0:
         raise ConfigError("nHeads", config.get("nHeads"), f"must divide dModel={d}")
     hd = d // heads
-    n_layers = _positive_int("nLayers", config.get("nLayers"))
-    if n_layers > MAX_LAYERS:
-        raise ConfigError("nLayers", config.get("nLayers"), f"must be at most {MAX_LAYERS} (MAX_LAYERS)")
-    ctx = _positive_int("contextLength", config.get("contextLength"))
+    n_layers = _bounded_int("nLayers", config.get("nLayers"), "maxLayers")
+    ctx = _bounded_int("contextLength", config.get("contextLength"), "maxContextLength")
     family = config.get("family")
     family = "llama" if family is None else family
     if family not in ("gpt2", "llama"):
@@ -252,7 +267,7 @@ def resolve_model_config(config: Any) -> ResolvedModelConfig:
     if config.get("mlpHidden") is None and "mlpHidden" not in config:
         mlp = 4 * d if family == "gpt2" else math.ceil(8 * d / 3 / 8) * 8
     else:
-        mlp = _positive_int("mlpHidden", config.get("mlpHidden"))
+        mlp = _bounded_int("mlpHidden", config.get("mlpHidden"), "maxMlpHidden")
     tie = config.get("tieEmbeddings")
     tie = True if tie is None else tie
     if not isinstance(tie, bool):
@@ -294,7 +309,7 @@ def resolve_model_config(config: Any) -> ResolvedModelConfig:
         pred = None
     else:
         p_in = r.get("predictor") or {}
-        hidden = max(1, d // 2) if "hidden" not in p_in else _positive_int("routing.predictor.hidden", p_in.get("hidden"))
+        hidden = max(1, d // 2) if "hidden" not in p_in else _bounded_int("routing.predictor.hidden", p_in.get("hidden"), "maxMlpHidden")
         pw = p_in.get("weight")
         pred = {"hidden": hidden, "weight": _finite_non_negative("routing.predictor.weight", 1 if pw is None else pw)}
     causal = r.get("causal")

@@ -129,7 +129,7 @@ def _bad_folders(root: Path) -> dict[str, Path]:
     d = folder("weights-device", st=None)
     os.symlink("/dev/null", d / "model.safetensors")
     folder("vocab-too-large", cfg_text=with_cfg(model={**cfg["model"], "vocabSize": 2_000_000}))
-    folder("layers-too-many", cfg_text=with_cfg(model={**cfg["model"], "nLayers": 300}))
+    folder("layers-too-many", cfg_text=with_cfg(model={**cfg["model"], "nLayers": 10_001}))
     folder("bad-model-field", cfg_text=with_cfg(model={**cfg["model"], "nHeads": 3}))
     folder("unknown-model-field", cfg_text=with_cfg(model={**cfg["model"], "heads": 3}))
     folder("no-model", cfg_text=b'{"format": "mixdepth-checkpoint/1"}')
@@ -173,8 +173,11 @@ def test_bad_folders_are_refused_by_both_readers_with_the_same_message(tmp_path:
 
 def test_limits_can_be_raised_and_lowered(tmp_path: Path) -> None:
     folders = _bad_folders(tmp_path)
-    with pytest.raises(CheckpointError, match=r"model\.nLayers = 300 exceeds the checkpoint limit 256 \(limits\.maxLayers\)"):
+    # The model bounds are core's MODEL_LIMITS: any config that resolves (and so trains) reads back.
+    with pytest.raises(CheckpointError, match=r"model\.nLayers = 10001 exceeds the checkpoint limit 10000 \(limits\.maxLayers\)"):
         read_checkpoint(folders["layers-too-many"])
+    with pytest.raises(CheckpointError, match=r"model\.nLayers = 2 exceeds the checkpoint limit 1 \(limits\.maxLayers\)"):
+        read_checkpoint(folders["good"], limits={"maxLayers": 1})
     with pytest.raises(CheckpointError, match="limits.maxWeightsBytes"):
         read_checkpoint(folders["good"], limits={"maxWeightsBytes": 100})
     with pytest.raises(CheckpointError, match="limits.maxConfigBytes"):
