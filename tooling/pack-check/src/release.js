@@ -31,7 +31,7 @@ export const DEV_LOG_PHRASES = [
   /\bbreaking\b/i,
   /\b(?:is|are) gone\b/i,
   /\bused to\b/i,
-  /\breplac(?:e|es|ed|ing)\b/i,
+  /\breplaced\b/i, // ("replaces a block's MLP by experts" describes a feature; "replaced" a history)
   /\bnow\b/i,
   /\bas before\b/i,
   /\bdeprecated\b/i,
