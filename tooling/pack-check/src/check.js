@@ -137,13 +137,18 @@ export async function packPackage(pkgDir, outDir) {
  * from an ESM script, requires it from a CommonJS script (the same export names must come
  * back), and type-checks `consumerTs` if given. Throws with the tool output on failure.
  * `setup` is ESM code run before the imports (e.g. `import "@tensorflow/tfjs";`),
- * `requireSetup` CommonJS code run before the requires.
+ * `requireSetup` CommonJS code run before the requires. `npmrc`, if given, is the project's
+ * .npmrc (then `tarballs` may be empty and `registryDeps` name the packages).
  */
-export async function installAndImport({ tarballs, names, registryDeps = [], setup = "", requireSetup = "", consumerTs = null, keep = false }) {
+export async function installAndImport({ tarballs, names, registryDeps = [], setup = "", requireSetup = "", consumerTs = null, keep = false, npmrc = null }) {
   const dir = await mkdtemp(join(tmpdir(), "mixdepth-pack-"));
   try {
     await writeFile(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2));
-    const npmArgs = ["install", "--no-audit", "--no-fund", "--loglevel=error", "--no-package-lock", ...tarballs, ...registryDeps];
+    // With an .npmrc (e.g. a scoped registry) the project keeps its package-lock.json, which
+    // says where each package was resolved from.
+    if (npmrc !== null) await writeFile(join(dir, ".npmrc"), npmrc);
+    const lock = npmrc === null ? ["--no-package-lock"] : [];
+    const npmArgs = ["install", "--no-audit", "--no-fund", "--loglevel=error", ...lock, ...tarballs, ...registryDeps];
     await run("npm", npmArgs, { cwd: dir, maxBuffer: 1 << 24 });
     const script = [
       setup,
