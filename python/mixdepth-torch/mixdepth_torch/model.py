@@ -684,6 +684,8 @@ class Transformer(nn.Module):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed: must be an integer (got {seed!r})")
         cfg = resolve_model_config(config)
+        if cfg.experts is not None:
+            raise ConfigError("experts", cfg.raw.get("experts"), "MoE/MoDE MLPs are not in the PyTorch twin's model yet")
         self.config = cfg
         self._raw = cfg.raw
         top_rng = Mulberry32(((seed & 0xFFFFFFFF) ^ 0x5EED) & 0xFFFFFFFF)  # model-level weights
