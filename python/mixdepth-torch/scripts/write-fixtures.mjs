@@ -167,7 +167,7 @@ function writeCase(name, [config, seed, opts]) {
   writeFileSync(join(out, `${name}.safetensors`), encodeSafetensors(tensors));
   writeFileSync(join(out, `${name}.json`), JSON.stringify(meta));
   // Checkpoint folders for the round trip, with logits of fixed tokens.
-  if (name === "gpt2-mod" || name === "llama-stochastic-noise" || name === "gpt2-untied") {
+  if (name === "gpt2-mod" || name === "llama-stochastic-noise" || name === "gpt2-untied" || name === "llama-mode-staged") {
     const dir = join(out, `ck-${name}`);
     saveModel(dir, model, { tokenizer: byteTokenizer().toJSON(), description: `fixture ${name}`, step: 3 });
     const tokens = randomTokens(rng, 2, 9, false);
