@@ -549,6 +549,11 @@ class MLP(nn.Module):
         return self.down(g * torch.sigmoid(g) * self.up(x))  # SwiGLU: silu(x Wg) * (x Wu) @ Wd
 
 
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """At least float32 (autocast's bf16/fp16 router logits go up; a float64 model stays float64)."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
 class _Selection(NamedTuple):
     index: torch.Tensor  # [B, n] int64: chosen token indices ascending, then unchosen ones as padding
     valid: torch.Tensor | None  # [B, n] bool, False at padding; None when no row is padded
@@ -595,7 +600,7 @@ class MoeMLP(nn.Module):
             raise ValueError("MoeMLP: expert choice (top-k) takes no padded tokens")
         token_choice = e.routing == "token-choice"
         logits = h @ self.router.w  # [B, T, E + N]
-        probs = F.softmax(logits.float(), dim=-1)  # [B, T, E + N]
+        probs = F.softmax(_full(logits), dim=-1)  # [B, T, E + N]
         pd = probs.detach()
         predicted = None
         if self.predictor is not None and not token_choice and (mode == "topk" or e.causal == "predictor"):
@@ -609,7 +614,7 @@ class MoeMLP(nn.Module):
             top1 = cand.min(-1).values  # [B, T]
             if valid is not None:
                 top1 = torch.where(valid, top1, -1)
-        member = torch.zeros(b, t, count, device=h.device) if mode == "topk" and not token_choice else None  # aux BCE targets
+        member = torch.zeros(b, t, count, device=h.device, dtype=probs.dtype) if mode == "topk" and not token_choice else None  # aux BCE targets
         out: torch.Tensor | None = None
         processed: list = []
         for i, mlp in enumerate(self.experts):
@@ -646,7 +651,7 @@ class MoeMLP(nn.Module):
             out = (out if out is not None else torch.zeros_like(h)).scatter_add(1, idx, y.to(h.dtype))
         aux: dict[str, torch.Tensor] = {}
         if mode == "topk" and e.z_loss:  # ST-MoE router z-loss over all E + N columns
-            aux["experts_z"] = torch.mean(torch.logsumexp(logits.float(), dim=-1).square()) * e.z_loss["weight"]
+            aux["experts_z"] = torch.mean(torch.logsumexp(_full(logits), dim=-1).square()) * e.z_loss["weight"]
         if top1 is not None and mode == "topk" and e.balance_loss:
             # Switch: E * sum_e f_e P_e over the real experts; f (counts) is a constant, P carries the gradient
             f = torch.stack([(top1 == i).sum() for i in range(count)]).to(probs.dtype) / (b * t)  # [E]
@@ -654,9 +659,9 @@ class MoeMLP(nn.Module):
             aux["experts_balance"] = torch.sum(mean_p * f) * (e.balance_loss["weight"] * count)
         if member is not None:
             if e.aux_loss:
-                aux["experts_bce"] = bce_with_logits(logits[..., :count].float(), member) * e.aux_loss["weight"]
+                aux["experts_bce"] = bce_with_logits(_full(logits[..., :count]), member.to(_full(logits).dtype)) * e.aux_loss["weight"]
             if predicted is not None and e.predictor:
-                aux["experts_predictor_bce"] = bce_with_logits(predicted.float(), member) * e.predictor["weight"]
+                aux["experts_predictor_bce"] = bce_with_logits(_full(predicted), member.to(_full(predicted).dtype)) * e.predictor["weight"]
         return (out if out is not None else torch.zeros_like(h)), aux, processed
 
 
