@@ -590,9 +590,11 @@ class MoeMLP(nn.Module):
             self.predictor = None
         self.experts = nn.ModuleList([MLP(cfg, p, f"mlp.experts.{i}") for i in range(e.count)])
 
-    def forward(self, h: torch.Tensor, mode: str, valid: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor], list]:
+    def forward(self, h: torch.Tensor, mode: str, valid: torch.Tensor | None = None,
+                processed: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor], list | None]:
         """h [B, T, d] (the normed MLP input) -> (m [B, T, d], weighted aux losses (top-k only),
-        per real expert per row the indices into T it processed). `valid` [B, T] (causal only) marks padding."""
+        per real expert per row the indices into T it processed, or None with processed=False:
+        that list costs a host sync per expert). `valid` [B, T] (causal only) marks padding."""
         e = self.e
         b, t, d = h.shape
         count, cols = e.count, e.count + e.noop
@@ -616,7 +618,7 @@ class MoeMLP(nn.Module):
                 top1 = torch.where(valid, top1, -1)
         member = torch.zeros(b, t, count, device=h.device, dtype=probs.dtype) if mode == "topk" and not token_choice else None  # aux BCE targets
         out: torch.Tensor | None = None
-        processed: list = []
+        taken: list | None = [] if processed else None
         for i, mlp in enumerate(self.experts):
             if top1 is not None and mode == "topk":
                 # of the tokens that picked i, the k with the largest p_i; every row padded to k
@@ -633,9 +635,10 @@ class MoeMLP(nn.Module):
                 mask = decide[..., i].detach() > 0
                 sel = _from_mask(mask & valid if valid is not None else mask)
             n = sel.index.shape[1]
-            rows = sel.index.tolist()
-            vrows = sel.valid.tolist() if sel.valid is not None else None
-            processed.append([[j for c, j in enumerate(r) if vrows is None or vrows[ri][c]] for ri, r in enumerate(rows)])
+            if taken is not None:
+                rows = sel.index.tolist()
+                vrows = sel.valid.tolist() if sel.valid is not None else None
+                taken.append([[j for c, j in enumerate(r) if vrows is None or vrows[ri][c]] for ri, r in enumerate(rows)])
             if n == 0:
                 continue
             gate_all = probs[..., i : i + 1]  # [B, T, 1]
@@ -662,7 +665,7 @@ class MoeMLP(nn.Module):
                 aux["experts_bce"] = bce_with_logits(_full(logits[..., :count]), member.to(_full(logits).dtype)) * e.aux_loss["weight"]
             if predicted is not None and e.predictor:
                 aux["experts_predictor_bce"] = bce_with_logits(_full(predicted), member.to(_full(predicted).dtype)) * e.predictor["weight"]
-        return (out if out is not None else torch.zeros_like(h)), aux, processed
+        return (out if out is not None else torch.zeros_like(h)), aux, taken
 
 
 class Block(nn.Module):
@@ -706,11 +709,11 @@ class Block(nn.Module):
 
     def branch(self, x: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor | None, past: KeyValues | None,
                rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-               experts: str = "topk") -> tuple[torch.Tensor, KeyValues, dict[str, torch.Tensor], list | None]:
+               experts: str = "topk", trace: bool = False) -> tuple[torch.Tensor, KeyValues, dict[str, torch.Tensor], list | None]:
         """f = a + m on the given tokens x [B, T, d] at original positions pos [B, T]; valid [B, T]
         marks padding (neither key nor result); with `past` the tokens also attend to cached keys.
         An MoE MLP routes among these tokens (`experts`: "topk" or "causal") and returns its aux
-        losses and per real expert the indices into T it processed (None for a dense MLP)."""
+        losses and, with `trace`, per real expert the indices into T it processed (else None)."""
         if self.experts is not None and past is not None and experts == "topk":
             raise ValueError(f'block {self.index}: expert choice (top-k) looks at the whole sequence; with a KV cache use experts "causal"')
         cfg = self.cfg
@@ -746,7 +749,7 @@ class Block(nn.Module):
         a = self.attn.out(o)
         if self.experts is None:
             return a + self.mlp(self.norm2(x + a)), KeyValues(k, v, kpos, kvalid), {}, None
-        m, aux, processed = self.mlp(self.norm2(x + a), experts, valid)
+        m, aux, processed = self.mlp(self.norm2(x + a), experts, valid, processed=trace)
         return a + m, KeyValues(k, v, kpos, kvalid), aux, processed
 
     def forward(self, x: torch.Tensor, mode: str = "topk", causal: str | None = None, start: int = 0, past: KeyValues | None = None,
@@ -805,12 +808,12 @@ class Block(nn.Module):
             return x, past, {}, etr
         if index is None:
             pos = (torch.arange(s, device=x.device) + start).expand(b, s)  # [B, S]
-            out, kv, aux, processed = self.branch(x, pos, None, past, rope, experts=mode)
+            out, kv, aux, processed = self.branch(x, pos, None, past, rope, experts=mode, trace=trace)
             y = x + (out * scores.unsqueeze(2) if scores is not None else out)
         else:
             idx = index.unsqueeze(2).expand(-1, -1, d)  # [B, n, d]
             pos = index + start
-            out, kv, aux, processed = self.branch(torch.gather(x, 1, idx), pos, valid, past, rope, experts=mode)  # [B, n, d]
+            out, kv, aux, processed = self.branch(torch.gather(x, 1, idx), pos, valid, past, rope, experts=mode, trace=trace)  # [B, n, d]
             gate = torch.gather(scores, 1, index).unsqueeze(2)  # [B, n, 1]
             if valid is not None:
                 gate = gate * valid.unsqueeze(2).to(gate.dtype)
