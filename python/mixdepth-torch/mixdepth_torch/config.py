@@ -21,6 +21,17 @@ MODEL_LIMITS: dict[str, int] = {
 MAX_LAYERS = MODEL_LIMITS["maxLayers"]
 MODEL_KEYS = ("vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts")
 ROUTING_KEYS = ("blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal")
+EXPERTS_KEYS = ("blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss", "predictor", "causal", "zLoss")
+
+
+class _Undefined:
+    """JavaScript's undefined (a field absent from an object), for messages equal to the TS ones."""
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+
+UNDEFINED = _Undefined()
 
 
 def format_value(v: Any) -> str:
@@ -29,6 +40,8 @@ def format_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return _js_number(v)
+    if v is UNDEFINED:
+        return "undefined"
     if v is None:
         return "null"
     try:
@@ -161,6 +174,61 @@ def _resolve_blocks(blocks: Any, n_layers: int) -> tuple[int, ...]:
     raise ConfigError("routing.blocks", blocks, 'must be "none", "every-other", "all" or a list of block indices')
 
 
+def _resolve_experts(e: Any, n_layers: int, mlp_hidden: int, d_model: int) -> "Experts | None":
+    """core's resolveExperts: defaults and checks of model.experts, in the TS order."""
+    if e is None:
+        return None
+    try:
+        blocks = _resolve_blocks("all" if e.get("blocks") is None else e["blocks"], n_layers)
+    except ConfigError as err:
+        raise ConfigError(err.field.replace("routing.", "experts.", 1) if err.field.startswith("routing.") else err.field, err.value, err.reason) from None
+    count = 4 if "count" not in e else _positive_int("experts.count", e["count"])
+    noop = e.get("noop")
+    noop = 0 if noop is None else noop
+    if not _is_number(noop) or not math.isfinite(noop) or noop != math.floor(noop) or noop < 0:
+        raise ConfigError("experts.noop", noop, "must be an integer >= 0")
+    cap = e.get("capacity")
+    cap = 1 / count if cap is None else cap
+    if not _is_number(cap) or not (0 < cap <= 1):
+        raise ConfigError("experts.capacity", cap, "must be in (0, 1]")
+    hidden = mlp_hidden if "hidden" not in e else _positive_int("experts.hidden", e["hidden"])
+    routing = e.get("routing")
+    routing = "expert-choice" if routing is None else routing
+    if routing not in ("expert-choice", "token-choice"):
+        raise ConfigError("experts.routing", routing, 'must be "expert-choice" or "token-choice"')
+    token_choice = routing == "token-choice"
+    # checkObject let only objects, null and absent through: "truthy" is an object here
+    if token_choice and isinstance(e.get("auxLoss"), dict):
+        raise ConfigError("experts.auxLoss", e["auxLoss"], 'applies to routing "expert-choice" only (token choice is causal already)')
+    if not token_choice and isinstance(e.get("balanceLoss"), dict):
+        raise ConfigError("experts.balanceLoss", e["balanceLoss"], 'applies to routing "token-choice" only (expert choice is balanced by construction)')
+
+    def weighted(key: str, default: float) -> dict | None:
+        w = (e.get(key) or {}).get("weight")
+        return {"weight": _finite_non_negative(f"experts.{key}.weight", default if w is None else w)}
+
+    aux = None if token_choice or ("auxLoss" in e and e["auxLoss"] is None) else weighted("auxLoss", 0.01)
+    balance = None if not token_choice or ("balanceLoss" in e and e["balanceLoss"] is None) else weighted("balanceLoss", 0.01)
+    if token_choice and isinstance(e.get("predictor"), dict):
+        raise ConfigError("experts.predictor", e["predictor"], 'applies to routing "expert-choice" only (token choice is causal already)')
+    p_in = e.get("predictor")
+    if p_in is None:
+        pred = None
+    else:
+        ph = max(1, d_model // 2) if "hidden" not in p_in else _positive_int("experts.predictor.hidden", p_in["hidden"])
+        pw = p_in.get("weight")
+        pred = {"hidden": ph, "weight": _finite_non_negative("experts.predictor.weight", 1 if pw is None else pw)}
+    causal = e.get("causal")
+    causal = ("predictor" if pred else "threshold") if causal is None else causal
+    if causal not in ("threshold", "predictor"):
+        raise ConfigError("experts.causal", causal, 'must be "threshold" or "predictor"')
+    if causal == "predictor" and not pred:
+        raise ConfigError("experts.causal", causal, "needs experts.predictor (it is null)")
+    z_in = e.get("zLoss")
+    z = None if z_in is None else {"weight": _finite_non_negative("experts.zLoss.weight", z_in.get("weight", UNDEFINED))}
+    return Experts(blocks, count, int(noop), cap, hidden, routing, aux, balance, pred, causal, z)
+
+
 def _check_keys(field: str, value: dict, known: tuple[str, ...]) -> None:
     for key in value:
         if key not in known:
@@ -188,6 +256,28 @@ class Routing:
 
 
 @dataclass(frozen=True)
+class Experts:
+    """model.experts resolved (core's ResolvedExperts; docs/method.md section 6)."""
+
+    blocks: tuple[int, ...]
+    count: int  # E real expert MLPs
+    noop: int  # N no-op experts: router columns without an MLP
+    capacity: float  # per REAL expert: k_e = routed_tokens(capacity, T)
+    hidden: int
+    routing: str  # "expert-choice" | "token-choice"
+    aux_loss: dict | None  # expert choice: BCE of the logits against membership
+    balance_loss: dict | None  # token choice: Switch balancing loss
+    predictor: dict | None  # expert choice: {"hidden", "weight"}
+    causal: str  # "threshold" | "predictor"
+    z_loss: dict | None
+
+    def to_ts(self) -> dict:
+        return {"blocks": list(self.blocks), "count": self.count, "noop": self.noop, "capacity": self.capacity, "hidden": self.hidden,
+                "routing": self.routing, "auxLoss": self.aux_loss, "balanceLoss": self.balance_loss, "predictor": self.predictor,
+                "causal": self.causal, "zLoss": self.z_loss}
+
+
+@dataclass(frozen=True)
 class Layer:
     index: int
     routed: bool
@@ -209,8 +299,14 @@ class ResolvedModelConfig:
     norm_eps: float
     rope_base: float
     routing: Routing
+    experts: Experts | None
     layers: tuple[Layer, ...]
     raw: dict = field(compare=False, repr=False)
+
+    def experts_at(self, index: int) -> Experts | None:
+        """The MoE MLP of block `index`, or None when that block's MLP is dense (core's expertsAt)."""
+        e = self.experts
+        return e if e is not None and index in e.blocks else None
 
     def to_ts(self) -> dict:
         """The resolved config in TypeScript's field names (what resolveModelConfig returns)."""
@@ -222,8 +318,7 @@ class ResolvedModelConfig:
             "normEps": self.norm_eps, "ropeBase": self.rope_base,
             "routing": {"blocks": list(r.blocks), "capacity": r.capacity, "router": r.router, "routerOptions": dict(r.router_options),
                         "auxLoss": r.aux_loss, "predictor": r.predictor, "causal": r.causal},
-            # MoE/MoDE MLPs (core's experts): this twin has none yet, and a config with them is refused.
-            "experts": None,
+            "experts": self.experts.to_ts() if self.experts is not None else None,
             "layers": [{"index": l.index, "routed": l.routed, "capacity": l.capacity} for l in self.layers],
         }
 
@@ -243,13 +338,14 @@ def resolve_model_config(config: Any) -> ResolvedModelConfig:
     if not isinstance(config, dict):
         raise ConfigError("config", config, "must be an object")
     _check_keys("", config, MODEL_KEYS)
-    if config.get("experts") is not None:
-        # core's MoE/MoDE MLPs (model.experts) are not in this twin yet: refuse rather than train something else.
-        raise ConfigError("experts", config.get("experts"), "is not supported by the PyTorch twin yet (MoE/MoDE trains with the TypeScript engine)")
     routing_in = config.get("routing")
     _check_object("routing", routing_in, ROUTING_KEYS)
     _check_object("routing.auxLoss", (routing_in or {}).get("auxLoss"), ("weight",))
     _check_object("routing.predictor", (routing_in or {}).get("predictor"), ("hidden", "weight"))
+    experts_in = config.get("experts")
+    _check_object("experts", experts_in, EXPERTS_KEYS)
+    for key, known in (("auxLoss", ("weight",)), ("balanceLoss", ("weight",)), ("predictor", ("hidden", "weight")), ("zLoss", ("weight",))):
+        _check_object(f"experts.{key}", (experts_in or {}).get(key), known)
     vocab = _bounded_int("vocabSize", config.get("vocabSize"), "maxVocabSize")
     d = _bounded_int("dModel", config.get("dModel"), "maxDModel")
     heads = _positive_int("nHeads", config.get("nHeads"))
@@ -318,10 +414,11 @@ def resolve_model_config(config: Any) -> ResolvedModelConfig:
         raise ConfigError("routing.causal", causal, 'must be "threshold" or "predictor"')
     if causal == "predictor" and not pred:
         raise ConfigError("routing.causal", causal, "needs routing.predictor (it is null)")
+    experts = _resolve_experts(experts_in, n_layers, mlp, d)
     routed = set(blocks)
     layers = tuple(Layer(i, i in routed, cap if i in routed else 1) for i in range(n_layers))
     return ResolvedModelConfig(
         vocab_size=vocab, d_model=d, n_heads=heads, head_dim=hd, n_layers=n_layers, context_length=ctx, family=family,
         mlp_hidden=mlp, mlp_kind="gelu" if family == "gpt2" else "swiglu", tie_embeddings=tie, norm_eps=eps, rope_base=rope,
-        routing=Routing(blocks, cap, router, dict(opts), aux, pred, causal), layers=layers, raw=json.loads(json.dumps(config)),
+        routing=Routing(blocks, cap, router, dict(opts), aux, pred, causal), experts=experts, layers=layers, raw=json.loads(json.dumps(config)),
     )

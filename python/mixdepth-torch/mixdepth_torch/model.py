@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import ConfigError, ResolvedModelConfig, resolve_model_config, routed_tokens
+from .config import ConfigError, Experts, ResolvedModelConfig, resolve_model_config, routed_tokens
 from .rng import Mulberry32, gaussian
 
 MASKED = -1e9  # added to masked attention logits; finite, so fully masked rows stay NaN-free
@@ -352,7 +352,27 @@ def create_router(kind: str, ctx: RouterContext) -> Router:
 # Weight names and shapes as a function of the config (TS weight-shapes.ts, mod-block's blockWeightShapes)
 
 
-def block_weight_shapes(cfg: ResolvedModelConfig) -> list[tuple[str, tuple[int, ...]]]:
+def family_mlp_weight_shapes(family: str, d: int, h: int, prefix: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The family MLP's weights under `prefix` ("mlp" or "mlp.experts.<e>"), mod-block's familyMlpWeightShapes."""
+    if family == "gpt2":
+        return [(f"{prefix}.fc.w", (d, h)), (f"{prefix}.fc.b", (h,)), (f"{prefix}.proj.w", (h, d)), (f"{prefix}.proj.b", (d,))]
+    return [(f"{prefix}.gate.w", (d, h)), (f"{prefix}.up.w", (d, h)), (f"{prefix}.down.w", (h, d))]
+
+
+def moe_mlp_weight_shapes(family: str, d: int, e: Experts) -> list[tuple[str, tuple[int, ...]]]:
+    """An MoE MLP's weights: the router [d, E + N], the causal predictor when enabled, then each expert's MLP."""
+    out: list[tuple[str, tuple[int, ...]]] = [("mlp.router.w", (d, e.count + e.noop))]
+    if e.predictor:
+        q = e.predictor["hidden"]
+        out += [("mlp.predictor.w1", (d, q)), ("mlp.predictor.b1", (q,)), ("mlp.predictor.w2", (q, e.count)), ("mlp.predictor.b2", (e.count,))]
+    for i in range(e.count):
+        out += family_mlp_weight_shapes(family, d, e.hidden, f"mlp.experts.{i}")
+    return out
+
+
+def block_weight_shapes(cfg: ResolvedModelConfig, index: int = 0) -> list[tuple[str, tuple[int, ...]]]:
+    """Block `index`'s attention, norm and MLP weights (MoD router excluded) in creation order
+    (mod-block's transformerBlockWeightShapes): an MoE block has mlp.router/predictor/experts.* for mlp.*."""
     d, h = cfg.d_model, cfg.mlp_hidden
     gpt2 = cfg.family == "gpt2"
     out: list[tuple[str, tuple[int, ...]]] = [("norm1.g", (d,))]
@@ -366,9 +386,9 @@ def block_weight_shapes(cfg: ResolvedModelConfig) -> list[tuple[str, tuple[int, 
         out.append(("attn.out.b", (d,)))
     out.append(("norm2.g", (d,)))
     if gpt2:
-        out += [("norm2.b", (d,)), ("mlp.fc.w", (d, h)), ("mlp.fc.b", (h,)), ("mlp.proj.w", (h, d)), ("mlp.proj.b", (d,))]
-    else:
-        out += [("mlp.gate.w", (d, h)), ("mlp.up.w", (d, h)), ("mlp.down.w", (h, d))]
+        out.append(("norm2.b", (d,)))
+    e = cfg.experts_at(index)
+    out += moe_mlp_weight_shapes(cfg.family, d, e) if e is not None else family_mlp_weight_shapes(cfg.family, d, h, "mlp")
     return out
 
 
@@ -393,7 +413,7 @@ def model_weight_shapes(config: Any) -> tuple[dict[str, tuple[int, ...]], list[i
     shapes: dict[str, tuple[int, ...]] = {n: s for n, s in top if n in ("tok_emb", "pos_emb")}
     undeclared: list[int] = []
     for i in range(cfg.n_layers):
-        for n, s in block_weight_shapes(cfg):
+        for n, s in block_weight_shapes(cfg, i):
             shapes[f"blocks.{i}.{n}"] = s
         if cfg.layers[i].routed:
             register_builtin_routers()
@@ -509,22 +529,143 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg: ResolvedModelConfig, p: dict[str, nn.Parameter]) -> None:
+    """The family MLP (GELU d -> h -> d with biases, or SwiGLU) from the weights `<prefix>.*` of `p`."""
+
+    def __init__(self, cfg: ResolvedModelConfig, p: dict[str, nn.Parameter], prefix: str = "mlp") -> None:
         super().__init__()
         self.gpt2 = cfg.family == "gpt2"
         if self.gpt2:
-            self.fc = Linear(p["mlp.fc.w"], True)
-            self.proj = Linear(p["mlp.proj.w"], True)
+            self.fc = Linear(p[f"{prefix}.fc.w"], True)
+            self.proj = Linear(p[f"{prefix}.proj.w"], True)
         else:
-            self.gate = Linear(p["mlp.gate.w"], False)
-            self.up = Linear(p["mlp.up.w"], False)
-            self.down = Linear(p["mlp.down.w"], False)
+            self.gate = Linear(p[f"{prefix}.gate.w"], False)
+            self.up = Linear(p[f"{prefix}.up.w"], False)
+            self.down = Linear(p[f"{prefix}.down.w"], False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gpt2:
             return self.proj(gelu_tanh(self.fc(x)))
         g = self.gate(x)
         return self.down(g * torch.sigmoid(g) * self.up(x))  # SwiGLU: silu(x Wg) * (x Wu) @ Wd
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """At least float32 (autocast's bf16/fp16 router logits go up; a float64 model stays float64)."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
+class _Selection(NamedTuple):
+    index: torch.Tensor  # [B, n] int64: chosen token indices ascending, then unchosen ones as padding
+    valid: torch.Tensor | None  # [B, n] bool, False at padding; None when no row is padded
+
+
+def _from_mask(mask: torch.Tensor) -> _Selection:
+    """Rows of `mask` [B, T] as a selection padded to the longest row (mod-block's fromMask)."""
+    counts = mask.sum(1)  # [B]
+    n = int(counts.max()) if mask.numel() else 0
+    index = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices[:, :n]  # [B, n]
+    valid = torch.arange(n, device=mask.device)[None, :] < counts[:, None] if bool((counts < n).any()) else None
+    return _Selection(index, valid)
+
+
+class MoeMLP(nn.Module):
+    """The mixture-of-experts MLP of an MoE or MoDE block (docs/method.md section 6; mod-block's moe-mlp.ts).
+    p = softmax(h W_r) over E real + N no-op experts; expert choice: real expert e takes the
+    k = routed_tokens(capacity, T) tokens of each sequence with the largest p_e (ties to the
+    earlier position); token choice: each token's top-1 (ties to the lower index), at most k per
+    real expert, those with the largest p_e; causal: token i goes to e iff (h_i W_r)_e > 0 (or the
+    predictor's output e > 0). m_i = sum over the experts that took i of p_e(i) MLP_e(h_i), 0 exactly
+    for a token no real expert took. No-op experts have a router column and no weights."""
+
+    def __init__(self, cfg: ResolvedModelConfig, e: Experts, p: dict[str, nn.Parameter]) -> None:
+        super().__init__()
+        self.e = e
+        self.router = nn.Module()
+        self.router.w = p["mlp.router.w"]  # [d, E + N]
+        if e.predictor:
+            self.predictor = nn.Module()
+            self.predictor.w1, self.predictor.b1 = p["mlp.predictor.w1"], p["mlp.predictor.b1"]  # [d, q], [q]
+            self.predictor.w2, self.predictor.b2 = p["mlp.predictor.w2"], p["mlp.predictor.b2"]  # [q, E], [E]
+        else:
+            self.predictor = None
+        self.experts = nn.ModuleList([MLP(cfg, p, f"mlp.experts.{i}") for i in range(e.count)])
+
+    def forward(self, h: torch.Tensor, mode: str, valid: torch.Tensor | None = None,
+                processed: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor], list | None]:
+        """h [B, T, d] (the normed MLP input) -> (m [B, T, d], weighted aux losses (top-k only),
+        per real expert per row the indices into T it processed, or None with processed=False:
+        that list costs a host sync per expert). `valid` [B, T] (causal only) marks padding."""
+        e = self.e
+        b, t, d = h.shape
+        count, cols = e.count, e.count + e.noop
+        if mode == "topk" and valid is not None:
+            raise ValueError("MoeMLP: expert choice (top-k) takes no padded tokens")
+        token_choice = e.routing == "token-choice"
+        logits = h @ self.router.w  # [B, T, E + N]
+        probs = F.softmax(_full(logits), dim=-1)  # [B, T, E + N]
+        pd = probs.detach()
+        predicted = None
+        if self.predictor is not None and not token_choice and (mode == "topk" or e.causal == "predictor"):
+            q = self.predictor  # stop-gradient input: its loss reaches neither h nor W_r
+            predicted = F.relu(h.detach() @ q.w1 + q.b1) @ q.w2 + q.b2  # [B, T, E]
+        decide = predicted if (e.causal == "predictor" and predicted is not None) else logits
+        k = routed_tokens(e.capacity, t)
+        top1 = None
+        if token_choice:  # each token's top-1 expert, real or no-op, ties to the lower index
+            cand = torch.where(pd == pd.max(-1, keepdim=True).values, torch.arange(cols, device=h.device), cols)
+            top1 = cand.min(-1).values  # [B, T]
+            if valid is not None:
+                top1 = torch.where(valid, top1, -1)
+        member = torch.zeros(b, t, count, device=h.device, dtype=probs.dtype) if mode == "topk" and not token_choice else None  # aux BCE targets
+        out: torch.Tensor | None = None
+        taken: list | None = [] if processed else None
+        for i, mlp in enumerate(self.experts):
+            if top1 is not None and mode == "topk":
+                # of the tokens that picked i, the k with the largest p_i; every row padded to k
+                col = torch.where(top1 == i, pd[..., i], torch.full_like(pd[..., i], -1.0))
+                index = topk_positions(col, k)  # [B, k]
+                kept = top1.gather(1, index) == i
+                sel = _Selection(index, None if bool(kept.all()) else kept)
+            elif top1 is not None:
+                sel = _from_mask(top1 == i)
+            elif mode == "topk":
+                sel = _Selection(topk_positions(pd[..., i], k), None)
+                member[..., i].scatter_(1, sel.index, 1.0)
+            else:
+                mask = decide[..., i].detach() > 0
+                sel = _from_mask(mask & valid if valid is not None else mask)
+            n = sel.index.shape[1]
+            if taken is not None:
+                rows = sel.index.tolist()
+                vrows = sel.valid.tolist() if sel.valid is not None else None
+                taken.append([[j for c, j in enumerate(r) if vrows is None or vrows[ri][c]] for ri, r in enumerate(rows)])
+            if n == 0:
+                continue
+            gate_all = probs[..., i : i + 1]  # [B, T, 1]
+            if n == t and sel.valid is None:  # every token: no gather (one expert at full capacity is the dense MLP)
+                y = mlp(h) * gate_all.to(h.dtype)
+                out = y if out is None else out + y
+                continue
+            idx = sel.index.unsqueeze(2).expand(-1, -1, d)  # [B, n, d]
+            gate = torch.gather(gate_all, 1, sel.index.unsqueeze(2))  # [B, n, 1]
+            if sel.valid is not None:
+                gate = gate * sel.valid.unsqueeze(2).to(gate.dtype)
+            y = mlp(torch.gather(h, 1, idx)) * gate.to(h.dtype)  # [B, n, d], this expert's tokens in position order
+            out = (out if out is not None else torch.zeros_like(h)).scatter_add(1, idx, y.to(h.dtype))
+        aux: dict[str, torch.Tensor] = {}
+        if mode == "topk" and e.z_loss:  # ST-MoE router z-loss over all E + N columns
+            aux["experts_z"] = torch.mean(torch.logsumexp(_full(logits), dim=-1).square()) * e.z_loss["weight"]
+        if top1 is not None and mode == "topk" and e.balance_loss:
+            # Switch: E * sum_e f_e P_e over the real experts; f (counts) is a constant, P carries the gradient
+            f = torch.stack([(top1 == i).sum() for i in range(count)]).to(probs.dtype) / (b * t)  # [E]
+            mean_p = probs[..., :count].reshape(b * t, count).mean(0)  # [E]
+            aux["experts_balance"] = torch.sum(mean_p * f) * (e.balance_loss["weight"] * count)
+        if member is not None:
+            if e.aux_loss:
+                aux["experts_bce"] = bce_with_logits(_full(logits[..., :count]), member.to(_full(logits).dtype)) * e.aux_loss["weight"]
+            if predicted is not None and e.predictor:
+                aux["experts_predictor_bce"] = bce_with_logits(_full(predicted), member.to(_full(predicted).dtype)) * e.predictor["weight"]
+        return (out if out is not None else torch.zeros_like(h)), aux, taken
 
 
 class Block(nn.Module):
@@ -537,14 +678,21 @@ class Block(nn.Module):
         self.routed, self.capacity = layer.routed, layer.capacity
         std, residual_std = 0.02, 0.02 / math.sqrt(2 * cfg.n_layers)
         mats: dict[str, nn.Parameter] = {}
-        for name, shape in block_weight_shapes(cfg):  # creation order = order of the random draws
-            if not name.endswith((".g", ".b")):
-                mats[name] = _normal_param(rng, shape, residual_std if name in ("attn.out.w", "mlp.proj.w", "mlp.down.w") else std)
+        for name, shape in block_weight_shapes(cfg, index):  # creation order = order of the random draws
+            if name.endswith((".g", ".b")):
+                continue
+            if name.startswith("mlp.predictor.b"):
+                mats[name] = nn.Parameter(torch.zeros(shape))
+            elif name == "mlp.router.w" or name.startswith("mlp.predictor.w"):  # unit-scale logits on a normed input
+                mats[name] = _normal_param(rng, shape, 1 / math.sqrt(shape[0]))
+            else:  # projections into the residual stream (the experts' too) get the smaller std
+                mats[name] = _normal_param(rng, shape, residual_std if name == "attn.out.w" or name.endswith((".proj.w", ".down.w")) else std)
         gpt2 = cfg.family == "gpt2"
         self.norm1 = Norm(cfg.d_model, gpt2, cfg.norm_eps)
         self.attn = Attention(cfg, mats["attn.qkv.w"], mats["attn.out.w"])
         self.norm2 = Norm(cfg.d_model, gpt2, cfg.norm_eps)
-        self.mlp = MLP(cfg, mats)
+        self.experts = cfg.experts_at(index)
+        self.mlp = MoeMLP(cfg, self.experts, mats) if self.experts is not None else MLP(cfg, mats)
         self.router: Router | None = None
         if self.routed:
             register_builtin_routers()
@@ -554,15 +702,20 @@ class Block(nn.Module):
     def weights(self) -> dict[str, nn.Parameter]:
         """Block weights in TS order ("norm1.g", ..., "router.w", ...)."""
         own = dict(self.named_parameters())
-        out = {n: own[n] for n, _ in block_weight_shapes(self.cfg)}
+        out = {n: own[n] for n, _ in block_weight_shapes(self.cfg, self.index)}
         if self.router is not None:
             out.update({f"router.{n}": p for n, p in self.router.weights().items()})
         return out
 
     def branch(self, x: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor | None, past: KeyValues | None,
-               rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, KeyValues]:
+               rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+               experts: str = "topk", trace: bool = False) -> tuple[torch.Tensor, KeyValues, dict[str, torch.Tensor], list | None]:
         """f = a + m on the given tokens x [B, T, d] at original positions pos [B, T]; valid [B, T]
-        marks padding (neither key nor result); with `past` the tokens also attend to cached keys."""
+        marks padding (neither key nor result); with `past` the tokens also attend to cached keys.
+        An MoE MLP routes among these tokens (`experts`: "topk" or "causal") and returns its aux
+        losses and, with `trace`, per real expert the indices into T it processed (else None)."""
+        if self.experts is not None and past is not None and experts == "topk":
+            raise ValueError(f'block {self.index}: expert choice (top-k) looks at the whole sequence; with a KV cache use experts "causal"')
         cfg = self.cfg
         b, t, d = x.shape
         nh, hd = cfg.n_heads, cfg.head_dim
@@ -594,17 +747,22 @@ class Block(nn.Module):
         att = att + torch.where(allowed, 0.0, MASKED).to(att.dtype).unsqueeze(1)  # additive, as in TS (no host sync)
         o = (F.softmax(att, dim=-1) @ v).transpose(1, 2).reshape(b, t, d)  # [B, T, d], heads in column order
         a = self.attn.out(o)
-        m = self.mlp(self.norm2(x + a))
-        return a + m, KeyValues(k, v, kpos, kvalid)
+        if self.experts is None:
+            return a + self.mlp(self.norm2(x + a)), KeyValues(k, v, kpos, kvalid), {}, None
+        m, aux, processed = self.mlp(self.norm2(x + a), experts, valid, processed=trace)
+        return a + m, KeyValues(k, v, kpos, kvalid), aux, processed
 
     def forward(self, x: torch.Tensor, mode: str = "topk", causal: str | None = None, start: int = 0, past: KeyValues | None = None,
                 trace: bool = False, observe: Callable[[dict], None] | None = None,
-                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict | None, KeyValues | None]:
-        """x [B, S, d] at positions start..start+S-1 -> (x', weighted aux losses, trace, new kv entry)."""
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict | None, KeyValues | None, dict | None]:
+        """x [B, S, d] at positions start..start+S-1 -> (x', weighted aux losses, trace, new kv entry,
+        expert trace). Staged MoDE: the MoD router picks the tokens that enter, the experts choose among them."""
         b, s, d = x.shape
+        if mode not in ("topk", "causal"):
+            raise ValueError(f'routing: must be "topk" or "causal" (got {mode!r})')
         if self.router is None:
-            y, kv = self._update(x, None, None, None, start, past, rope=rope)
-            return y, {}, None, kv
+            y, kv, aux, etr = self._update(x, None, None, None, start, past, rope=rope, mode=mode, trace=trace)
+            return y, aux, None, kv, etr
         causal = causal or self.cfg.routing.causal
         if mode == "topk":
             if past is not None:
@@ -616,11 +774,9 @@ class Block(nn.Module):
                 observe({"layer": self.index, "input": x, "start": start, "topk": {"k": k, "positions": r.positions},
                          "causal": {"selected": c.selected, "probability": c.probability, "scores": c.scores.detach()}})
             index = None if k == s else r.positions
-            y, kv = self._update(x, r.scores, index, None, start, None, rope=rope)
+            y, kv, aux, etr = self._update(x, r.scores, index, None, start, None, rope=rope, mode=mode, trace=trace)
             tr = {"layer": self.index, "mode": mode, "processed": (r.positions + start).tolist(), "scores": r.scores.detach().tolist()} if trace else None
-            return y, r.aux_losses, tr, kv
-        if mode != "causal":
-            raise ValueError(f'routing: must be "topk" or "causal" (got {mode!r})')
+            return y, {**r.aux_losses, **aux}, tr, kv, etr
         c = self.router.route_causal(x, causal)
         if observe is not None:
             observe({"layer": self.index, "input": x, "start": start, "topk": None,
@@ -633,31 +789,40 @@ class Block(nn.Module):
             # per row: the chosen positions ascending, then skipped ones as padding (unique, so the scatter stays one-to-one)
             index = torch.sort((~c.selected).to(torch.int8), dim=1, stable=True).indices[:, :n]  # [B, n]
             valid = torch.arange(n, device=x.device)[None, :] < counts[:, None] if bool((counts < n).any()) else None
-        y, kv = self._update(x, c.scores, index, valid, start, past, empty=n == 0, rope=rope)
+        y, kv, aux, etr = self._update(x, c.scores, index, valid, start, past, empty=n == 0, rope=rope, mode=mode, trace=trace)
         tr = None
         if trace:
             sel = c.selected.tolist()
             tr = {"layer": self.index, "mode": mode, "processed": [[start + i for i, v in enumerate(row) if v] for row in sel],
                   "scores": c.scores.detach().tolist(), "probability": c.probability.tolist()}
-        return y, {}, tr, kv
+        return y, aux, tr, kv, etr
 
     def _update(self, x: torch.Tensor, scores: torch.Tensor | None, index: torch.Tensor | None, valid: torch.Tensor | None,
-               start: int, past: KeyValues | None, empty: bool = False,
-                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, KeyValues | None]:
-        """x + gate * f(x~) on the selected tokens; gate = r (routed) or 1 (dense), 0 at padding."""
+                start: int, past: KeyValues | None, empty: bool = False, rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+                mode: str = "topk", trace: bool = False) -> tuple[torch.Tensor, KeyValues | None, dict[str, torch.Tensor], dict | None]:
+        """x + gate * f(x~) on the selected tokens; gate = r (routed) or 1 (dense), 0 at padding.
+        Also returns the MoE MLP's aux losses and, with `trace`, its expert trace (original positions)."""
         b, s, d = x.shape
         if empty:  # no token chosen anywhere: nothing to compute, nothing to cache
-            return x, past
+            etr = {"layer": self.index, "mode": mode, "processed": [[[] for _ in range(b)] for _ in range(self.experts.count)]} if self.experts is not None and trace else None
+            return x, past, {}, etr
         if index is None:
             pos = (torch.arange(s, device=x.device) + start).expand(b, s)  # [B, S]
-            out, kv = self.branch(x, pos, None, past, rope)
-            return x + (out * scores.unsqueeze(2) if scores is not None else out), kv
-        idx = index.unsqueeze(2).expand(-1, -1, d)  # [B, n, d]
-        out, kv = self.branch(torch.gather(x, 1, idx), index + start, valid, past, rope)  # [B, n, d]
-        gate = torch.gather(scores, 1, index).unsqueeze(2)  # [B, n, 1]
-        if valid is not None:
-            gate = gate * valid.unsqueeze(2).to(gate.dtype)
-        return x.scatter_add(1, idx, (out * gate).to(x.dtype)), kv  # autocast: the residual stream keeps its dtype
+            out, kv, aux, processed = self.branch(x, pos, None, past, rope, experts=mode, trace=trace)
+            y = x + (out * scores.unsqueeze(2) if scores is not None else out)
+        else:
+            idx = index.unsqueeze(2).expand(-1, -1, d)  # [B, n, d]
+            pos = index + start
+            out, kv, aux, processed = self.branch(torch.gather(x, 1, idx), pos, valid, past, rope, experts=mode, trace=trace)  # [B, n, d]
+            gate = torch.gather(scores, 1, index).unsqueeze(2)  # [B, n, 1]
+            if valid is not None:
+                gate = gate * valid.unsqueeze(2).to(gate.dtype)
+            y = x.scatter_add(1, idx, (out * gate).to(x.dtype))  # autocast: the residual stream keeps its dtype
+        etr = None
+        if processed is not None and trace:
+            prow = pos.tolist()
+            etr = {"layer": self.index, "mode": mode, "processed": [[[prow[r][j] for j in row] for r, row in enumerate(rows)] for rows in processed]}
+        return y, kv, aux, etr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -666,8 +831,9 @@ class Block(nn.Module):
 
 class ForwardResult(NamedTuple):
     logits: torch.Tensor  # [B, S, V] (or [B, 1, V] with logits="last")
-    aux_losses: dict[str, torch.Tensor]  # weighted, summed over blocks: "aux_bce", "predictor_bce"
-    traces: list[dict]
+    aux_losses: dict[str, torch.Tensor]  # weighted, summed over blocks: "aux_bce", "predictor_bce", "experts_*"
+    traces: list[dict]  # with trace: one per routed block
+    expert_traces: list[dict] = []  # with trace: one per block with an MoE MLP, processed per real expert per row
 
 
 class LossResult(NamedTuple):
@@ -772,7 +938,7 @@ class Transformer(nn.Module):
         if causal is not None and causal not in ("threshold", "predictor"):
             raise ValueError(f'causal: must be "threshold" or "predictor" (got {causal!r})')
         if cache is not None:
-            if routing != "causal" and c.routing.blocks:
+            if routing != "causal" and (c.routing.blocks or c.experts is not None):
                 raise ValueError('forward: a KV cache needs routing: "causal" (top-k routing looks at the whole sequence)')
             if cache.n_layers != c.n_layers:
                 raise ValueError(f"forward: the cache has {cache.n_layers} blocks, the model {c.n_layers}; make it with model.create_cache()")
@@ -785,15 +951,18 @@ class Transformer(nn.Module):
             x = x + self.pos_emb[start:start + s]
         aux: dict[str, torch.Tensor] = {}
         traces: list[dict] = []
+        expert_traces: list[dict] = []
         entries: list[KeyValues | None] = []
         for i, blk in enumerate(self.blocks):
             past = cache.entries[i] if cache is not None else None
-            x, a, tr, kv = blk(x, mode=routing, causal=causal, start=start, past=past, trace=trace, observe=observe,
+            x, a, tr, kv, etr = blk(x, mode=routing, causal=causal, start=start, past=past, trace=trace, observe=observe,
                                rope=(self.rope_cos, self.rope_sin) if c.family == "llama" else None)
             for name, v in a.items():
                 aux[name] = aux[name] + v if name in aux else v
             if tr is not None:
                 traces.append(tr)
+            if etr is not None:
+                expert_traces.append(etr)
             entries.append(kv)
         if logits == "last" and s > 1:
             x = x[:, -1:, :]
@@ -803,7 +972,7 @@ class Transformer(nn.Module):
             cache.entries = entries
             cache.batch = b
             cache.position += s
-        return ForwardResult(out, aux, traces)
+        return ForwardResult(out, aux, traces, expert_traces)
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor, routing: str = "topk", causal: str | None = None,
              observe: Callable[[dict], None] | None = None) -> LossResult:

@@ -47,6 +47,17 @@ CASES["gpt2-untied"] = [base("gpt2", { nLayers: 2, tieEmbeddings: false, mlpHidd
 // Seeds outside [0, 2^32): the twin must apply JavaScript's 32-bit ^ and >>> 0 the same way.
 CASES["llama-negseed"] = [base("llama", { nLayers: 2, routing: { blocks: "all", capacity: 0.5, router: "stochastic" } }), -123456789, {}];
 CASES["gpt2-bigseed"] = [base("gpt2", { nLayers: 2, routing: { capacity: 0.5 } }), 2 ** 33 + 7, {}];
+// MoE / MoDE (docs/method.md section 6): integrated (no-op experts on dense blocks), staged (MoD
+// router first, the experts choose among its tokens), token choice, reduced capacity, exact ties
+// (expertTies: block 0's expert router zeroed, so every p is exactly 1 / (E + N)).
+CASES["gpt2-mode-integrated"] = [base("gpt2", { nLayers: 3, experts: { count: 3, noop: 2, predictor: { hidden: 6 }, zLoss: { weight: 0.01 } } }), 11, {}];
+CASES["llama-mode-integrated"] = [base("llama", { nLayers: 2, experts: { blocks: [1], count: 2, noop: 1, capacity: 0.4, hidden: 12, causal: "threshold" } }), 12, {}];
+CASES["llama-mode-staged"] = [base("llama", { routing: { blocks: "every-other", capacity: 0.5 }, experts: { count: 2, capacity: 0.5, zLoss: { weight: 0.02 } } }), 13, {}];
+CASES["gpt2-mode-staged"] = [base("gpt2", { nLayers: 3, routing: { blocks: [1], capacity: 0.5, predictor: {} }, experts: { blocks: [1, 2], count: 2, noop: 1, predictor: {}, causal: "threshold" } }), 14, {}];
+CASES["llama-moe-token-choice"] = [base("llama", { nLayers: 3, routing: { blocks: [2], capacity: 0.5 }, experts: { routing: "token-choice", count: 3, noop: 1, capacity: 0.3, balanceLoss: { weight: 0.05 }, zLoss: { weight: 0.01 } } }), 15, {}];
+CASES["gpt2-moe-token-choice"] = [base("gpt2", { nLayers: 2, experts: { routing: "token-choice", count: 2 } }), 16, {}];
+CASES["gpt2-moe-ties"] = [base("gpt2", { nLayers: 2, experts: { count: 2, capacity: 0.3 } }), 17, { expertTies: true }];
+CASES["llama-moe-ties-token-choice"] = [base("llama", { nLayers: 2, experts: { routing: "token-choice", count: 2, noop: 1, capacity: 0.5 } }), 18, { expertTies: true }];
 CASES["llama-rope"] = [base("llama", { nLayers: 2, nHeads: 4, ropeBase: 500, mlpHidden: 20, routing: { blocks: "all", capacity: 0.75, causal: "threshold" } }), 8, {}];
 
 const SHAPES = [[1, 1], [1, 16], [2, 7], [3, 12]];
@@ -76,13 +87,18 @@ function writeCase(name, [config, seed, opts]) {
     sharp[n] = tf.tensor(n.endsWith(".g") ? z.map((e) => 1 + 0.3 * e) : n.endsWith(".b") ? z.map((e) => 0.2 * e) : x.map((e) => e * scale), v.shape);
   }
   if (opts.ties && config.family === "gpt2") sharp.pos_emb = tf.zeros([config.contextLength, config.dModel]);
+  if (opts.expertTies) {
+    const w = sharp["blocks.0.mlp.router.w"];
+    sharp["blocks.0.mlp.router.w"] = tf.zerosLike(w);
+    w.dispose();
+  }
   model.setWeights(sharp);
   tf.dispose(Object.values(sharp));
   for (const [n, v] of model.getWeights()) putF(`w.${n}`, v);
   meta.weightNames = [...model.getWeights().keys()];
   const rng = new Mulberry32(seed * 31 + 17);
   const routed = model.config.routing.blocks.length > 0;
-  const modes = routed ? ["topk", "causal:threshold", ...(model.config.routing.predictor ? ["causal:predictor"] : [])] : ["topk"];
+  const modes = routed || model.config.experts ? ["topk", "causal:threshold", ...(routed && model.config.routing.predictor ? ["causal:predictor"] : [])] : ["topk"];
   SHAPES.forEach(([b, s], i) => {
     const tokens = randomTokens(rng, b, s, opts.ties);
     putI(`tokens.${i}`, tokens, [b, s]);
@@ -92,11 +108,11 @@ function writeCase(name, [config, seed, opts]) {
       const r = tf.tidy(() => {
         const x = tf.tensor2d(tokens, [b, s], "int32");
         const f = model.forward(x, { routing, ...(causal ? { causal } : {}), trace: true });
-        return { logits: f.logits, aux: Object.fromEntries(Object.entries(f.auxLosses).map(([k, v]) => [k, v.dataSync()[0]])), traces: f.traces };
+        return { logits: f.logits, aux: Object.fromEntries(Object.entries(f.auxLosses).map(([k, v]) => [k, v.dataSync()[0]])), traces: f.traces, expertTraces: f.expertTraces };
       });
       putF(`logits.${mode}.${i}`, r.logits);
       r.logits.dispose();
-      meta.calls.push({ kind: "forward", shape: i, mode, routerStates: states, aux: r.aux, traces: r.traces.map((t) => ({ layer: t.layer, processed: t.processed })) });
+      meta.calls.push({ kind: "forward", shape: i, mode, routerStates: states, aux: r.aux, traces: r.traces.map((t) => ({ layer: t.layer, processed: t.processed })), experts: r.expertTraces.map((t) => ({ layer: t.layer, processed: t.processed })) });
     }
   });
   // Top-k vs causal agreement per routed block (what evaluation reports), on the last shape's tokens.
@@ -151,7 +167,7 @@ function writeCase(name, [config, seed, opts]) {
   writeFileSync(join(out, `${name}.safetensors`), encodeSafetensors(tensors));
   writeFileSync(join(out, `${name}.json`), JSON.stringify(meta));
   // Checkpoint folders for the round trip, with logits of fixed tokens.
-  if (name === "gpt2-mod" || name === "llama-stochastic-noise" || name === "gpt2-untied") {
+  if (name === "gpt2-mod" || name === "llama-stochastic-noise" || name === "gpt2-untied" || name === "llama-mode-staged") {
     const dir = join(out, `ck-${name}`);
     saveModel(dir, model, { tokenizer: byteTokenizer().toJSON(), description: `fixture ${name}`, step: 3 });
     const tokens = randomTokens(rng, 2, 9, false);
@@ -207,6 +223,19 @@ function writeConfigCases() {
     { ...ok, mlpHidden: 7, tieEmbeddings: false, normEps: 1e-6, ropeBase: 500 },
     { ...ok, dModel: 64, nHeads: 8 },
     { ...ok, dModel: 100, nHeads: 2 },
+    // MoE / MoDE (model.experts)
+    { ...ok, experts: {} },
+    { ...ok, experts: null },
+    { ...ok, family: "gpt2", experts: { blocks: [2, 0], count: 3, noop: 2, capacity: 0.2, hidden: 12 } },
+    { ...ok, experts: { noop: null, capacity: null, routing: null, causal: null } },
+    { ...ok, experts: { predictor: {}, zLoss: { weight: 0.001 } } },
+    { ...ok, experts: { predictor: { hidden: 3, weight: 0.5 }, causal: "threshold", auxLoss: null } },
+    { ...ok, experts: { routing: "token-choice", noop: 1 } },
+    { ...ok, experts: { routing: "token-choice", balanceLoss: null, auxLoss: null, predictor: null } },
+    { ...ok, experts: { routing: "token-choice", balanceLoss: { weight: 0.1 } } },
+    { ...ok, routing: { blocks: "every-other", capacity: 0.5 }, experts: { blocks: "every-other", count: 2, capacity: 1 } },
+    { ...ok, experts: { blocks: "none" } },
+    { ...ok, experts: { count: 1 } },
     // invalid, one field each
     null,
     [],
@@ -217,6 +246,9 @@ function writeConfigCases() {
     { ...ok, dModel: true },
     { ...ok, nHeads: 3 },
     { ...ok, nLayers: 10001 },
+    { ...ok, vocabSize: 2 ** 21 },
+    { ...ok, mlpHidden: 70000 },
+    { ...ok, routing: { predictor: { hidden: 70000 } } },
     { ...ok, contextLength: -1 },
     { ...ok, family: "bert" },
     { ...ok, dModel: 18, nHeads: 3 },
@@ -243,6 +275,40 @@ function writeConfigCases() {
     { ...ok, routing: { causal: "always" } },
     { ...ok, routing: { causal: "predictor", predictor: null } },
     { ...ok, routing: { capcity: 0.5 } },
+    { ...ok, experts: [] },
+    { ...ok, experts: 3 },
+    { ...ok, experts: { experts: 4 } },
+    { ...ok, experts: { auxLoss: { w: 1 } } },
+    { ...ok, experts: { balanceLoss: 2 } },
+    { ...ok, experts: { predictor: { size: 2 } } },
+    { ...ok, experts: { zLoss: { weight: 1, x: 2 } } },
+    { ...ok, experts: { blocks: [4] } },
+    { ...ok, experts: { blocks: [1, 1] } },
+    { ...ok, experts: { blocks: "odd" } },
+    { ...ok, experts: { count: 0 } },
+    { ...ok, experts: { count: null } },
+    { ...ok, experts: { count: 2.5 } },
+    { ...ok, experts: { noop: -1 } },
+    { ...ok, experts: { noop: 0.5 } },
+    { ...ok, experts: { capacity: 0 } },
+    { ...ok, experts: { capacity: 1.01 } },
+    { ...ok, experts: { capacity: "0.5" } },
+    { ...ok, experts: { hidden: 0 } },
+    { ...ok, experts: { hidden: null } },
+    { ...ok, experts: { routing: "switch" } },
+    { ...ok, experts: { routing: "token-choice", auxLoss: { weight: 0.1 } } },
+    { ...ok, experts: { balanceLoss: { weight: 0.1 } } },
+    { ...ok, experts: { auxLoss: { weight: -1 } } },
+    { ...ok, experts: { routing: "token-choice", balanceLoss: { weight: "x" } } },
+    { ...ok, experts: { routing: "token-choice", predictor: {} } },
+    { ...ok, experts: { predictor: { hidden: 0 } } },
+    { ...ok, experts: { predictor: { weight: -2 } } },
+    { ...ok, experts: { causal: "always" } },
+    { ...ok, experts: { causal: "predictor" } },
+    { ...ok, experts: { zLoss: {} } },
+    { ...ok, experts: { zLoss: { weight: -1 } } },
+    { ...ok, nHeads: 3, experts: { count: 0 } },
+    { ...ok, routing: { causal: "x" }, experts: { count: 0 } },
   ];
   const cases = configs.map((config) => {
     try {

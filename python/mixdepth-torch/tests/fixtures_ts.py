@@ -19,7 +19,7 @@ REPO = PKG.parents[1]
 FIXTURES = PKG / "tests" / "fixtures"
 WRITER = PKG / "scripts" / "write-fixtures.mjs"
 # What the fixtures are made of: the writer and the built packages it imports (and theirs).
-DIST_PACKAGES = ["core", "flops-accounting", "router", "mod-block", "transformer", "train", "sampler", "backend"]
+DIST_PACKAGES = ["core", "flops-accounting", "router", "mod-block", "transformer", "train", "text", "sampler", "backend"]
 
 PARITY: dict[str, dict[str, float]] = {}  # case -> what -> max abs difference
 

@@ -22,7 +22,7 @@ from mixdepth_torch.model import Transformer
 from mixdepth_torch.safetensors_io import decode_safetensors, encode_safetensors
 
 TOL = 1e-4
-TS_CHECKPOINTS = ["gpt2-mod", "llama-stochastic-noise", "gpt2-untied"]
+TS_CHECKPOINTS = ["gpt2-mod", "llama-stochastic-noise", "gpt2-untied", "llama-mode-staged"]
 
 
 def ts_load(requests: list[dict]) -> list[dict]:
@@ -66,6 +66,10 @@ def test_a_twin_checkpoint_loads_in_typescript_with_equal_logits(tmp_path: Path)
         "gpt2-stochastic": {"vocabSize": 30, "dModel": 16, "nHeads": 4, "nLayers": 3, "contextLength": 12, "family": "gpt2",
                             "routing": {"blocks": "all", "capacity": 0.5, "router": "stochastic"}},
         "llama-dense-untied": {"vocabSize": 20, "dModel": 8, "nHeads": 2, "nLayers": 2, "contextLength": 8, "tieEmbeddings": False},
+        "llama-mode-staged": {"vocabSize": 30, "dModel": 16, "nHeads": 2, "nLayers": 3, "contextLength": 12, "routing": {"capacity": 0.5},
+                              "experts": {"count": 3, "noop": 1, "predictor": {"hidden": 4}}},
+        "gpt2-moe-token-choice": {"vocabSize": 30, "dModel": 16, "nHeads": 2, "nLayers": 2, "contextLength": 12, "family": "gpt2",
+                                  "experts": {"blocks": [1], "routing": "token-choice", "count": 2, "noop": 1, "hidden": 20}},
     }
     torch.manual_seed(0)
     requests, expected = [], []

@@ -15,6 +15,8 @@ CASES = json.loads((FIXTURES / "config-cases.json").read_text())
 
 def test_there_are_valid_and_invalid_cases() -> None:
     assert sum("resolved" in c for c in CASES) >= 15 and sum("error" in c for c in CASES) >= 30
+    moe = [c for c in CASES if isinstance(c["config"], dict) and c["config"].get("experts") is not None]
+    assert sum("resolved" in c for c in moe) >= 10 and sum(c.get("field", "").startswith("experts") for c in moe) >= 30
 
 
 @pytest.mark.parametrize("i", range(len(CASES)))

@@ -35,6 +35,28 @@ def test_two_process_torchrun_equals_one_process(tmp_path):
     assert a[6] < a[1]  # it trained
 
 
+def test_two_process_torchrun_equals_one_process_with_mode(tmp_path):
+    # MoDE (staged on block 1, integrated on block 0), expert choice: the selection is per sequence
+    # and every experts loss a mean over tokens, so 2 ranks equal one process (token choice's
+    # balancing loss, a product of batch means, would not be: it is per rank as in @mixdepth/train)
+    kw = dict(steps=4, batchSize=5, evalEvery=0, checkpointEvery=4)
+    cfgs = {}
+    for name in ("one", "two"):
+        p = tiny_config(tmp_path, name, **kw)
+        c = json.loads(p.read_text())
+        c["model"]["experts"] = {"count": 2, "noop": 1, "capacity": 0.5, "predictor": {}, "zLoss": {"weight": 0.01}}
+        p.write_text(json.dumps(c))
+        cfgs[name] = p
+    train(parse_args(["--config", str(cfgs["one"])]), out=io.StringIO())
+    run(torchrun_cmd(2, "--config", str(cfgs["two"])), timeout=180)
+    a, b = losses(tmp_path / "one"), losses(tmp_path / "two")
+    assert sorted(a) == sorted(b) == list(range(1, 5))
+    loss_diff = max(abs(a[s] - b[s]) for s in a)
+    weight_diff = max_weight_diff(latest_weights(tmp_path / "one"), latest_weights(tmp_path / "two"))
+    PARITY["ddp_2proc_vs_1proc_mode"] = {"loss": loss_diff, "weights": weight_diff}
+    assert loss_diff < 1e-5 and weight_diff < 1e-5
+
+
 @pytest.mark.skipif(os.environ.get("MIXDEPTH_SLOW") != "1", reason="slow (three torchrun launches): pnpm test:slow runs it (MIXDEPTH_SLOW=1)")
 def test_stochastic_router_under_torchrun_resumes_exactly(tmp_path):
     # Router state is rank 0's (as in @mixdepth/train's data parallelism): a two-process run

@@ -170,3 +170,67 @@ def test_bf16_autocast_and_float64_run_the_same_model(family: str) -> None:
         loss = m.loss(x, x)
     loss.total.backward()
     assert m.blocks[1].router.w.grad is not None
+
+
+# -- MoE / MoDE MLPs (docs/method.md section 6) ------------------------------------------------
+
+MOE = {"vocabSize": 20, "dModel": 8, "nHeads": 2, "nLayers": 2, "contextLength": 10}
+
+
+def test_a_token_no_real_expert_took_passes_the_mlp_unchanged() -> None:
+    m = Transformer({**MOE, "experts": {"count": 2, "noop": 2, "capacity": 0.2}}, seed=3)
+    h = torch.randn(2, 10, 8)
+    with torch.no_grad():
+        out, aux, processed = m.blocks[0].mlp(h, "topk")
+    taken = {(r, j) for rows in processed for r, row in enumerate(rows) for j in row}
+    assert len(taken) < 20 and all(len(row) == 2 for rows in processed for row in rows)  # k = round(0.2 * 10) per expert
+    for r in range(2):
+        for j in range(10):
+            assert (r, j) in taken or torch.equal(out[r, j], torch.zeros(8))  # exactly 0: x + a, bit for bit
+    assert set(aux) == {"experts_bce"}
+
+
+def test_one_expert_at_full_capacity_is_the_dense_block_bit_for_bit() -> None:
+    for family in ("gpt2", "llama"):
+        dense = Transformer({**MOE, "family": family}, seed=4)
+        moe = Transformer({**MOE, "family": family, "experts": {"count": 1}}, seed=4)
+        w = {n.replace("mlp.experts.0.", "mlp."): p for n, p in moe.named_weights().items() if ".mlp.router." not in n}
+        dense.set_weights({n: w[n].detach().clone() for n in dense.named_weights()})
+        x = torch.randint(0, 20, (2, 9))
+        with torch.no_grad():
+            assert torch.equal(moe(x).logits, dense(x).logits)
+
+
+def test_moe_errors_and_the_predictor_never_bends_the_lm() -> None:
+    m = Transformer({**MOE, "experts": {"noop": 1, "predictor": {}}}, seed=5)
+    with pytest.raises(ValueError, match='a KV cache needs routing: "causal"'):
+        m(torch.zeros(1, 3, dtype=torch.long), cache=m.create_cache())
+    with pytest.raises(ValueError, match="takes no padded tokens"):
+        m.blocks[0].mlp(torch.zeros(1, 3, 8), "topk", torch.ones(1, 3, dtype=torch.bool))
+    x = torch.randint(0, 20, (2, 10))
+    out = m(x)
+    out.aux_losses["experts_predictor_bce"].backward(retain_graph=True)
+    assert m.blocks[0].mlp.router.w.grad is None and m.tok_emb.grad is None and m.blocks[0].mlp.predictor.w1.grad.abs().sum() > 0
+    m.zero_grad(set_to_none=True)
+    F = torch.nn.functional
+    F.cross_entropy(out.logits.reshape(20, -1), x.reshape(20)).backward()
+    assert m.blocks[0].mlp.predictor.w1.grad is None and m.blocks[0].mlp.router.w.grad.abs().sum() > 0  # the gate carries the LM loss
+
+
+@pytest.mark.parametrize("routing", ["expert-choice", "token-choice"])
+def test_moe_in_bf16_autocast_and_float64(routing: str) -> None:
+    cfg = {**MOE, "routing": {"blocks": [1], "capacity": 0.5}, "experts": {"routing": routing, "count": 3, "noop": 1, "capacity": 0.4, "zLoss": {"weight": 0.01}}}
+    m = Transformer(cfg, seed=6)
+    x = torch.randint(0, 20, (2, 10))
+    with torch.no_grad():
+        ref = m(x).logits
+        hi = Transformer(cfg, seed=6).double()(x).logits
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            cache = m.create_cache()
+            m(x[:, :6], routing="causal", cache=cache)
+            step = m(x[:, 6:7], routing="causal", cache=cache).logits
+    assert hi.dtype == torch.float64 and float((hi - ref.double()).abs().max()) < 1e-5 and step.shape == (2, 1, 20)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = m.loss(x, x)
+    loss.total.backward()
+    assert m.blocks[0].mlp.router.w.grad is not None and m.blocks[1].mlp.experts[0].gate.w.grad is not None

@@ -16,6 +16,10 @@ from mixdepth_torch.model import Transformer, causal_routing_agreement
 TOL = 1e-4
 CASES = [f"{f}-{v}" for f in ("gpt2", "llama") for v in ("dense", "mod", "mod-threshold", "stochastic-one", "stochastic-noise", "ties")]
 CASES += ["gpt2-untied", "llama-rope", "llama-negseed", "gpt2-bigseed"]
+MOE_CASES = ["gpt2-mode-integrated", "llama-mode-integrated", "llama-mode-staged", "gpt2-mode-staged", "llama-moe-token-choice",
+             "gpt2-moe-token-choice", "gpt2-moe-ties", "llama-moe-ties-token-choice"]
+CASES += MOE_CASES
+UNROUTED = {"gpt2-mode-integrated", "llama-mode-integrated", "gpt2-moe-token-choice", "gpt2-moe-ties", "llama-moe-ties-token-choice"}  # experts, no MoD router
 
 
 def test_the_fixture_folder_holds_exactly_these_cases() -> None:
@@ -59,6 +63,7 @@ def test_forward_topk_and_causal(case: str) -> None:
                 record(case, "aux", abs(float(out.aux_losses[k]) - v))
                 assert abs(float(out.aux_losses[k]) - v) < TOL
             assert [(tr["layer"], tr["processed"]) for tr in out.traces] == [(tr["layer"], tr["processed"]) for tr in call["traces"]]
+            assert [(tr["layer"], tr["processed"]) for tr in out.expert_traces] == [(tr["layer"], tr["processed"]) for tr in call["experts"]]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -126,7 +131,24 @@ def test_ties_are_exact_and_broken_toward_the_earlier_position() -> None:
         assert seen > 0, f"{case}: no tie across the top-k boundary"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if not c.endswith("dense")])
+@pytest.mark.parametrize("case", ["gpt2-moe-ties", "llama-moe-ties-token-choice"])
+def test_expert_ties_are_exact_and_broken_toward_the_earlier_position_and_lower_expert(case: str) -> None:
+    # block 0's expert router is zero: every p is exactly 1 / (E + N), so every choice is a tie
+    model, t, meta = model_of(case)
+    e = model.config.experts
+    assert not model.blocks[0].mlp.router.w.detach().any()
+    with torch.no_grad():
+        for call in [c for c in meta["calls"] if c["kind"] == "forward" and c["mode"] == "topk"]:
+            b, s = t[f"tokens.{call['shape']}"].shape
+            k = min(s, max(1, int(e.capacity * s + 0.5)))
+            block0 = [tr for tr in model(torch.from_numpy(t[f"tokens.{call['shape']}"]), trace=True).expert_traces if tr["layer"] == 0][0]
+            if e.routing == "expert-choice":  # every expert takes the first k positions
+                assert block0["processed"] == [[list(range(k))] * b] * e.count
+            else:  # every token's top-1 is expert 0 (lower index); it keeps the first k
+                assert block0["processed"] == [[list(range(k))] * b] + [[[]] * b] * (e.count - 1)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.endswith("dense") and c not in UNROUTED])
 def test_causal_agreement_counts_equal_typescript(case: str) -> None:
     model, t, meta = model_of(case)
     want = meta["agreement"]

@@ -149,3 +149,31 @@ def test_run_fingerprint_equals_the_typescript_one():
     model = resolve_model_config(load_config()[0]["model"])
     assert model.to_ts() == inp["model"] == f["resolvedPresetModels"]["quick"]
     assert fingerprint(model, inp, inp["dataKey"]) == f["fingerprint"]["hash"]
+
+
+def test_a_mode_run_trains_resumes_exactly_and_logs_the_experts_losses(tmp_path):
+    # MoDE (docs/method.md section 6): block 1 staged (MoD router, then experts), block 0 integrated (no-op experts)
+    experts = {"count": 2, "noop": 1, "capacity": 0.5, "predictor": {}, "zLoss": {"weight": 0.001}}
+    whole, parts = (tiny_config(tmp_path, name) for name in ("whole", "parts"))
+    for p in (whole, parts):
+        cfg = json.loads(p.read_text())
+        cfg["model"]["experts"] = experts
+        p.write_text(json.dumps(cfg))
+    run(parse_args(["--config", str(whole)]), out=io.StringIO())
+    recs = metrics(tmp_path / "whole")
+    assert recs[0]["config"]["model"]["experts"] == experts and recs[0]["flopsPerStep"] > 0
+    ev = [x for x in recs if x["type"] == "eval"]
+    assert set(ev[0]["auxLosses"]) == {"aux_bce", "predictor_bce", "experts_bce", "experts_predictor_bce", "experts_z"}
+    assert ev[-1]["topk"]["loss"] < ev[0]["topk"]["loss"] and ev[0]["causal"] is not None
+    tl = losses(tmp_path / "whole")
+    assert tl[8] < tl[1]
+    assert "blocks.1.mlp.experts.1.down.w" in latest_weights(tmp_path / "whole")
+    run(parse_args(["--config", str(parts), "--stop-after", "3"]), out=io.StringIO())
+    run(parse_args(["--config", str(parts), "--resume"]), out=io.StringIO())
+    assert losses(tmp_path / "parts") == tl  # exactly
+    assert max_weight_diff(latest_weights(tmp_path / "parts"), latest_weights(tmp_path / "whole")) == 0.0
+
+
+def test_the_mode_preset_resolves_in_the_twin():
+    config, model, _ = load_config(preset="mode", overrides=[{"training": {"steps": 2}}])
+    assert model.experts is not None and config["model"]["experts"] is not None
