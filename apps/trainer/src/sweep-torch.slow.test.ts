@@ -35,7 +35,7 @@ describe("mixdepth sweep --engine torch --jobs 2", () => {
       child.on("exit", (_c, signal) => (signal === "SIGKILL" ? resolveKill(seen) : reject(new Error(`not killed:\n${seen}`))));
     });
     expect(killed).toMatch(/\[sweep 2\/20\] 1\.50e7 mod-d16-L2-s0: 9 steps/);
-    await new Promise((r) => setTimeout(r, 1500)); // the orphaned twins die at their next write to the closed pipe
+    await new Promise((r) => setTimeout(r, 500)); // the twins die with the sweep (dieWithParent)
 
     const resumed = await run(args);
     expect(resumed.code, resumed.stderr).toBe(0);

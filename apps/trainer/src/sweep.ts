@@ -120,7 +120,7 @@ async function measureTorch(grid: SweepRun[], jobs: number, env: NodeJS.ProcessE
         const dir = join(tmp, r.name);
         const valid = validateConfig({ ...r.valid.config, training: { ...t, steps, warmupSteps: 1, evalEvery: steps, checkpointEvery: steps }, output: { dir } });
         const t0 = performance.now();
-        await trainTorch({ valid, runDir: dir, resume: false, report: false, env: jobEnv(env, jobs), out: { write: () => true } });
+        await trainTorch({ valid, runDir: dir, resume: false, report: false, env: jobEnv(env, jobs), dieWithParent: true, out: { write: () => true } });
         const wall = (performance.now() - t0) / 1000;
         const recs = readMetrics(join(dir, "metrics.jsonl"));
         const ms = recs.filter((x) => x.type === "train" && (x as { step: number }).step > 1).map((x) => (x as { msPerStep: number }).msPerStep).sort((a, b) => a - b);
@@ -241,7 +241,7 @@ export async function runSweep(base: ValidConfig, spec: SweepSpec, outDir: strin
     const recFile = join(dir, "sweep-run.json");
     writeAtomic(recFile, JSON.stringify(rec, null, 2) + "\n");
     const prefix = jobs > 1 ? `  [${r.name}] ` : "";
-    const res = await train({ valid: r.valid, runDir: dir, resume: done !== null, backendLine: o.backendLine, stop: o.stop, ...(engine === "torch" ? { env: jobEnv(env, jobs) } : {}), out: { write: (s: string) => (log(prefix + s.replace(/\n$/, "")), true) } });
+    const res = await train({ valid: r.valid, runDir: dir, resume: done !== null, backendLine: o.backendLine, stop: o.stop, ...(engine === "torch" ? { env: jobEnv(env, jobs), dieWithParent: true } : {}), out: { write: (s: string) => (log(prefix + s.replace(/\n$/, "")), true) } });
     Object.assign(sit, { ended: new Date().toISOString(), loadavgEnd: loadavg(), toStep: res.step });
     writeAtomic(recFile, JSON.stringify(rec, null, 2) + "\n");
     if (res.status === "interrupted") return false;
