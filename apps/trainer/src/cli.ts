@@ -358,10 +358,11 @@ export function buildProgram(): Command {
       .option("--hours <h>", "stop this sitting after h hours (checkpointed; run again to continue)")
       .option("--evals <n>", "evaluations (and checkpoints) per run (default 5)")
       .option("--noise-control", "also train the stochastic control whose Gaussian scores scale the branch (routerOptions.scale noise)")
-      .option("--plan", "print the runs, their steps and the total FLOPs, and stop")
+      .option("--plan", "print the runs, their steps and the total FLOPs, and stop (with --engine torch: measures 4 steps of each grid shape and prints the wall time in hours)")
+      .option("--jobs <n>", "train n independent runs of a phase at once, one torch thread each (--engine torch; default 1)")
       .addOption(engineOption()),
     "sweep",
-  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string; engine?: Engine }) => {
+  ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string; engine?: Engine; jobs?: string }) => {
     const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec } = await import("./sweep-plan.js");
     const { runSweep } = await import("./sweep.js");
     const valid = await prepareConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) }, flags);
@@ -380,8 +381,10 @@ export function buildProgram(): Command {
     const stop = installStop();
     try {
       // Every run's config is planned and validated before the backend starts or anything is written.
-      const opts = { stop, ...(budget !== undefined ? { budget } : {}), ...(hours !== undefined ? { hours } : {}), ...(flags.engine ? { engine: flags.engine } : {}) };
-      await runSweep(valid, spec, valid.config.output.dir, { ...opts, plan: true, backendLine: "", ...(flags.plan ? {} : { log: () => {} }) });
+      const jobs = flags.jobs !== undefined ? Number(flags.jobs) : undefined;
+      if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1)) throw new ConfigInvalid(`--jobs: must be a positive integer (got ${JSON.stringify(flags.jobs)})`);
+      const opts = { stop, ...(budget !== undefined ? { budget } : {}), ...(hours !== undefined ? { hours } : {}), ...(flags.engine ? { engine: flags.engine } : {}), ...(jobs !== undefined ? { jobs } : {}) };
+      await runSweep(valid, spec, valid.config.output.dir, { ...opts, plan: true, backendLine: "", ...(flags.plan ? { measure: true } : { log: () => {} }) });
       if (flags.plan) return;
       const backendLine = flags.engine === "torch" ? "torch (the PyTorch twin)" : await startBackend(flags.backend, valid);
       await runSweep(valid, spec, valid.config.output.dir, { ...opts, backendLine });
@@ -389,6 +392,20 @@ export function buildProgram(): Command {
       stop.remove();
     }
   });
+
+  program
+    .command("sweep-report")
+    .description("the isoFLOP study's report (README.md, SVG figures, results.csv, the sweeps' configs) from one or more sweep folders, e.g. the torch study and the tfjs run of its smallest budget")
+    .argument("<sweeps...>", "sweep folders (each holds sweep.json)")
+    .option("-o, --out <dir>", "folder to write (default docs/results/isoflop)")
+    .action(async (dirs: string[], f: { out?: string }) => {
+      for (const d of dirs) {
+        if (!existsSync(join(d, "sweep.json"))) throw new ConfigInvalid(`<sweeps>: ${JSON.stringify(d)} is not a sweep folder (no sweep.json in it)`);
+      }
+      const { writeStudyReport } = await import("./sweep-study.js");
+      const r = writeStudyReport(dirs, f.out ?? "docs/results/isoflop");
+      console.log(`report: ${r.readme}\nresults: ${r.csv}`);
+    });
 
   program
     .command("report")

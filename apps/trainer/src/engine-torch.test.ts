@@ -1,7 +1,10 @@
 // The torch engine's launcher: engine names, the process count, and the command it builds (one
 // process: python -m mixdepth_torch.train; several or several machines: torchrun through
 // mixdepth_torch.launch). The twin's own tests (python/mixdepth-torch/tests/test_roundtrip.py)
-// run `mixdepth train --engine torch` end to end; here nothing starts Python.
+// run `mixdepth train --engine torch` end to end; here only dieWithParent's check starts Python
+// (a sleeping stdlib module, not the twin).
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
 import { ENGINES, parseEngine, processCount, pythonExecutable, torchLaunch, twinDir } from "./engine-torch.js";
@@ -54,4 +57,41 @@ describe("engine-torch", () => {
     }
     expect((await run(["train", "--help"])).stdout).toMatch(/--engine <name>/);
   });
+});
+
+describe("dieWithParent", () => {
+  it("keeps other launches, and the twin's python dies when its parent is killed with SIGKILL", async () => {
+    const { dieWithParent } = await import("./engine-torch.js");
+    const launch = { command: "/usr/bin/python3", args: ["-m", "mixdepth_torch.train", "--config", "c.json"], env: {}, nproc: 1, nnodes: 1 };
+    const d = dieWithParent(launch, 42);
+    expect(d.args[0]).toBe("-c");
+    expect(d.args.slice(2)).toEqual(["mixdepth_torch.train", "--config", "c.json"]);
+    expect(d.env.MIXDEPTH_PARENT_PID).toBe("42");
+    expect(dieWithParent({ ...launch, args: ["x.py"] }).args).toEqual(["x.py"]);
+    if (!existsSync("/usr/bin/python3")) return;
+    // A parent (node) starts python -c DIE_WITH_PARENT timeit <sleep 60> detached, as trainTorch does, and is killed.
+    const code = `const { spawn } = require("node:child_process");
+const args = ${JSON.stringify(["-c", d.args[1], "timeit", "-n", "1", "-r", "1", "import time; time.sleep(60)"])};
+const c = spawn("/usr/bin/python3", args, { detached: true, stdio: "ignore", env: { ...process.env, MIXDEPTH_PARENT_PID: String(process.pid) } });
+setTimeout(() => console.log(c.pid), 1500); setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+    const pid = await new Promise<number>((res) => parent.stdout.once("data", (b: Buffer) => res(Number(b.toString().trim()))));
+    // Gone: no such process, or a zombie waiting for its new parent to reap it.
+    const alive = (p: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    };
+    expect(alive(pid)).toBe(true);
+    parent.kill("SIGKILL");
+    let gone = false;
+    for (let i = 0; i < 50 && !gone; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      gone = !alive(pid);
+    }
+    if (!gone) process.kill(pid, "SIGKILL");
+    expect(gone).toBe(true);
+  }, 20_000);
 });

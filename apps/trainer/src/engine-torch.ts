@@ -109,6 +109,31 @@ export function torchLaunch(opts: { configFile: string; accountingFile: string; 
   return { command: python, args, env: { ...env, PYTHONPATH: pythonPath, ...(brown && !env.MIXDEPTH_BROWN_DIR ? { MIXDEPTH_BROWN_DIR: brown } : {}) }, nproc: opts.nproc, nnodes };
 }
 
+/**
+ * Python that runs `-m <module> args...` and dies with its parent (Linux PR_SET_PDEATHSIG,
+ * SIGKILL; elsewhere a no-op): a sweep killed with SIGKILL (which runs no exit handler of its
+ * own) leaves no twin training on into the folder that the next sitting resumes. The parent's
+ * pid comes in MIXDEPTH_PARENT_PID, so a parent already gone before the call is noticed too.
+ */
+export const DIE_WITH_PARENT = [
+  "import ctypes, os, runpy, signal, sys",
+  "try:",
+  "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)",
+  "except Exception:",
+  "    pass",
+  "if os.environ.get('MIXDEPTH_PARENT_PID') and os.getppid() != int(os.environ['MIXDEPTH_PARENT_PID']):",
+  "    sys.exit(137)",
+  "mod = sys.argv[1]",
+  "sys.argv = [mod] + sys.argv[2:]",
+  "runpy.run_module(mod, run_name='__main__', alter_sys=True)",
+].join("\n");
+
+/** `launch` (python -m module ...) as python -c DIE_WITH_PARENT module ...; other commands unchanged. */
+export function dieWithParent(launch: TorchLaunch, parentPid = process.pid): TorchLaunch {
+  if (launch.args[0] !== "-m" || launch.args[1] === undefined) return launch;
+  return { ...launch, args: ["-c", DIE_WITH_PARENT, ...launch.args.slice(1)], env: { ...launch.env, MIXDEPTH_PARENT_PID: String(parentPid) } };
+}
+
 /** A twin run that exited non-zero: named for errors.ts by the exit code (2 input, 3 not finite, else environment). */
 export class TorchEngineError extends Error {
   constructor(readonly exitCode: number) {
@@ -130,6 +155,8 @@ export interface TorchTrainOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra arguments for mixdepth_torch.train (tests, bench). */
   extraArgs?: string[];
+  /** Kill the twin when this process dies, even by SIGKILL (dieWithParent; the sweep sets it). */
+  dieWithParent?: boolean;
 }
 
 export interface TorchTrainResult {
@@ -162,7 +189,8 @@ export async function trainTorch(opts: TorchTrainOptions): Promise<TorchTrainRes
       }),
     );
     const nproc = processCount(valid, env, () => cudaDeviceCount(pythonExecutable(env)));
-    const launch = torchLaunch({ configFile, accountingFile, resume: opts.resume, nproc, env, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}) });
+    const planned = torchLaunch({ configFile, accountingFile, resume: opts.resume, nproc, env, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}) });
+    const launch = opts.dieWithParent ? dieWithParent(planned) : planned;
     const code = await new Promise<number>((done, fail) => {
       // Its own process group: a terminal's Ctrl-C reaches this process only, which forwards one
       // SIGINT (stop after the step, with a checkpoint) to the child, the trainer or torchrun

@@ -1,21 +1,22 @@
-// Sweep planning without training: the grid (every shape x variant at every budget spends at
-// most its budget and at least what one more step would exceed; steps and parameters counted
-// by hand for one shape), the config's routing kept, the same plan as \`mixdepth compare\`, and
-// flag parsing with clear errors.
+// Sweep planning without training: the grid (dense and MoD at every shape of every budget spends
+// at most its budget and at least what one more step would exceed; steps and parameters counted
+// by hand for one shape), phase 2 (both stochastic readings at MoD's optimum shape, seeds at the
+// optima, the half-depth control), grid-edge notes, the config's routing kept, the same plan as
+// \`mixdepth compare\`, and flag parsing with clear errors.
 import { describe, expect, it } from "vitest";
 import { flopsPerStep, paramCounts } from "@mixdepth/flops-accounting";
 import { loadConfig, parseSet } from "./config.js";
 import { planCompare } from "./commands.js";
 import { run } from "./cli-test-helpers.js";
-import { SWEEP_PRESET, budgetLabel, checkSpec, gridRuns, parseBudgets, parseShapes } from "./sweep-plan.js";
+import { SWEEP_PRESET, budgetLabel, checkSpec, edgeLine, edgeNotes, gridRuns, parseBudgets, parseShapes, phaseTwo, runsPerBudget, type SweepRun, type Variant } from "./sweep-plan.js";
 
 describe("sweep planning", () => {
-  it("plans every shape x variant at every budget within the budget, with warmup and checkpoints scaled", () => {
+  it("plans dense and MoD at every shape of every budget within the budget, with warmup and checkpoints scaled", () => {
     const base = loadConfig({ preset: "sweep" });
     const spec = { budgets: [1e12, 4e12], shapes: parseShapes("64x2,64x4"), seeds: 2 };
     const runs = gridRuns(base, spec, "/tmp/sw");
-    expect(runs).toHaveLength(12);
-    expect(runs.map((r) => r.name).slice(0, 3)).toEqual(["dense-d64-L2-s0", "mod-d64-L2-s0", "stochastic-d64-L2-s0"]);
+    expect(runs).toHaveLength(8);
+    expect(runs.map((r) => r.name).slice(0, 3)).toEqual(["dense-d64-L2-s0", "mod-d64-L2-s0", "dense-d64-L4-s0"]);
     const setting = { batchSize: 8, seqLen: 128 };
     for (const r of runs) {
       const per = flopsPerStep(r.valid.model, { ...setting, routerCost: r.valid.routerCost });
@@ -49,8 +50,14 @@ describe("sweep planning", () => {
   //   stochastic 0.25: 34,078,720 + 2*3,473,408 + 4,194,304 = 45,219,840 -> 9214
   // Parameters: a block 4*64^2 + 3*64*176 + 2*64 = 50,304; 4 of them + final norm 64 + embedding
   // 256*64 = 217,664; a learned router 64 + 64*32 + 32 + 32 + 1 = 2,177, two of them: 222,018.
-  const plan = (...sets: string[]) =>
-    gridRuns(loadConfig({ preset: "sweep", overrides: sets.map(parseSet) }), { budgets: [1e13], shapes: parseShapes("64x4"), seeds: 1 }, "/tmp/sw").map((r) => [r.variant, r.steps, r.params]);
+  // The grid's dense and MoD, then the stochastic control that phase 2 trains at MoD's optimum (here the one shape).
+  const plan = (...sets: string[]) => {
+    const base = loadConfig({ preset: "sweep", overrides: sets.map(parseSet) });
+    const spec = { budgets: [1e13], shapes: parseShapes("64x4"), seeds: 1 };
+    const grid = gridRuns(base, spec, "/tmp/sw");
+    const best = new Map(grid.map((r): [Variant, SweepRun] => [r.variant, r]));
+    return [...grid, ...phaseTwo(base, spec, "/tmp/sw", 1e13, best).filter((r) => r.variant === "stochastic")].map((r) => [r.variant, r.steps, r.params]);
+  };
 
   it("plans the hand-counted steps and parameters, the stochastic control at its declared cost (0)", () => {
     expect(plan()).toEqual([["dense", 5758, 217_664], ["mod", 9755, 222_018], ["stochastic", 10_012, 217_664]]);
@@ -59,7 +66,7 @@ describe("sweep planning", () => {
   it("--set model.routing.capacity=0.25 reaches the MoD and stochastic variants (it used to be overwritten with 0.125)", () => {
     expect(plan("model.routing.capacity=0.25")).toEqual([["dense", 5758, 217_664], ["mod", 8995, 222_018], ["stochastic", 9214, 217_664]]);
     const runs = gridRuns(loadConfig({ preset: "sweep", overrides: [parseSet("model.routing.capacity=0.25")] }), { budgets: [1e13], shapes: parseShapes("64x4"), seeds: 1 }, "/tmp/sw");
-    expect(runs.map((r) => r.valid.model.routing.capacity)).toEqual([0.25, 0.25, 0.25]); // dense keeps the field, routes nothing
+    expect(runs.map((r) => r.valid.model.routing.capacity)).toEqual([0.25, 0.25]); // dense keeps the field, routes nothing
     expect(runs[0]!.valid.model.routing.blocks).toEqual([]);
   });
 
@@ -69,8 +76,9 @@ describe("sweep planning", () => {
     const def = await run(args);
     const quarter = await run([...args, "--set", "model.routing.capacity=0.25"]);
     expect([def.code, quarter.code]).toEqual([0, 0]);
-    expect(lines(def.stdout)).toEqual(["  1.00e13 dense-d64-L4-s0: 5758 steps, 217664 parameters", "  1.00e13 mod-d64-L4-s0: 9755 steps, 222018 parameters", "  1.00e13 stochastic-d64-L4-s0: 10012 steps, 217664 parameters"]);
-    expect(lines(quarter.stdout)).toEqual(["  1.00e13 dense-d64-L4-s0: 5758 steps, 217664 parameters", "  1.00e13 mod-d64-L4-s0: 8995 steps, 222018 parameters", "  1.00e13 stochastic-d64-L4-s0: 9214 steps, 217664 parameters"]);
+    expect(lines(def.stdout)).toEqual(["  1.00e13 dense-d64-L4-s0: 5758 steps, 217664 parameters", "  1.00e13 mod-d64-L4-s0: 9755 steps, 222018 parameters"]);
+    expect(lines(quarter.stdout)).toEqual(["  1.00e13 dense-d64-L4-s0: 5758 steps, 217664 parameters", "  1.00e13 mod-d64-L4-s0: 8995 steps, 222018 parameters"]);
+    expect(def.stdout).toMatch(/^sweep: 1 budget\(s\) x 1 shapes x dense and mod, then stochastic at mod's optimum shape, .*: 4 runs, /m);
   });
 
   it("sweep and compare plan the same steps and parameters for the same model (one planner)", () => {
@@ -79,16 +87,42 @@ describe("sweep planning", () => {
     expect(compared).toEqual(plan());
   });
 
-  it("--noise-control adds the other reading of the stochastic control at the same steps", () => {
+  it("phase 2: both stochastic readings at MoD's optimum shape, seeds at the dense and MoD optima, the half-depth control", () => {
     const base = loadConfig({ preset: "sweep" });
-    const runs = gridRuns(base, { budgets: [1e12], shapes: parseShapes("64x4"), seeds: 1, noiseControl: true, evals: 2 }, "/tmp/sw");
-    expect(runs[0]!.valid.config.training.evalEvery).toBe(Math.round(runs[0]!.steps / 2));
-    expect(runs.map((r) => r.variant)).toEqual(["dense", "mod", "stochastic", "stochastic-noise"]);
-    const [st, noise] = [runs[2]!, runs[3]!];
+    const spec = { budgets: [1e12], shapes: parseShapes("64x2,64x4,128x2,128x4"), seeds: 3, noiseControl: true, evals: 2 };
+    const grid = gridRuns(base, spec, "/tmp/sw");
+    expect(grid.map((r) => r.variant)).toEqual(["dense", "mod", "dense", "mod", "dense", "mod", "dense", "mod"]);
+    const pick = (name: string) => grid.find((r) => r.name === name)!;
+    const best = new Map<Variant, SweepRun>([["dense", pick("dense-d128-L4-s0")], ["mod", pick("mod-d64-L4-s0")]]);
+    const two = phaseTwo(base, spec, "/tmp/sw", 1e12, best);
+    expect(two.map((r) => r.name)).toEqual([
+      "dense-d128-L4-s1", "dense-d128-L4-s2", "mod-d64-L4-s1", "mod-d64-L4-s2",
+      "stochastic-d64-L4-s0", "stochastic-d64-L4-s1", "stochastic-d64-L4-s2",
+      "stochastic-noise-d64-L4-s0", "stochastic-noise-d64-L4-s1", "stochastic-noise-d64-L4-s2",
+      "dense-half-d128-L2-s0", "dense-half-d128-L2-s1", "dense-half-d128-L2-s2",
+    ]);
+    expect(grid.length + two.length).toBe(runsPerBudget(spec));
+    const [st, noise] = [two[4]!, two[7]!];
+    expect(st.valid.config.training.evalEvery).toBe(Math.round(st.steps / 2));
     expect(noise.steps).toBe(st.steps);
     expect(noise.valid.model.routing.routerOptions).toEqual({ scale: "noise" });
     expect(st.valid.model.routing.routerOptions).toEqual({});
     expect(noise.valid.model.routing.router).toBe("stochastic");
+    expect(two.map((r) => r.valid.config.training.seed)).toEqual([1, 2, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]);
+    // Without the noise reading, and with a one-seed spec: one stochastic run, no extra seeds.
+    expect(phaseTwo(base, { ...spec, noiseControl: false, seeds: 1 }, "/tmp/sw", 1e12, best).map((r) => r.name)).toEqual(["stochastic-d64-L4-s0", "dense-half-d128-L2-s0"]);
+  });
+
+  it("says when an optimum is the grid's largest or smallest model and names the shapes to add", () => {
+    const s = (d: number, l: number) => ({ dModel: d, nLayers: l, nHeads: 4 });
+    const row = (variant: Variant, d: number, l: number, params: number, loss: number) => ({ budget: 1e12, variant, shape: s(d, l), params, loss });
+    const grid = [row("dense", 64, 4, 100, 3.0), row("dense", 64, 8, 200, 2.9), row("dense", 128, 8, 400, 2.8), row("mod", 64, 4, 100, 2.7), row("mod", 64, 8, 200, 2.9), row("mod", 128, 8, 400, 3.1)];
+    const notes = edgeNotes(grid);
+    expect(notes.map((n) => [n.variant, n.side, n.add.map((x) => `${x.dModel}x${x.nLayers}`)])).toEqual([["dense", "largest", ["128x16", "256x8"]], ["mod", "smallest", ["64x2", "32x4"]]]);
+    expect(edgeLine(notes[0]!)).toBe("1.00e12 dense: optimum d128-L8 is the grid's largest model, so the isoFLOP minimum may lie beyond it; add 128x16 or 256x8 to --shapes");
+    // Interior optima: no note; an unfinished run does not count.
+    expect(edgeNotes([row("dense", 64, 4, 100, 3.0), row("dense", 64, 8, 200, 2.5), row("dense", 128, 8, 400, 2.9)])).toEqual([]);
+    expect(edgeNotes([row("dense", 64, 4, 100, 3.0), { ...row("dense", 64, 8, 200, 2.5), loss: null }])).toEqual([]);
   });
 
   it("the preset spans >= 10x from >= 8x the compare budget", () => {

@@ -155,9 +155,18 @@ function entries(base: ValidConfig, budget: number, shape: Shape, noiseControl =
   );
 }
 
-/** Phase 1: every shape x variant at every budget, seed 0. */
+/** The variants phase 1 trains at every shape (the stochastic controls follow MoD's optimum, phase 2). */
+export const GRID_VARIANTS: Variant[] = ["dense", "mod"];
+
+/** Phase 1: dense and MoD at every shape of every budget, seed 0. */
 export function gridRuns(base: ValidConfig, spec: SweepSpec, out: string): SweepRun[] {
-  return spec.budgets.flatMap((budget) => spec.shapes.flatMap((shape) => entries(base, budget, shape, spec.noiseControl).map((e) => entryRun(base, spec, out, budget, e, shape, 0, "grid"))));
+  return spec.budgets.flatMap((budget) =>
+    spec.shapes.flatMap((shape) =>
+      entries(base, budget, shape)
+        .filter((e) => GRID_VARIANTS.includes(e.variant))
+        .map((e) => entryRun(base, spec, out, budget, e, shape, 0, "grid")),
+    ),
+  );
 }
 
 /** Final top-k validation loss of a finished run (its last evaluation), or null. */
@@ -190,15 +199,29 @@ export function optima(grid: SweepRun[], budget: number): Map<Variant, SweepRun>
 }
 
 /**
- * Phase 2 of one budget (once its grid is done): seeds 1..n-1 at each variant's optimum, and
- * the half-depth dense control (dense optimum's width, half its depth) for seeds 0..n-1.
+ * Phase 2 of one budget (once its grid is done; its runs are independent of each other): both
+ * stochastic readings (stochastic, and stochastic-noise when the spec asks for it) at MoD's
+ * optimum shape for seeds 0..n-1, seeds 1..n-1 at the dense and MoD optima, and the half-depth
+ * dense control (dense optimum's width, half its depth) for seeds 0..n-1.
  */
 export function seedRuns(base: ValidConfig, spec: SweepSpec, out: string, grid: SweepRun[], budget: number): SweepRun[] {
+  return phaseTwo(base, spec, out, budget, optima(grid, budget));
+}
+
+/** seedRuns for given optima (the finished grid's, or a test's). */
+export function phaseTwo(base: ValidConfig, spec: SweepSpec, out: string, budget: number, best: Map<Variant, SweepRun>): SweepRun[] {
   const runs: SweepRun[] = [];
-  const best = optima(grid, budget);
-  for (const [variant, opt] of best) {
-    const e = entries(base, budget, opt.shape, spec.noiseControl).find((x) => x.variant === variant) as Entry;
+  for (const variant of GRID_VARIANTS) {
+    const opt = best.get(variant);
+    if (!opt) continue;
+    const e = entries(base, budget, opt.shape).find((x) => x.variant === variant) as Entry;
     for (let s = 1; s < spec.seeds; s++) runs.push(entryRun(base, spec, out, budget, e, opt.shape, s, "seeds"));
+  }
+  const mod = best.get("mod");
+  if (mod) {
+    for (const e of entries(base, budget, mod.shape, spec.noiseControl).filter((x) => x.variant === "stochastic" || x.variant === "stochastic-noise")) {
+      for (let s = 0; s < spec.seeds; s++) runs.push(entryRun(base, spec, out, budget, e, mod.shape, s, "seeds"));
+    }
   }
   const dense = best.get("dense");
   if (dense && dense.shape.nLayers >= 2) {
@@ -207,4 +230,54 @@ export function seedRuns(base: ValidConfig, spec: SweepSpec, out: string, grid: 
     for (let s = 0; s < spec.seeds; s++) runs.push(entryRun(base, spec, out, budget, e, half, s, "seeds", "dense-half"));
   }
   return runs;
+}
+
+/** Runs per budget: the grid (dense and MoD at every shape), then phase 2 (seedRuns). */
+export function runsPerBudget(spec: SweepSpec): number {
+  const stochastic = spec.noiseControl ? 2 : 1;
+  return spec.shapes.length * GRID_VARIANTS.length + GRID_VARIANTS.length * (spec.seeds - 1) + stochastic * spec.seeds + spec.seeds;
+}
+
+export interface EdgeNote {
+  budget: number;
+  variant: Variant;
+  shape: Shape;
+  /** "largest" or "smallest" of the grid's parameter counts at this budget. */
+  side: "largest" | "smallest";
+  /** The shapes to add in that direction (deeper or wider; shallower or narrower). */
+  add: Shape[];
+}
+
+/**
+ * Where a variant's optimum sits on the grid's edge: the largest or smallest model (by
+ * parameters) of the finished grid at that budget, so the isoFLOP curve's minimum may lie
+ * beyond it. Names the shapes to add in that direction: twice (half) the depth, or twice (half)
+ * the width, each kept only when it is not in the grid already.
+ */
+export function edgeNotes(grid: { budget: number; variant: Variant; shape: Shape; params: number; loss: number | null }[]): EdgeNote[] {
+  const notes: EdgeNote[] = [];
+  for (const budget of [...new Set(grid.map((g) => g.budget))]) {
+    for (const variant of GRID_VARIANTS) {
+      const rs = grid.filter((g) => g.budget === budget && g.variant === variant && g.loss !== null && Number.isFinite(g.loss));
+      if (rs.length < 2) continue;
+      const best = rs.reduce((a, b) => ((b.loss as number) < (a.loss as number) ? b : a));
+      const params = rs.map((r) => r.params);
+      const side = best.params === Math.max(...params) ? "largest" : best.params === Math.min(...params) ? "smallest" : null;
+      if (!side) continue;
+      const s = best.shape;
+      const has = (x: Shape) => grid.some((g) => g.budget === budget && shapeLabel(g.shape) === shapeLabel(x));
+      const cand: Shape[] =
+        side === "largest"
+          ? [{ ...s, nLayers: s.nLayers * 2 }, { ...s, dModel: s.dModel * 2 }]
+          : [...(s.nLayers >= 2 ? [{ ...s, nLayers: Math.floor(s.nLayers / 2) }] : []), ...(s.dModel >= 2 * s.nHeads && (s.dModel / 2) % s.nHeads === 0 ? [{ ...s, dModel: s.dModel / 2 }] : [])];
+      notes.push({ budget, variant, shape: s, side, add: cand.filter((c) => !has(c)) });
+    }
+  }
+  return notes;
+}
+
+/** One line per edge note, e.g. "1.84e13 mod: optimum d128-L8 is the grid's largest model; add --shapes ...,128x16 or 256x8". */
+export function edgeLine(n: EdgeNote): string {
+  const add = n.add.map((s) => `${s.dModel}x${s.nLayers}${s.nHeads !== (s.dModel >= 32 ? 4 : 2) ? `h${s.nHeads}` : ""}`);
+  return `${budgetLabel(n.budget)} ${n.variant}: optimum ${shapeLabel(n.shape)} is the grid's ${n.side} model, so the isoFLOP minimum may lie beyond it; ${add.length ? `add ${add.join(" or ")} to --shapes` : "no shape left to add in that direction"}`;
 }

@@ -1,5 +1,5 @@
 // The sweep's one report (<out>/report.html, results.csv): isoFLOP curves (final validation
-// loss vs parameters, one curve per variant and budget: the paper's figure 3), the optima
+// loss vs parameters, one curve per grid variant and budget: the paper's figure 3), the optima
 // with seed mean, spread and seed-by-seed differences, loss vs FLOPs of the optima, wall time
 // per step, and for MoD optima the causal-vs-top-k loss gap and the causal rule's accuracy.
 // Built from the runs' metrics.jsonl alone, so it can be rebuilt after the fact.
@@ -68,7 +68,7 @@ export function writeSweepReport(out: string, runs: SweepRun[], backendLine: str
 
   // isoFLOP curves: final loss vs params over the grid, per variant and budget.
   const iso: Series[] = budgets.flatMap((b, bi) =>
-    (["dense", "mod", "stochastic", "stochastic-noise"] as Variant[]).filter((v) => runs.some((r) => r.variant === v)).map((v) => ({
+    (["dense", "mod"] as Variant[]).filter((v) => runs.some((r) => r.variant === v && r.phase === "grid" && r.budget === b)).map((v) => ({
       name: `${v} @ ${budgetLabel(b)}`,
       points: results.filter((r) => r.run.phase === "grid" && r.run.budget === b && r.run.variant === v).map((r): [number, number] => [r.run.params, r.loss]).sort((p, q) => p[0] - q[0]),
       markers: true,
