@@ -17,7 +17,6 @@ import {
   temperature,
   topK,
   topP,
-  type BlockVisit,
   type LogitsProcessor,
   type RoutedFraction as SamplerFraction,
 } from "@mixdepth/sampler";
@@ -35,33 +34,18 @@ export function processorsFor(s: SamplingSettings): LogitsProcessor[] {
   return out;
 }
 
-export function cellOf(v: BlockVisit): MapCell {
-  return {
-    processed: v.processed,
-    ...(v.score === undefined ? {} : { score: v.score }),
-    ...(v.probability === undefined ? {} : { probability: v.probability }),
-  };
-}
-
 /** The sampler's fractions in the map's terms (block, realized, nominal, counts). */
 export function fromSampler(fs: readonly SamplerFraction[]): RoutedFraction[] {
   return fs.map((f) => ({ block: f.layer, realized: f.tokens ? f.fraction : 0, nominal: f.capacity, processed: f.processed, total: f.tokens }));
 }
 
-/** Per prompt token, one cell per block: the sampler's causal prefill decisions. */
+/** Per prompt token, one cell per block (a BlockVisit is a cell): the sampler's causal prefill decisions. */
 export function prefillCells(model: Transformer, ids: readonly number[]): MapCell[][] {
   const dec = new CachedDecoder(model);
   try {
     const out = dec.prefill(ids);
     out.logits.dispose();
-    const byLayer = new Map(out.routing.map((r) => [r.layer, r]));
-    return ids.map((_, i) =>
-      model.config.layers.map((l): MapCell => {
-        const r = byLayer.get(l.index);
-        if (!l.routed || !r) return { processed: true };
-        return { processed: r.processed[i] ?? false, score: r.scores[i] as number, probability: r.probability[i] as number };
-      }),
-    );
+    return out.tokens.map((t) => t.blocks);
   } finally {
     dec.dispose();
   }
@@ -134,7 +118,7 @@ export async function decode(
       fractions = fromSampler(e.routing);
       const visit = e.visits[0];
       // Step 0 reports the last prompt token, already drawn from the prefill.
-      const fed = e.step > 0 && visit ? { position: visit.position, cells: visit.blocks.map(cellOf) } : null;
+      const fed = e.step > 0 && visit ? { position: visit.position, cells: visit.blocks } : null;
       await onStep({ step: e.step, token, fed, ms: dt, fractions });
       if (signal?.aborted) break;
     }
