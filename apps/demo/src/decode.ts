@@ -9,30 +9,9 @@
 // routing. The prompt's own per-token decisions come from the sampler's CachedDecoder
 // prefill (the same computation generateStream runs first).
 import type { Transformer } from "@mixdepth/transformer";
-import {
-  CachedDecoder,
-  generateStream,
-  greedy,
-  repetitionPenalty,
-  temperature,
-  topK,
-  topP,
-  type LogitsProcessor,
-  type RoutedFraction as SamplerFraction,
-} from "@mixdepth/sampler";
+import { CachedDecoder, generateStream, processorsFor, type RoutedFraction as SamplerFraction } from "@mixdepth/sampler";
 import type { MapCell, RoutedFraction } from "./routing-map.js";
 import type { SamplingSettings } from "./sampling.js";
-
-/** Settings -> the sampler's processors, in the usual order (penalty, temperature, top-k, top-p). */
-export function processorsFor(s: SamplingSettings): LogitsProcessor[] {
-  const out: LogitsProcessor[] = [];
-  if (s.repetitionPenalty !== 1) out.push(repetitionPenalty(s.repetitionPenalty));
-  if (s.temperature === 0) return [...out, greedy()];
-  out.push(temperature(s.temperature));
-  if (s.topK > 0) out.push(topK(s.topK));
-  if (s.topP < 1) out.push(topP(s.topP));
-  return out;
-}
 
 /** The sampler's fractions in the map's terms (block, realized, nominal, counts). */
 export function fromSampler(fs: readonly SamplerFraction[]): RoutedFraction[] {

@@ -6,6 +6,8 @@ export { generate, generateStream } from "./generate.js";
 export type { ContextOverflow, FinishReason, GenerateEvent, GenerateOptions, GenerateResult, SequenceResult } from "./generate.js";
 export { composeProcessors, greedy, processedProbabilities, repetitionPenalty, temperature, topK, topP } from "./processors.js";
 export type { LogitsProcessor, ProcessorContext } from "./processors.js";
+export { processorsFor } from "./processors-for.js";
+export type { SamplingSettings } from "./processors-for.js";
 export { argmax, createRng, sampleIndex } from "./rng.js";
 export type { Rng } from "./rng.js";
 export { RoutingCounter } from "./stats.js";
