@@ -1,7 +1,8 @@
 // Known answers for deriveSeed, computed independently by a small Python reimplementation of
 // mulberry32 and of the four salts as they stood before deriveSeed (Python integers with
-// explicit 32-bit masks, run with /usr/bin/python3; not by this package's code). They pin
-// today's derived seeds, so checkpoints, resumed runs and the README's numbers stay valid.
+// explicit 32-bit masks; not by this package's code): /usr/bin/python3
+// packages/core/scripts/known-answers.py. They pin today's derived seeds, so checkpoints,
+// resumed runs and the README's numbers stay valid.
 import { describe, expect, it } from "vitest";
 import { SEED_PURPOSES, deriveSeed, type SeedPurpose } from "./seed.js";
 import { mulberry32 } from "./rng.js";
