@@ -9,59 +9,22 @@
 // routing. The prompt's own per-token decisions come from the sampler's CachedDecoder
 // prefill (the same computation generateStream runs first).
 import type { Transformer } from "@mixdepth/transformer";
-import {
-  CachedDecoder,
-  generateStream,
-  greedy,
-  repetitionPenalty,
-  temperature,
-  topK,
-  topP,
-  type BlockVisit,
-  type LogitsProcessor,
-  type RoutedFraction as SamplerFraction,
-} from "@mixdepth/sampler";
+import { CachedDecoder, generateStream, processorsFor, type RoutedFraction as SamplerFraction } from "@mixdepth/sampler";
 import type { MapCell, RoutedFraction } from "./routing-map.js";
 import type { SamplingSettings } from "./sampling.js";
-
-/** Settings -> the sampler's processors, in the usual order (penalty, temperature, top-k, top-p). */
-export function processorsFor(s: SamplingSettings): LogitsProcessor[] {
-  const out: LogitsProcessor[] = [];
-  if (s.repetitionPenalty !== 1) out.push(repetitionPenalty(s.repetitionPenalty));
-  if (s.temperature === 0) return [...out, greedy()];
-  out.push(temperature(s.temperature));
-  if (s.topK > 0) out.push(topK(s.topK));
-  if (s.topP < 1) out.push(topP(s.topP));
-  return out;
-}
-
-export function cellOf(v: BlockVisit): MapCell {
-  return {
-    processed: v.processed,
-    ...(v.score === undefined ? {} : { score: v.score }),
-    ...(v.probability === undefined ? {} : { probability: v.probability }),
-  };
-}
 
 /** The sampler's fractions in the map's terms (block, realized, nominal, counts). */
 export function fromSampler(fs: readonly SamplerFraction[]): RoutedFraction[] {
   return fs.map((f) => ({ block: f.layer, realized: f.tokens ? f.fraction : 0, nominal: f.capacity, processed: f.processed, total: f.tokens }));
 }
 
-/** Per prompt token, one cell per block: the sampler's causal prefill decisions. */
+/** Per prompt token, one cell per block (a BlockVisit is a cell): the sampler's causal prefill decisions. */
 export function prefillCells(model: Transformer, ids: readonly number[]): MapCell[][] {
   const dec = new CachedDecoder(model);
   try {
     const out = dec.prefill(ids);
     out.logits.dispose();
-    const byLayer = new Map(out.routing.map((r) => [r.layer, r]));
-    return ids.map((_, i) =>
-      model.config.layers.map((l): MapCell => {
-        const r = byLayer.get(l.index);
-        if (!l.routed || !r) return { processed: true };
-        return { processed: r.processed[i] ?? false, score: r.scores[i] as number, probability: r.probability[i] as number };
-      }),
-    );
+    return out.tokens.map((t) => t.blocks);
   } finally {
     dec.dispose();
   }
@@ -134,7 +97,7 @@ export async function decode(
       fractions = fromSampler(e.routing);
       const visit = e.visits[0];
       // Step 0 reports the last prompt token, already drawn from the prefill.
-      const fed = e.step > 0 && visit ? { position: visit.position, cells: visit.blocks.map(cellOf) } : null;
+      const fed = e.step > 0 && visit ? { position: visit.position, cells: visit.blocks } : null;
       await onStep({ step: e.step, token, fed, ms: dt, fractions });
       if (signal?.aborted) break;
     }

@@ -1,10 +1,11 @@
 // Teacher-forced routing of the prompt (docs/method.md sections 2-3): one forward pass with
 // training-time top-k routing or with the causal sampling-time decision, read back as one
-// cell per (token, block). Cells cover every block: dense blocks always process the token.
-// Blocks with an MoE MLP add which experts processed each token (section 6).
+// cell per (token, block) from the transformer's routingTable. Cells cover every block: dense
+// blocks always process the token. Blocks with an MoE MLP add which experts processed each
+// token (section 6).
 import * as tf from "@tensorflow/tfjs-core";
 import { expertsAt, type ResolvedModelConfig } from "@mixdepth/core";
-import type { ExpertTrace, RoutingTrace, Transformer } from "@mixdepth/transformer";
+import { routingTable, type ExpertTrace, type RoutingTrace, type Transformer } from "@mixdepth/transformer";
 import type { MapBlock, MapCell } from "./routing-map.js";
 
 export function mapBlocks(model: Pick<Transformer, "config">): MapBlock[] {
@@ -14,22 +15,9 @@ export function mapBlocks(model: Pick<Transformer, "config">): MapBlock[] {
   });
 }
 
-/** Cells [token][block] of sequence 0 from a forward pass's traces. */
+/** Cells [token][block] of sequence 0 from a forward pass's traces (a BlockVisit of the routingTable is a cell). */
 export function cellsFromTraces(config: ResolvedModelConfig, tokens: number, traces: readonly RoutingTrace[], expertTraces: readonly ExpertTrace[]): MapCell[][] {
-  const byLayer = new Map(traces.map((t) => [t.layer, t]));
-  const experts = new Map(expertTraces.map((t) => [t.layer, t]));
-  return Array.from({ length: tokens }, (_, pos) =>
-    config.layers.map((l): MapCell => {
-      const et = experts.get(l.index);
-      const took = et ? { experts: et.processed.flatMap((rows, e) => ((rows[0] ?? []).includes(pos) ? [e] : [])) } : {};
-      const t = byLayer.get(l.index);
-      if (!l.routed || !t) return { processed: true, ...took };
-      const processed = (t.processed[0] ?? []).includes(pos);
-      const score = t.scores[0]?.[pos];
-      const probability = t.probability?.[0]?.[pos];
-      return { processed, ...(score === undefined ? {} : { score }), ...(probability === undefined ? {} : { probability }), ...took };
-    }),
-  );
+  return (routingTable({ config }, traces, { length: tokens }, expertTraces)[0] ?? []).map((t) => t.blocks);
 }
 
 /**

@@ -194,7 +194,7 @@ export interface SampleOptions {
 
 /** Streams text from a checkpoint with causal routing (KV-cached decoder of @mixdepth/sampler). */
 export async function sampleCommand(path: string, o: SampleOptions): Promise<void> {
-  const { generateStream, temperature, topK, topP, greedy } = await import("@mixdepth/sampler");
+  const { generateStream, processorsFor } = await import("@mixdepth/sampler");
   const ck = loadModelCheckpoint(path);
   const tokenizer = tokenizerFromJSON(ck.config.tokenizer, ck.parsed.resolved.vocabSize);
   const model = modelFromCheckpoint(ck);
@@ -206,7 +206,7 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
     if (prompt.length > model.config.contextLength) {
       console.log(`note: --prompt has ${prompt.length} tokens, more than the model's contextLength ${model.config.contextLength}; the model sees its last ${keep}`);
     }
-    const processors = o.temperature === 0 ? [greedy()] : [temperature(o.temperature), ...(o.topK ? [topK(o.topK)] : []), ...(o.topP ? [topP(o.topP)] : [])];
+    const processors = processorsFor({ temperature: o.temperature, topK: o.topK ?? 0, topP: o.topP ?? 1 });
     console.log(`checkpoint: ${ck.dir} (step ${ck.config.step ?? "unknown"}; ${printable(String(ck.config.description ?? ""))})`);
     process.stdout.write(printable(o.prompt));
     const t0 = performance.now();

@@ -1,5 +1,6 @@
 // Per-token depth from the model's forward traces: dense blocks count every token, each routed
-// block exactly k tokens under top-k, and the causal view matches the sampling-time rule.
+// block exactly k tokens under top-k, and the causal view equals what sampling does: the same
+// tokens decoded one at a time through the model's KV cache, counted from each step's traces.
 import { describe, expect, it } from "vitest";
 import { expectNoLeaks } from "@mixdepth/vitest-config/tf";
 import { createTransformer } from "@mixdepth/transformer";
@@ -25,6 +26,27 @@ describe("depth view", () => {
       const k = routedTokens(0.25, s);
       expect(depth.reduce((a, b) => a + b, 0)).toBe(2 * s + 2 * k); // not vacuous: k = 8 > 0
       expect(k).toBe(8);
+    });
+    model.dispose();
+  });
+
+  it("causal: each token's depth is what one-token-at-a-time cached decoding gives it", async () => {
+    const model = createTransformer(cfg, { seed: 1 });
+    const ids = Array.from(byteTokenizer().encode("The jury said it did find that")).slice(0, 24);
+    await expectNoLeaks(() => {
+      const { depth } = tokenDepths(model, ids, "causal");
+      const cache = model.createCache();
+      const decoded = ids.map((id) => {
+        const x = tf.tensor2d([[id]], [1, 1], "int32");
+        const out = model.forward(x, { routing: "causal", cache, trace: true });
+        tf.dispose([x, out.logits, ...Object.values(out.auxLosses)]);
+        return 2 + out.traces.reduce((a, t) => a + (t.processed[0] ?? []).length, 0); // 2 dense blocks
+      });
+      cache.dispose();
+      expect(depth).toEqual(decoded);
+      // Not vacuous: the causal rule took some tokens through a routed block and skipped others.
+      expect(Math.max(...depth)).toBeGreaterThan(2);
+      expect(Math.min(...depth)).toBeLessThan(4);
     });
     model.dispose();
   });

@@ -1,12 +1,12 @@
 // What the report observes of a model's forward pass beyond the loss. Per-token depth (the
 // paper's figure of routing decisions): how many of the model's blocks processed each token
-// of a validation passage; `tokenDepths` is the one place that reads routing, from the
-// per-routed-block traces of the model's own forward pass, so a change in how routing is
-// observed is a change here only. Per block with an MoE MLP (method section 6): how many
-// tokens each real expert processed and how many no expert took (the no-op path). And the
-// auxiliary losses by name, which the training objective only reports summed.
+// of a validation passage, read from the model's own forward pass through the transformer's
+// routingTable (the one place that turns traces into per-token depth). Per block with an MoE
+// MLP (method section 6): how many tokens each real expert processed and how many no expert
+// took (the no-op path), from the same table. And the auxiliary losses by name, which the
+// training objective only reports summed.
 import * as tf from "@tensorflow/tfjs";
-import type { ForwardOptions, Transformer } from "@mixdepth/transformer";
+import { routingTable, type BlockVisit, type ForwardOptions, type TokenVisits, type Transformer } from "@mixdepth/transformer";
 import type { Batch } from "@mixdepth/train";
 import type { Tokenizer } from "@mixdepth/text";
 
@@ -42,13 +42,17 @@ export function tokenDepths(model: Transformer, ids: ArrayLike<number>, mode: De
   try {
     const out = model.forward(x, { routing: mode, trace: true });
     tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
-    const dense = model.config.nLayers - out.traces.length;
-    const depth = new Array<number>(n).fill(dense);
-    for (const t of out.traces) for (const i of t.processed[0] ?? []) depth[i] = (depth[i] as number) + 1;
-    const experts = out.expertTraces.map((t): ExpertLoad => {
-      const entered = out.traces.find((r) => r.layer === t.layer)?.processed[0] ?? Array.from({ length: n }, (_, i) => i);
-      const taken = new Set(t.processed.flatMap((rows) => rows[0] ?? []));
-      return { layer: t.layer, load: t.processed.map((rows) => (rows[0] ?? []).length), skipped: entered.filter((i) => !taken.has(i)).length, tokens: entered.length };
+    const [row] = routingTable(model, out.traces, { length: n }, out.expertTraces) as [TokenVisits[]];
+    const depth = row.map((t) => t.depth);
+    const experts = (model.config.experts?.blocks ?? []).map((layer): ExpertLoad => {
+      const entered = row.map((t) => t.blocks[layer] as BlockVisit).filter((v) => v.processed);
+      const count = model.config.experts?.count ?? 0;
+      return {
+        layer,
+        load: Array.from({ length: count }, (_, e) => entered.filter((v) => v.experts?.includes(e)).length),
+        skipped: entered.filter((v) => !v.experts?.length).length,
+        tokens: entered.length,
+      };
     });
     return { depth, routedBlocks: out.traces.map((t) => t.layer), experts };
   } finally {

@@ -1,4 +1,4 @@
-// The data sampler's seeded generator: @mixdepth/router's Mulberry32, whose whole state is one
+// The data sampler's seeded generator: @mixdepth/core's Mulberry32, whose whole state is one
 // 32-bit integer, so a run saves it in its checkpoint and resumes the exact same stream.
 import { Mulberry32 } from "@mixdepth/core";
 

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { totalmem } from "node:os";
 import * as tf from "@tensorflow/tfjs";
+import { deriveSeed } from "@mixdepth/core";
 import { createTransformer, CheckpointError, type Transformer } from "@mixdepth/transformer";
 import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts } from "@mixdepth/flops-accounting";
 import {
@@ -192,7 +193,7 @@ class RunState {
     this.model = createTransformer(valid.config.model, { seed: t.seed });
     this.params = trainableWeights(this.model);
     this.optimizer = new AdamW(this.params, { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, decay: decayRule(t) });
-    this.rng = new Rng(t.seed ^ 0x0ba7c4);
+    this.rng = new Rng(deriveSeed(t.seed, "batches"));
     this.fingerprint = fingerprint(valid, dataKey);
     this.perStep = flopsPerStep(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, routerCost: valid.routerCost });
   }

@@ -13,3 +13,5 @@ export type {
   RoutingConfig,
 } from "./model-config.js";
 export { Mulberry32, gaussian, mulberry32 } from "./rng.js";
+export { SEED_PURPOSES, deriveSeed } from "./seed.js";
+export type { SeedPurpose } from "./seed.js";

@@ -14,7 +14,7 @@
 // that enter the block, then the experts choose among those), without one it is MoE, or
 // integrated MoDE when it has no-op experts (attention runs on every token).
 import * as tf from "@tensorflow/tfjs-core";
-import { routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
+import { deriveSeed, routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
 import { createRouter, registerBuiltinRouters, routerContext, routerWeightShapes, type Router } from "@mixdepth/router";
 import { TransformerBlock, transformerBlockWeightShapes, type BranchResult, type KeyValues } from "./transformer-block.js";
 import { gatherTokens, scatterAddTokens } from "./token-gather.js";
@@ -174,7 +174,7 @@ export class ModBlock {
     if (this.routed) {
       registerBuiltinRouters();
       // Every routed block gets its own router (docs/method.md section 8: never one shared router).
-      this.router = createRouter(config.routing.router, routerContext(config, index, (seed * 1000003 + index * 7919) >>> 0));
+      this.router = createRouter(config.routing.router, routerContext(config, index, deriveSeed(seed, "block-router", index)));
     } else {
       this.router = null;
     }

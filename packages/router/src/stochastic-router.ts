@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
 import type { CausalRouteResult, Router, RouteResult, RouterContext, RouterJSON } from "./router.js";
-import { ConfigError, Mulberry32, gaussian } from "@mixdepth/core";
+import { ConfigError, Mulberry32, deriveSeed, gaussian } from "@mixdepth/core";
 import { assertK, topkPositions } from "./topk.js";
 
 export interface StochasticRouterOptions {
@@ -62,7 +62,7 @@ export class StochasticRouter implements Router {
   private readonly scale: "one" | "noise";
 
   constructor(private readonly context: RouterContext) {
-    this.rng = new Mulberry32(context.seed ^ 0x5bd1e995);
+    this.rng = new Mulberry32(deriveSeed(context.seed, "stochastic-router"));
     // Default 0.125: the paper's best capacity. Models pass the block's own capacity.
     const capacity = context.capacity ?? 0.125;
     if (typeof capacity !== "number" || !(capacity > 0 && capacity <= 1)) {

@@ -2,11 +2,11 @@
 // the model's own incremental forward pass, model.forward(ids, { routing: "causal", cache }).
 // The prompt is prefilled in one call, then one token per call. The model owns the sparse
 // per-block KV cache (a routed block caches only the tokens its causal decision routed) and
-// the MoD semantics; this class tracks the sequence, checks its budget, and turns the
-// model's routing traces into per-token decisions.
+// the MoD semantics; this class tracks the sequence, checks its budget, and reports the
+// model's routing per token (the transformer's routingTable) and per routed block.
 import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
-import type { KVCache, Transformer } from "@mixdepth/transformer";
+import { routingTable, type BlockVisit, type KVCache, type TokenVisits, type Transformer } from "@mixdepth/transformer";
 
 /** The causal decision of one routed block for the tokens of one decoder call. */
 export interface TokenRouting {
@@ -26,8 +26,10 @@ export interface DecodeOutput {
    * last one. Caller owns (dispose it).
    */
   logits: tf.Tensor2D;
-  /** One entry per routed block, in layer order. */
+  /** One entry per routed block, in layer order (the columns of `tokens`, read per block). */
   routing: TokenRouting[];
+  /** One entry per new token: its position, depth and how each block handled it (transformer's routingTable). */
+  tokens: TokenVisits[];
   /** Absolute position of the first new token. */
   start: number;
 }
@@ -140,22 +142,18 @@ export class CachedDecoder {
     const ids = tf.tensor2d(Array.from(tokens), [1, t], "int32");
     let out;
     try {
-      out = this.model.forward(ids, { routing: "causal", causal: this.causal, cache: this.cache, logits: allLogits ? "all" : "last", trace: c.routing.blocks.length > 0 });
+      out = this.model.forward(ids, { routing: "causal", causal: this.causal, cache: this.cache, logits: allLogits ? "all" : "last", trace: true });
     } finally {
       ids.dispose();
     }
     const rows = out.logits.shape[1];
     const logits = tf.reshape(out.logits, [rows, c.vocabSize]) as tf.Tensor2D; // [rows, V]
     out.logits.dispose();
-    const routing = out.traces.map((trace): TokenRouting => {
-      const processed = new Set(trace.processed[0]);
-      return {
-        layer: trace.layer,
-        processed: tokens.map((_, i) => processed.has(start + i)),
-        scores: trace.scores[0] ?? [],
-        probability: trace.probability?.[0] ?? [],
-      };
+    const columns = routingTable(this.model, out.traces, { length: t, start }, out.expertTraces)[0] as TokenVisits[];
+    const routing = c.routing.blocks.map((layer): TokenRouting => {
+      const visits = columns.map((col) => col.blocks[layer] as BlockVisit);
+      return { layer, processed: visits.map((v) => v.processed), scores: visits.map((v) => v.score as number), probability: visits.map((v) => v.probability as number) };
     });
-    return { logits, routing, start };
+    return { logits, routing, tokens: columns, start };
   }
 }

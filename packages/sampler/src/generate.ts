@@ -5,8 +5,8 @@
 // prompt order, so a seed fixes the whole batch's output.
 import * as tf from "@tensorflow/tfjs-core";
 import type { CausalRouting } from "@mixdepth/core";
-import type { Transformer } from "@mixdepth/transformer";
-import { CachedDecoder, ContextLengthError, type TokenRouting } from "./decoder.js";
+import type { TokenVisits, Transformer } from "@mixdepth/transformer";
+import { CachedDecoder, ContextLengthError } from "./decoder.js";
 import { heldBackDelta, Utf8Stream } from "@mixdepth/text";
 import { processedProbabilities, type LogitsProcessor } from "./processors.js";
 import { createRng } from "./rng.js";
@@ -50,17 +50,6 @@ export interface GenerateOptions {
   slideKeep?: number;
 }
 
-/** How one block handled one token (dense blocks always process). */
-export interface BlockVisit {
-  layer: number;
-  routed: boolean;
-  processed: boolean;
-  /** Routed blocks: router score r. */
-  score?: number;
-  /** Routed blocks: probability behind the causal decision. */
-  probability?: number;
-}
-
 /** One generation step: one new token for each unfinished sequence. */
 export interface GenerateEvent {
   /** 0-based index of the generated token. */
@@ -74,9 +63,9 @@ export interface GenerateEvent {
   /**
    * Per sequence: the blocks that processed the token whose forward pass produced this
    * step's logits (the previous token: the prompt's last token at step 0), one entry per
-   * block, and that token's position. null where the sequence had finished.
+   * block, that token's position and depth. null where the sequence had finished.
    */
-  visits: ({ position: number; blocks: BlockVisit[] } | null)[];
+  visits: (TokenVisits | null)[];
   /** Realized routed fraction per routed block so far (prefill included), pooled over the batch. */
   routing: RoutedFraction[];
 }
@@ -106,17 +95,7 @@ interface SequenceState {
   utf8: Utf8Stream | null;
   finished: FinishReason | null;
   logits: tf.Tensor2D | null; // [1, V] next-token logits, owned
-  lastVisit: { position: number; blocks: BlockVisit[] };
-}
-
-function visitsOf(model: Transformer, routing: readonly TokenRouting[], row: number, position: number): { position: number; blocks: BlockVisit[] } {
-  const byLayer = new Map(routing.map((r) => [r.layer, r]));
-  const blocks = model.config.layers.map((l): BlockVisit => {
-    const r = byLayer.get(l.index);
-    if (!l.routed || !r) return { layer: l.index, routed: false, processed: true };
-    return { layer: l.index, routed: true, processed: r.processed[row] ?? false, score: r.scores[row] as number, probability: r.probability[row] as number };
-  });
-  return { position, blocks };
+  lastVisit: TokenVisits;
 }
 
 function resolve(model: Transformer, prompts: readonly (readonly number[])[], options: GenerateOptions) {
@@ -183,7 +162,7 @@ export async function* generateStream(
     const out = s.decoder.prefill(tokens);
     counter.add(out.routing);
     s.logits = out.logits;
-    s.lastVisit = visitsOf(model, out.routing, tokens.length - 1, out.start + tokens.length - 1);
+    s.lastVisit = out.tokens[tokens.length - 1] as TokenVisits;
   };
 
   try {
@@ -196,7 +175,7 @@ export async function* generateStream(
         utf8: tokenBytes ? new Utf8Stream() : null,
         finished: null,
         logits: null,
-        lastVisit: { position: 0, blocks: [] },
+        lastVisit: { position: 0, depth: 0, blocks: [] },
       };
       states.push(s);
       const c = model.config.contextLength;
@@ -269,7 +248,7 @@ export async function* generateStream(
         const out = s.decoder.step(s.history[s.history.length - 1] as number);
         counter.add(out.routing);
         s.logits = out.logits;
-        s.lastVisit = visitsOf(model, out.routing, 0, out.start);
+        s.lastVisit = out.tokens[0] as TokenVisits;
       }
       event.routing = counter.fractions();
       yield event;

@@ -62,9 +62,26 @@ describe.each(testBackends())("routing stats on %s", (backend) => {
       const sum = got.blocks.reduce((a, b) => a + b.tp, 0);
       expect(got.total.tp).toBe(sum);
       expect(got.total.layer).toBe(-1);
-      // Predictor mode runs too (a different rule, so only sanity here).
+      // Predictor mode (the config's default rule), checked on block 1: its input is the same
+      // under top-k and causal routing (block 0 is dense), so the causal-mode forward's trace
+      // holds the predictor's decisions on the very input the top-k trace routed.
       const pred = causalRoutingAgreement(model, x);
-      expect(pred.total.tp + pred.total.fp + pred.total.fn + pred.total.tn).toBe(2 * 16 * 2);
+      const causal = model.forward(x, { routing: "causal", causal: "predictor", trace: true });
+      tf.dispose([causal.logits, ...Object.values(causal.auxLosses)]);
+      const chosen = causal.traces[0]!;
+      const target = ref.traces[0]!;
+      expect([chosen.layer, target.layer]).toEqual([1, 1]);
+      const c = { tp: 0, fp: 0, fn: 0, tn: 0 };
+      for (let b = 0; b < 2; b++) {
+        for (let s = 0; s < 16; s++) {
+          const p = chosen.processed[b]!.includes(s);
+          const t = target.processed[b]!.includes(s);
+          c[p && t ? "tp" : p ? "fp" : t ? "fn" : "tn"]++;
+        }
+      }
+      expect(pred.blocks[0]).toMatchObject({ layer: 1, ...c });
+      // Not the threshold rule under another name: the two rules disagree on this block.
+      expect([pred.blocks[0]!.tp, pred.blocks[0]!.fp]).not.toEqual([got.blocks[0]!.tp, got.blocks[0]!.fp]);
       x.dispose();
       model.dispose();
     });

@@ -3,6 +3,8 @@ export type { ForwardOptions, ForwardResult, LossResult, TransformerOptions } fr
 export { KVCache } from "./kv-cache.js";
 export { RoutingAgreementCounter, causalRoutingAgreement } from "./routing-agreement.js";
 export type { CausalAgreement } from "./routing-agreement.js";
+export { routingTable } from "./routing-table.js";
+export type { BlockVisit, RoutingTableShape, TokenVisits } from "./routing-table.js";
 export type { ExpertTrace, KeyValues, RoutingMode, RoutingObservation, RoutingTrace } from "@mixdepth/mod-block";
 export { crossEntropy } from "./loss.js";
 export { kernelMatmulFlops } from "./kernel-flops.js";

@@ -3,7 +3,7 @@
 // router), final norm, output head tied to the token embedding by default.
 // Formulas, weight names and shapes: ../README.md.
 import * as tf from "@tensorflow/tfjs-core";
-import { mulberry32 } from "@mixdepth/core";
+import { deriveSeed, mulberry32 } from "@mixdepth/core";
 import { ModBlock, layerNorm, rmsNorm, type ExpertTrace, type KeyValues, type RoutingMode, type RoutingObservation, type RoutingTrace } from "@mixdepth/mod-block";
 import { resolveModelConfig, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { embeddingLookup } from "./embedding.js";
@@ -79,7 +79,7 @@ export class Transformer {
     const seed = options.seed ?? 0;
     if (!Number.isInteger(seed)) throw new RangeError(`seed: must be an integer (got ${JSON.stringify(seed)})`);
     // One generator for the model-level weights, one stream for the blocks (in layer order).
-    const topRand = mulberry32(seed ^ 0x5eed);
+    const topRand = mulberry32(deriveSeed(seed, "top-weights"));
     const blockRand = mulberry32(seed);
     const blocks: ModBlock[] = [];
     try {

@@ -2,7 +2,7 @@
 // a leaked tensor is caught, and both backends load.
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { expectNoLeaks, gradCheck, maxAbsDiff, testBackends, useBackend, variableGradCheck } from "./tf.js";
+import { expectNoLeaks, gradCheck, maxAbsDiff, relativeError, testBackends, useBackend, variableGradCheck } from "./tf.js";
 
 describe.each(testBackends())("helpers on %s", (backend) => {
   it("activates the backend", async () => {
@@ -22,8 +22,19 @@ describe.each(testBackends())("helpers on %s", (backend) => {
     await expectNoLeaks(() => {
       expect(gradCheck(good, [x])).toBeLessThan(1e-2);
       expect(gradCheck(bad, [x])).toBeGreaterThan(0.1);
+      // Both gradients 0 (the function ignores its input): nothing compared, NaN, so an
+      // expectation of a small error fails instead of passing on 0.
+      expect(gradCheck((a) => tf.mul(tf.sum(a), 0) as tf.Scalar, [x])).toBeNaN();
     });
     x.dispose();
+  });
+
+  it("relativeError: 0 only for equal non-zero gradients, NaN when both are about 0", () => {
+    expect(relativeError([1, 2], [1, 2])).toBe(0);
+    expect(relativeError([1, 0], [0, 1])).toBeCloseTo(Math.SQRT2 / 2, 12);
+    expect(relativeError([0, 0], [0, 0])).toBeNaN();
+    expect(relativeError([1e-14], [-1e-14])).toBeNaN();
+    expect(relativeError([], [])).toBeNaN();
   });
 
   it("variableGradCheck accepts a correct gradient, rejects a wrong one, skips coordinates whose key flips", async () => {

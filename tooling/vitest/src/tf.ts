@@ -55,7 +55,8 @@ export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | Arra
 /**
  * Central finite differences of a scalar function `f` w.r.t. each input, compared with
  * `tf.grads`. Runs in float32, so use small inputs and eps ~1e-2. Checks at most `maxCoords`
- * coordinates per input (spread evenly) to stay fast. Returns {@link relativeError}.
+ * coordinates per input (spread evenly) to stay fast. Returns {@link relativeError} (NaN when
+ * both gradients are about 0 at the checked coordinates: pick inputs where they are not).
  */
 export function gradCheck(
   f: (...xs: tf.Tensor[]) => tf.Scalar,
@@ -89,7 +90,9 @@ export function gradCheck(
 
 /**
  * ||a - n|| / (||a|| + ||n||) over the checked coordinates: float32 central differences are
- * noisy per coordinate, but a wrong gradient is off by O(1) in this norm.
+ * noisy per coordinate, but a wrong gradient is off by O(1) in this norm. NaN when both norms
+ * are about 0 (nothing was compared: a gradient that vanishes at the checked coordinates, or
+ * none checked), so `expect(err).toBeLessThan(tol)` fails rather than passing vacuously.
  */
 export function relativeError(analytic: ArrayLike<number>, numeric: ArrayLike<number>): number {
   let diff = 0;
@@ -103,7 +106,7 @@ export function relativeError(analytic: ArrayLike<number>, numeric: ArrayLike<nu
     nn += n * n;
   }
   const denom = Math.sqrt(na) + Math.sqrt(nn);
-  return denom < 1e-12 ? 0 : Math.sqrt(diff) / denom;
+  return denom < 1e-12 ? Number.NaN : Math.sqrt(diff) / denom;
 }
 
 /**
