@@ -1,5 +1,5 @@
-export { setupBackend, wasmBinaryDir } from "./setup-backend.js";
-export type { LoadedBackend, SetupBackendOptions, SkippedBackend } from "./setup-backend.js";
+export { describeNative, setupBackend, wasmBinaryDir } from "./setup-backend.js";
+export type { LoadedBackend, NativeLibrary, SetupBackendOptions, SkippedBackend } from "./setup-backend.js";
 export { BACKEND_CHOICES, BACKEND_ENV, BackendChoiceError, BackendError, parseBackendChoice, resolveBackendChoice } from "./backend-choice.js";
 export type { BackendChoice, BackendSources, ResolvedBackendChoice } from "./backend-choice.js";
 export { installWasmCopyFix, uninstallWasmCopyFix, wasmCopyFixInstalled } from "./wasm-copy.js";
