@@ -9,9 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, parseBackendChoice, type BackendChoice } from "./backend-choice.js";
-import { installWasmCopyFix, uninstallWasmCopyFix } from "./wasm-copy.js";
-import { installWasmMatMulFix, uninstallWasmMatMulFix } from "./wasm-matmul.js";
-import { installWasmSumFix, uninstallWasmSumFix } from "./wasm-sum.js";
+import { installWasmFixes, uninstallWasmFixes } from "./wasm-fixes.js";
 
 export interface SkippedBackend {
   /** The npm package that was tried. */
@@ -193,14 +191,9 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<L
       skipped.push({ name: c.provider, reason: reasonOf(err) });
       continue;
     }
-    const fixes: string[] = [];
     const wasmFixes = c.name === "wasm" && options.wasmFixes !== false;
-    if (wasmFixes && installWasmMatMulFix()) fixes.push("matmuls on XNNPACK (transposed, batched)");
-    else uninstallWasmMatMulFix();
-    if (wasmFixes && installWasmCopyFix()) fixes.push("slice/split/concat copy runs in place");
-    else uninstallWasmCopyFix();
-    if (wasmFixes && installWasmSumFix()) fixes.push("sums over leading axes on XNNPACK");
-    else uninstallWasmSumFix();
+    const fixes = wasmFixes ? installWasmFixes() : [];
+    if (!wasmFixes) uninstallWasmFixes();
     const native = c.name === "tensorflow" ? nativeLibrary(c.provider) : null;
     const line = `backend: ${c.name} (${choice})${native ? ` on TensorFlow ${native.tfVersion} ${native.device}` : ""}`;
     const note = native ? cpuOnGpuPackage(native) : null;
