@@ -1,8 +1,11 @@
 // Backend selection in the browser: webgpu, then webgl, then wasm (style.md: the
 // application, not the libraries, decides where tensors live). Each skipped backend keeps
 // the reason so the page can say why it did not run. The wasm binaries are bundled by Vite
-// from the installed @tensorflow/tfjs-backend-wasm package (no CDN).
+// from the installed @tensorflow/tfjs-backend-wasm package (no CDN). On wasm the page installs
+// the backend's speed fixes (matmul, copy, sum) from the browser-safe entry of
+// @mixdepth/backend, the same kernels that setupBackend installs in Node.
 import * as tf from "@tensorflow/tfjs";
+import { installWasmFixes } from "@mixdepth/backend/wasm-fixes";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import wasmPlain from "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url";
 import wasmSimd from "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url";
@@ -21,7 +24,9 @@ export interface BackendChoiceResult {
   name: BrowserBackend;
   requested: BackendRequest;
   skipped: SkippedBackend[];
-  /** One line for the page, e.g. "wasm (skipped webgpu: no adapter; skipped webgl: ...)". */
+  /** Speed fixes installed for this backend (wasm: @mixdepth/backend/wasm-fixes' names). */
+  fixes: string[];
+  /** One line for the page, e.g. "wasm (auto; 3 wasm fixes; skipped webgpu: no adapter; skipped webgl: ...)". */
   line: string;
 }
 
@@ -97,9 +102,11 @@ export async function selectBackend(requested: BackendRequest = "auto"): Promise
     }
     if (reason === null) {
       await tf.ready();
+      const fixes = name === "wasm" ? installWasmFixes() : [];
       const why = skipped.map((s) => `skipped ${s.name}: ${s.reason}`).join("; ");
       const how = requested === "auto" ? "auto" : `requested ${requested}`;
-      return { name, requested, skipped, line: `${name} (${how}${why ? `; ${why}` : ""})` };
+      const fixed = fixes.length > 0 ? `; ${fixes.length} wasm fixes: ${fixes.join(", ")}` : "";
+      return { name, requested, skipped, fixes, line: `${name} (${how}${fixed}${why ? `; ${why}` : ""})` };
     }
     skipped.push({ name, reason });
   }

@@ -170,6 +170,8 @@ describe("demo page in headless Chromium", () => {
     await page.waitForSelector('body[data-state="done"][data-runs="1"]', { timeout: 150_000 });
     const backend = await page.$eval("#backend", (e) => ({ name: (e as HTMLElement).dataset.backend, text: e.textContent }));
     expect(["webgpu", "webgl", "wasm"]).toContain(backend.name);
+    // On wasm the page runs the backend's speed fixes (@mixdepth/backend/wasm-fixes).
+    if (backend.name === "wasm") expect(backend.text).toContain("3 wasm fixes: matmuls on XNNPACK (transposed, batched), slice/split/concat copy runs in place, sums over leading axes on XNNPACK");
     expect(await page.getAttribute("#ckpt-mod", "data-loaded")).toBe("true");
     const maxTokens = Number(await page.inputValue("#maxTokens"));
     const generated = Number(await page.getAttribute("#gen-map", "data-generated"));

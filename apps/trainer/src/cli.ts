@@ -82,7 +82,7 @@ function addConfigOptions(cmd: Command, presetName: string): Command {
     .option("--seq-len <n>", `training.seqLen ${d(t.seqLen)}`)
     .option("--lr <x>", `training.lr, the peak learning rate ${d(t.lr)}`)
     .option("--seed <n>", `training.seed ${d(t.seed)}`)
-    .option("--workers <n|auto>", `training.workers: ranks of data parallelism, this thread plus worker threads, each computing a block of the batch; auto: the cores, at most ${MAX_AUTO_RANKS} and at most training.batchSize; 1 on the native backend ${d(t.workers)}`)
+    .option("--workers <n|auto>", `training.workers: ranks of data parallelism, this thread plus worker threads, each computing a block of the batch; auto: the free cores (cores minus the load average), at most ${MAX_AUTO_RANKS} and at most training.batchSize; 1 on the native backend ${d(t.workers)}`)
     .option("--data <path>", `data.source: "brown" or a UTF-8 text file or folder ${d(p.data.source)}`)
     .option("-o, --out <dir>", `output.dir: the run folder ${d(p.output.dir)}`)
     .option("--plugin <module>", "ES module exporting register(registry) that registers router kinds; a path or a package name (repeatable; adds to the config's plugins)", collect)

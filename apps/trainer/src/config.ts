@@ -138,7 +138,7 @@ const BASE_TRAINING: TrainerConfig["training"] = {
   evalBatches: 4,
   checkpointEvery: 100,
   seed: 0,
-  // Both cores of the machines this is sized for (@mixdepth/train/node resolveRanks: at most 4, at most batchSize).
+  // The free cores (@mixdepth/train/node resolveRanks: cores minus the load average, at most 4, at most batchSize).
   workers: "auto",
 };
 

@@ -1,7 +1,17 @@
-export { setupBackend, wasmBinaryDir } from "./setup-backend.js";
-export type { LoadedBackend, SetupBackendOptions, SkippedBackend } from "./setup-backend.js";
+export { describeNative, setupBackend, wasmBinaryDir } from "./setup-backend.js";
+export type { LoadedBackend, NativeLibrary, SetupBackendOptions, SkippedBackend } from "./setup-backend.js";
 export { BACKEND_CHOICES, BACKEND_ENV, BackendChoiceError, BackendError, parseBackendChoice, resolveBackendChoice } from "./backend-choice.js";
 export type { BackendChoice, BackendSources, ResolvedBackendChoice } from "./backend-choice.js";
-export { installWasmCopyFix, uninstallWasmCopyFix, wasmCopyFixInstalled } from "./wasm-copy.js";
-export { installWasmMatMulFix, uninstallWasmMatMulFix, wasmMatMulFixInstalled } from "./wasm-matmul.js";
-export { installWasmSumFix, uninstallWasmSumFix, wasmSumFixInstalled } from "./wasm-sum.js";
+export {
+  installWasmCopyFix,
+  installWasmFixes,
+  installWasmMatMulFix,
+  installWasmSumFix,
+  uninstallWasmCopyFix,
+  uninstallWasmFixes,
+  uninstallWasmMatMulFix,
+  uninstallWasmSumFix,
+  wasmCopyFixInstalled,
+  wasmMatMulFixInstalled,
+  wasmSumFixInstalled,
+} from "./wasm-fixes.js";

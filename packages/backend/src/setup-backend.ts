@@ -9,14 +9,22 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, parseBackendChoice, type BackendChoice } from "./backend-choice.js";
-import { installWasmCopyFix, uninstallWasmCopyFix } from "./wasm-copy.js";
-import { installWasmMatMulFix, uninstallWasmMatMulFix } from "./wasm-matmul.js";
-import { installWasmSumFix, uninstallWasmSumFix } from "./wasm-sum.js";
+import { installWasmFixes, uninstallWasmFixes } from "./wasm-fixes.js";
 
 export interface SkippedBackend {
   /** The npm package that was tried. */
   name: string;
   reason: string;
+}
+
+/** What a native backend really runs: the package that loaded, its TensorFlow library, and where ops execute. */
+export interface NativeLibrary {
+  /** The npm package whose binding loaded, e.g. "@tensorflow/tfjs-node-gpu". */
+  package: string;
+  /** TF_Version of the TensorFlow C library the binding runs (e.g. "2.21.0"). */
+  tfVersion: string;
+  /** "GPU" when TensorFlow found a GPU device, else "CPU" (the GPU package on a CPU-only library runs on the CPU). */
+  device: "CPU" | "GPU";
 }
 
 export interface LoadedBackend {
@@ -28,6 +36,8 @@ export interface LoadedBackend {
   requested: BackendChoice;
   /** Backends tried before this one, with the reason each was skipped. */
   skipped: SkippedBackend[];
+  /** On "tensorflow": the package, TensorFlow version and device that really run; null otherwise. */
+  native: NativeLibrary | null;
   /** Speed fixes installed for this backend (e.g. "matmuls on XNNPACK (transposed, batched)"). */
   fixes: string[];
   /** One short line: `backend: wasm (auto)`. */
@@ -41,6 +51,12 @@ export interface SetupBackendOptions {
   backend?: BackendChoice | string;
   /** Receives the one-line summary. Default: none (the caller prints `line` if it wants). */
   log?: ((line: string) => void) | null;
+  /**
+   * More folders to resolve the native packages (tfjs-node-gpu, tfjs-node) from, tried after
+   * this package, the running script and the working directory: e.g. the app that lists them,
+   * when the code calling setupBackend lives elsewhere (a test runner). Default none.
+   */
+  resolveFrom?: readonly string[];
   /** Install the wasm matmul, copy and sum fixes when wasm is picked (default true; false only to measure without them). */
   wasmFixes?: boolean;
 }
@@ -61,8 +77,13 @@ function reasonOf(err: unknown): string {
  * then from the running script and the working directory: an app that lists tfjs-node-gpu
  * in its own dependencies gets it even where this package cannot see it.
  */
-function resolveOptional(pkg: string): string {
-  const bases = [import.meta.url, process.argv[1] ? pathToFileURL(resolve(process.argv[1])).href : null, pathToFileURL(join(process.cwd(), "noop.js")).href];
+function resolveOptional(pkg: string, extra: readonly string[] = []): string {
+  const bases = [
+    import.meta.url,
+    process.argv[1] ? pathToFileURL(resolve(process.argv[1])).href : null,
+    pathToFileURL(join(process.cwd(), "noop.js")).href,
+    ...extra.map((d) => pathToFileURL(join(resolve(d), "noop.js")).href),
+  ];
   let last: unknown;
   for (const base of bases) {
     if (!base) continue;
@@ -75,10 +96,10 @@ function resolveOptional(pkg: string): string {
   throw last;
 }
 
-async function tryNative(pkg: string): Promise<void> {
+async function tryNative(pkg: string, resolveFrom: readonly string[]): Promise<void> {
   // The package registers the "tensorflow" backend as an import side effect; its native
   // addon is missing when libtensorflow could not be downloaded at install time.
-  await import(pathToFileURL(resolveOptional(pkg)).href);
+  await import(pathToFileURL(resolveOptional(pkg, resolveFrom)).href);
   if (!tf.findBackend("tensorflow")) throw new Error(`${pkg} loaded but registered no "tensorflow" backend`);
   if (!(await tf.setBackend("tensorflow"))) throw new Error(`tf.setBackend("tensorflow") failed after loading ${pkg}`);
 }
@@ -101,6 +122,24 @@ async function tryWasm(): Promise<void> {
   if (!(await tf.setBackend("wasm"))) throw new Error('tf.setBackend("wasm") returned false (wasm binaries failed to initialise)');
 }
 
+/** The loaded native backend's library, as its binding reports it (tfjs-node's NodeJSKernelBackend). */
+function nativeLibrary(pkg: string): NativeLibrary {
+  const b = tf.backend() as unknown as { binding?: { TF_Version?: unknown }; isUsingGpuDevice?: unknown };
+  const v = b.binding?.TF_Version;
+  return { package: pkg, tfVersion: typeof v === "string" ? v : "unknown", device: b.isUsingGpuDevice === true ? "GPU" : "CPU" };
+}
+
+/** Said when the GPU package runs on the CPU: its name would suggest otherwise. */
+function cpuOnGpuPackage(n: NativeLibrary): string | null {
+  return n.device === "CPU" && n.package.endsWith("-gpu") ? "the GPU package, running on the CPU (no GPU device, or a CPU-only TensorFlow library)" : null;
+}
+
+/** `@tensorflow/tfjs-node (TensorFlow 2.21.0, CPU)`: what runs, in words. */
+export function describeNative(n: NativeLibrary): string {
+  const note = cpuOnGpuPackage(n);
+  return `${n.package} (TensorFlow ${n.tfVersion}, ${n.device}${note ? `: ${note}` : ""})`;
+}
+
 async function tryCpu(): Promise<void> {
   if (!(await tf.setBackend("cpu"))) throw new Error('tf.setBackend("cpu") returned false');
 }
@@ -108,12 +147,12 @@ async function tryCpu(): Promise<void> {
 interface Candidate {
   name: string;
   provider: string;
-  load: () => Promise<void>;
+  load: (resolveFrom: readonly string[]) => Promise<void>;
 }
 
 const NATIVE: Candidate[] = [
-  { name: "tensorflow", provider: "@tensorflow/tfjs-node-gpu", load: () => tryNative("@tensorflow/tfjs-node-gpu") },
-  { name: "tensorflow", provider: "@tensorflow/tfjs-node", load: () => tryNative("@tensorflow/tfjs-node") },
+  { name: "tensorflow", provider: "@tensorflow/tfjs-node-gpu", load: (from) => tryNative("@tensorflow/tfjs-node-gpu", from) },
+  { name: "tensorflow", provider: "@tensorflow/tfjs-node", load: (from) => tryNative("@tensorflow/tfjs-node", from) },
 ];
 const WASM: Candidate = { name: "wasm", provider: "@tensorflow/tfjs-backend-wasm", load: tryWasm };
 const CPU: Candidate = { name: "cpu", provider: "@tensorflow/tfjs", load: tryCpu };
@@ -146,24 +185,21 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<L
   const skipped: SkippedBackend[] = [];
   for (const c of candidatesFor(choice)) {
     try {
-      await c.load();
+      await c.load(options.resolveFrom ?? []);
       await tf.ready();
     } catch (err) {
       skipped.push({ name: c.provider, reason: reasonOf(err) });
       continue;
     }
-    const fixes: string[] = [];
     const wasmFixes = c.name === "wasm" && options.wasmFixes !== false;
-    if (wasmFixes && installWasmMatMulFix()) fixes.push("matmuls on XNNPACK (transposed, batched)");
-    else uninstallWasmMatMulFix();
-    if (wasmFixes && installWasmCopyFix()) fixes.push("slice/split/concat copy runs in place");
-    else uninstallWasmCopyFix();
-    if (wasmFixes && installWasmSumFix()) fixes.push("sums over leading axes on XNNPACK");
-    else uninstallWasmSumFix();
-    const line = `backend: ${c.name} (${choice})`;
-    const details = [`${line} via ${c.provider}`, ...fixes.map((f) => `fix: ${f}`), ...skipped.map((s) => `skipped ${s.name}: ${s.reason}`)].join("; ");
+    const fixes = wasmFixes ? installWasmFixes() : [];
+    if (!wasmFixes) uninstallWasmFixes();
+    const native = c.name === "tensorflow" ? nativeLibrary(c.provider) : null;
+    const line = `backend: ${c.name} (${choice})${native ? ` on TensorFlow ${native.tfVersion} ${native.device}` : ""}`;
+    const note = native ? cpuOnGpuPackage(native) : null;
+    const details = [`${line} via ${c.provider}`, ...(note ? [note] : []), ...fixes.map((f) => `fix: ${f}`), ...skipped.map((s) => `skipped ${s.name}: ${s.reason}`)].join("; ");
     options.log?.(line);
-    return { name: c.name, provider: c.provider, requested: choice, skipped, fixes, line, details };
+    return { name: c.name, provider: c.provider, requested: choice, skipped, native, fixes, line, details };
   }
   throw new BackendError(`backend "${choice}" cannot be loaded: ${describeSkipped(skipped)}`, skipped);
 }

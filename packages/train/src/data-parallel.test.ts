@@ -58,4 +58,19 @@ describe("DataParallel with trainStep", () => {
     expect(resolveRanks(4, { batchSize: 8, backend: "tensorflow" }).ranks).toBe(1);
     expect(splitRows(7, 3)).toEqual([3, 2, 2]);
   });
+
+  it('"auto" counts the free cores: cores minus the load average, said in the reason', () => {
+    const auto = (cores: number, load: number | null, batchSize = 8) => resolveRanks("auto", { batchSize, backend: "wasm", machine: { cores, load } });
+    expect(auto(2, 0.2)).toEqual({ ranks: 2, why: 'training.workers "auto": load 0.2 on 2 cores, 1.8 free' });
+    expect(auto(2, 3.9)).toEqual({ ranks: 1, why: 'training.workers "auto": load 3.9 on 2 cores, 0.0 free: the other core is busy' });
+    expect(auto(2, 0.6)).toEqual({ ranks: 1, why: 'training.workers "auto": load 0.6 on 2 cores, 1.4 free: the other core is busy' });
+    expect(auto(8, 5.2)).toEqual({ ranks: 3, why: 'training.workers "auto": load 5.2 on 8 cores, 2.8 free: 5 of them busy' });
+    expect(auto(8, 1.2)).toEqual({ ranks: 4, why: 'training.workers "auto": load 1.2 on 8 cores, 6.8 free (at most 4)' });
+    expect(auto(4, 3.7)).toEqual({ ranks: 1, why: 'training.workers "auto": load 3.7 on 4 cores, 0.3 free: the other cores are busy' });
+    expect(auto(2, null)).toEqual({ ranks: 2, why: 'training.workers "auto" = 2 cores (at most 4; no load average on this OS)' });
+    expect(auto(2, 0, 1)).toEqual({ ranks: 1, why: 'training.workers "auto": load 0.0 on 2 cores, 2.0 free, capped at training.batchSize 1' });
+    // An explicit count is not second-guessed by the load.
+    expect(resolveRanks(2, { batchSize: 8, backend: "wasm", machine: { cores: 2, load: 9 } }).ranks).toBe(2);
+    expect(resolveRanks("auto", { batchSize: 8, backend: "tensorflow", machine: { cores: 2, load: 0 } }).ranks).toBe(1);
+  });
 });

@@ -22,7 +22,7 @@
 // random numbers draws the same numbers in every rank's block (the same stream position).
 // With one rank step() is the single-thread path, unchanged: no worker, no copy.
 import { existsSync, readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
@@ -37,19 +37,49 @@ export type WorkersSetting = number | "auto";
 /** "auto" never uses more ranks than this: past it the per-rank batch gets too small to pay. */
 export const MAX_AUTO_RANKS = 4;
 
+/** What "auto" looks at: the cores and the other work on them (the 1-minute load average). */
+export interface MachineLoad {
+  /** os.availableParallelism(). */
+  cores: number;
+  /** os.loadavg()[0]: runnable tasks, averaged over a minute; null where the OS has none (Windows reports 0s). */
+  load: number | null;
+}
+
+/** This machine now: its cores and 1-minute load average (null on Windows, which has none). */
+export function machineLoad(): MachineLoad {
+  return { cores: availableParallelism(), load: process.platform === "win32" ? null : (loadavg()[0] ?? null) };
+}
+
 /**
  * The number of ranks a run uses, and why, in words for the start-of-run line. The one place
- * that decides it: "auto" is os.availableParallelism() capped at {@link MAX_AUTO_RANKS}; any
- * setting is capped at the batch size (a rank needs at least one row); the native "tensorflow"
- * backend is multithreaded already (and its addon is not loaded in worker threads): 1 rank.
+ * that decides it. "auto": the cores that are free, cores minus the 1-minute load average
+ * rounded to the nearest whole core (at least 1, at most {@link MAX_AUTO_RANKS}): a data-parallel
+ * step waits for its slowest rank, and a rank on a core another job keeps busy makes 2 ranks
+ * slower than 1 (measured at load 6-7 on 2 cores: 531-743 ms/step on 2 ranks against 453-537 on
+ * 1); where the OS reports no load, the cores. Any setting is capped at the batch size (a rank
+ * needs at least one row). The native "tensorflow" backend is multithreaded already (and its
+ * addon is not loaded in worker threads): 1 rank. `machine` is this machine unless given (tests).
  */
-export function resolveRanks(setting: WorkersSetting, { batchSize, backend }: { batchSize: number; backend: string }): { ranks: number; why: string } {
+export function resolveRanks(setting: WorkersSetting, { batchSize, backend, machine }: { batchSize: number; backend: string; machine?: MachineLoad }): { ranks: number; why: string } {
   const what = `training.workers ${JSON.stringify(setting)}`;
   if (backend === "tensorflow") return { ranks: 1, why: `${what}; the native tensorflow backend uses every core itself` };
-  const wanted = setting === "auto" ? Math.min(availableParallelism(), MAX_AUTO_RANKS) : setting;
+  let wanted: number;
+  let auto = "";
+  if (setting === "auto") {
+    const { cores, load } = machine ?? machineLoad();
+    const usable = Math.min(cores, MAX_AUTO_RANKS);
+    if (load === null) {
+      wanted = usable;
+      auto = ` = ${usable} cores (at most ${MAX_AUTO_RANKS}; no load average on this OS)`;
+    } else {
+      const free = Math.max(0, cores - load);
+      wanted = Math.max(1, Math.min(usable, Math.round(free)));
+      const busy = wanted < usable ? (wanted === 1 ? `: the other core${cores > 2 ? "s are" : " is"} busy` : `: ${cores - wanted} of them busy`) : "";
+      auto = `: load ${load.toFixed(1)} on ${cores} cores, ${free.toFixed(1)} free${busy}${wanted === MAX_AUTO_RANKS && cores > MAX_AUTO_RANKS ? ` (at most ${MAX_AUTO_RANKS})` : ""}`;
+    }
+  } else wanted = setting;
   const ranks = Math.max(1, Math.min(wanted, batchSize));
   const capped = ranks < wanted ? `, capped at training.batchSize ${batchSize}` : "";
-  const auto = setting === "auto" ? ` = ${Math.min(availableParallelism(), MAX_AUTO_RANKS)} cores (at most ${MAX_AUTO_RANKS})` : "";
   return { ranks, why: `${what}${auto}${capped}` };
 }
 

@@ -3,8 +3,8 @@
 // (the checkpoint folders of the mixdepth CLI: weights, AdamW moments, batch RNG, router
 // states, written crash-safely), and router plugin loading. The mixdepth CLI is built on these;
 // a library user gets data parallelism and exact resume without it.
-export { DataParallel, describeTimings, liveWorkers, MAX_AUTO_RANKS, resolveRanks, splitRows, threadCpuMs } from "./data-parallel.js";
-export type { DataParallelFaults, DataParallelOptions, StepTimings, WorkersSetting } from "./data-parallel.js";
+export { DataParallel, describeTimings, liveWorkers, machineLoad, MAX_AUTO_RANKS, resolveRanks, splitRows, threadCpuMs } from "./data-parallel.js";
+export type { DataParallelFaults, DataParallelOptions, MachineLoad, StepTimings, WorkersSetting } from "./data-parallel.js";
 export {
   latestStep,
   loadCheckpoint,

@@ -1,7 +1,8 @@
-// Same weights, same tokens: cpu and wasm give the same logits (and loss gradients).
+// Same weights, same tokens: cpu and every other test backend (wasm; tensorflow when
+// MIXDEPTH_TEST_BACKENDS names it) give the same logits (and loss gradients).
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { expectNoLeaks, maxAbsDiff, testBackends, useBackend } from "@mixdepth/vitest-config/tf";
+import { expectNoLeaks, maxAbsDiff, testBackends, useBackend, type TestBackend } from "@mixdepth/vitest-config/tf";
 import type { ModelConfig } from "@mixdepth/core";
 import { createTransformer } from "./index.js";
 
@@ -15,10 +16,11 @@ const config = (family: "gpt2" | "llama"): ModelConfig => ({
   routing: { blocks: "every-other", capacity: 0.25 },
 });
 
-describe.skipIf(!testBackends().includes("wasm") || !testBackends().includes("cpu"))("cpu vs wasm", () => {
+const others = testBackends().filter((b) => b !== "cpu");
+describe.skipIf(!testBackends().includes("cpu") || others.length === 0).each(others)("cpu vs %s", (other) => {
   it.each(["gpt2", "llama"] as const)("%s: logits (topk and causal) and gradients agree within 1e-4", async (family) => {
     const tokens = Array.from({ length: 3 * 12 }, (_, i) => (i * 5 + 3) % 17);
-    const run = async (backend: "cpu" | "wasm", weights?: Map<string, Float32Array>) => {
+    const run = async (backend: TestBackend, weights?: Map<string, Float32Array>) => {
       await useBackend(backend);
       return expectNoLeaks(() => {
         const model = createTransformer(config(family), { seed: 5 });
@@ -50,12 +52,13 @@ describe.skipIf(!testBackends().includes("wasm") || !testBackends().includes("cp
       });
     };
     const cpu = await run("cpu");
-    const wasm = await run("wasm", cpu.weights);
-    expect(wasm.traces).toBe(cpu.traces);
-    expect(maxAbsDiff(cpu.topk, wasm.topk)).toBeLessThan(1e-4);
-    expect(maxAbsDiff(cpu.causal, wasm.causal)).toBeLessThan(1e-4);
-    expect(Math.abs(cpu.loss - wasm.loss)).toBeLessThan(1e-4);
-    for (const [n, g] of cpu.grads) expect(maxAbsDiff(g, wasm.grads.get(n) as Float32Array), n).toBeLessThan(1e-4);
+    const got = await run(other, cpu.weights);
+    expect(tf.getBackend()).toBe(other);
+    expect(got.traces).toBe(cpu.traces);
+    expect(maxAbsDiff(cpu.topk, got.topk)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(cpu.causal, got.causal)).toBeLessThan(1e-4);
+    expect(Math.abs(cpu.loss - got.loss)).toBeLessThan(1e-4);
+    for (const [n, g] of cpu.grads) expect(maxAbsDiff(g, got.grads.get(n) as Float32Array), n).toBeLessThan(1e-4);
     await useBackend("cpu");
   });
 });

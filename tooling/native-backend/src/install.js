@@ -15,12 +15,21 @@
 //   pnpm native:install                                         retry; exit 1 on failure
 //   MIXDEPTH_NATIVE=0                                           skip entirely
 //   --root <dir>                                                another workspace (tests)
+// Offline and air-gapped, from a local TensorFlow instead of the download (./offline-install.js):
+//   pnpm native:install --from-wheel <tensorflow*.whl>          a TensorFlow Python wheel
+//   pnpm native:install --from-pip [--tf-version 2.21.0]        the tensorflow-cpu wheel from pip's index or wheel store
+//   pnpm native:install --from-dir <dir>                        a libtensorflow folder (include/, lib/)
+//     with --cache <dir> (shared libraries; default ~/.cache/mixdepth/native), --no-strip, --force
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { delimiter, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { addonBuilt, defaultCacheDir } from "./local-tf.js";
+import { brokenDepsLink, installFromLocal } from "./offline-install.js";
+
+export { addonBuilt };
 
 /** Native tfjs packages and the argument their install script takes. */
 export const NATIVE_PACKAGES = [
@@ -40,13 +49,6 @@ export function findNativePackages(root) {
     if (existsSync(join(dir, "package.json"))) out.push({ name: pkg.name, libType: pkg.libType, dir });
   }
   return out;
-}
-
-/** Whether the package's native addon has been built (`lib/napi-v<N>/tfjs_binding.node`). */
-export function addonBuilt(dir) {
-  const lib = join(dir, "lib");
-  if (!existsSync(lib)) return false;
-  return readdirSync(lib).some((d) => d.startsWith("napi-v") && existsSync(join(lib, d, "tfjs_binding.node")));
 }
 
 /** The one-line reason behind a failed install script's output. */
@@ -77,7 +79,11 @@ export async function installNative({ root, log, env = process.env, timeoutMs = 
   let ok = true;
   for (const pkg of findNativePackages(root)) {
     if (addonBuilt(pkg.dir)) {
-      lines.push(`native backend: ${pkg.name} ready`);
+      const gone = brokenDepsLink(pkg.dir);
+      if (gone) {
+        ok = false;
+        lines.push(`native backend: ${pkg.name} built, but its TensorFlow library is gone (deps -> ${gone}); the apps use wasm or cpu instead. Rebuild with \`pnpm native:install --from-pip\` (or --from-wheel / --from-dir).`);
+      } else lines.push(`native backend: ${pkg.name} ready`);
       continue;
     }
     // The script calls `node-pre-gyp` through the shell, as a package manager would run it.
@@ -101,22 +107,64 @@ export async function installNative({ root, log, env = process.env, timeoutMs = 
       ok = false;
       lines.push(
         `native backend: ${pkg.name} not installed, ${reasonOf(res.output)}; the apps use wasm or cpu instead. ` +
-          `Log: ${relative(root, log)}. Retry online with \`pnpm native:install\`.`,
+          `Log: ${relative(root, log)}. Retry online with \`pnpm native:install\`, or offline from a local TensorFlow: \`pnpm native:install --from-pip\` (or --from-wheel <file> / --from-dir <dir>).`,
       );
     }
   }
   return { ok, lines };
 }
 
+/** Flags of `pnpm native:install`; throws naming an unknown or incomplete flag. */
+export function parseArgs(argv) {
+  const opts = { postinstall: false, root: null, from: null, cache: null, strip: true, force: false };
+  const value = (i, flag) => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new Error(`${flag} needs a value`);
+    return v;
+  };
+  const setFrom = (from, flag) => {
+    if (opts.from) throw new Error(`${flag}: give one of --from-wheel, --from-pip, --from-dir (got two)`);
+    opts.from = from;
+  };
+  let tfVersion = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--postinstall") opts.postinstall = true;
+    else if (a === "--root") opts.root = resolve(value(i++, a));
+    else if (a === "--from-wheel") setFrom({ kind: "wheel", path: value(i++, a) }, a);
+    else if (a === "--from-dir") setFrom({ kind: "dir", path: value(i++, a) }, a);
+    else if (a === "--from-pip") setFrom({ kind: "pip" }, a);
+    else if (a === "--tf-version") tfVersion = value(i++, a);
+    else if (a === "--cache") opts.cache = resolve(value(i++, a));
+    else if (a === "--no-strip") opts.strip = false;
+    else if (a === "--force") opts.force = true;
+    else throw new Error(`unknown flag ${JSON.stringify(a)} (expected --from-wheel <file>, --from-pip [--tf-version V], --from-dir <dir>, --cache <dir>, --no-strip, --force, --root <dir>)`);
+  }
+  if (tfVersion !== null) {
+    if (opts.from?.kind !== "pip") throw new Error("--tf-version goes with --from-pip");
+    if (!/^\d+\.\d+\.\d+$/.test(tfVersion)) throw new Error(`--tf-version: expected a version like 2.21.0 (got ${JSON.stringify(tfVersion)})`);
+    opts.from.version = tfVersion;
+  }
+  if (opts.postinstall && opts.from) throw new Error("--postinstall never builds from a local TensorFlow: run `pnpm native:install --from-...` yourself");
+  return opts;
+}
+
 async function main() {
-  const postinstall = process.argv.includes("--postinstall");
+  const opts = parseArgs(process.argv.slice(2));
+  const postinstall = opts.postinstall;
   if (process.env.MIXDEPTH_NATIVE === "0") {
     if (!postinstall) console.log("native backend: skipped (MIXDEPTH_NATIVE=0)");
     return;
   }
-  const at = process.argv.indexOf("--root");
-  const root = at > 0 && process.argv[at + 1] ? resolve(process.argv[at + 1]) : resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+  const root = opts.root ?? resolve(fileURLToPath(new URL("../../..", import.meta.url)));
   const log = join(root, "node_modules", ".cache", "mixdepth", "native-backend.log");
+  if (opts.from) {
+    const cache = opts.cache ?? defaultCacheDir();
+    const { ok, lines } = await installFromLocal({ root, packages: findNativePackages(root), from: opts.from, cache, log, strip: opts.strip, force: opts.force, say: (l) => console.log(`native backend: ${l}`) });
+    for (const line of lines) console.log(line);
+    if (!ok) process.exitCode = 1;
+    return;
+  }
   const { ok, lines } = await installNative({ root, log });
   for (const line of lines) console.log(line);
   if (!ok && !postinstall) process.exitCode = 1;

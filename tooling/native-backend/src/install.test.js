@@ -60,7 +60,7 @@ describe("native backend postinstall", () => {
     expect(stderr).toBe("");
     const lines = stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^native backend: @tensorflow\/tfjs-node-gpu not installed, could not download libtensorflow \(ENOTFOUND storage\.googleapis\.com: no network\?\); the apps use wasm or cpu instead\. Log: node_modules\/\.cache\/mixdepth\/native-backend\.log\. Retry online with `pnpm native:install`\.$/);
+    expect(lines[0]).toMatch(/^native backend: @tensorflow\/tfjs-node-gpu not installed, could not download libtensorflow \(ENOTFOUND storage\.googleapis\.com: no network\?\); the apps use wasm or cpu instead\. Log: node_modules\/\.cache\/mixdepth\/native-backend\.log\. Retry online with `pnpm native:install`, or offline from a local TensorFlow: `pnpm native:install --from-pip` \(or --from-wheel <file> \/ --from-dir <dir>\)\.$/);
     expect(await readFile(ws.log, "utf8")).toMatch(/GetAddrInfoReqWrap/);
     // Asked for explicitly (`pnpm native:install`), the same failure is an error.
     await expect(run(process.execPath, [SCRIPT, "--root", ws.root])).rejects.toMatchObject({ code: 1 });

@@ -1,5 +1,5 @@
 // Test setup: registers tfjs (ops + gradients) and selects the default test backend.
-// MIXDEPTH_TEST_BACKEND=cpu|wasm (default cpu); suites that must agree across backends
+// MIXDEPTH_TEST_BACKEND=cpu|wasm|tensorflow (default cpu); suites that must agree across backends
 // loop over `testBackends()` from "@mixdepth/vitest-config/tf" themselves.
 import "@tensorflow/tfjs";
 import { beforeAll } from "vitest";

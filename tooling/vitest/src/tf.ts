@@ -3,31 +3,39 @@ import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "@mixdepth/backend";
 import { expect } from "vitest";
 
-export type TestBackend = "cpu" | "wasm";
+export type TestBackend = "cpu" | "wasm" | "tensorflow";
 
-const TEST_BACKENDS: readonly TestBackend[] = ["cpu", "wasm"];
+const TEST_BACKENDS: readonly TestBackend[] = ["cpu", "wasm", "tensorflow"];
+
+/**
+ * Where the native packages are installed in this workspace: the trainer lists
+ * @tensorflow/tfjs-node-gpu, and the packages under test do not (libraries never pick a
+ * backend). `pnpm native:install --from-pip` builds its binding offline.
+ */
+const NATIVE_FROM = [new URL("../../../apps/trainer/", import.meta.url).pathname];
 
 /** Checks one name from a test knob; `field` is the environment variable it came from. */
 export function parseTestBackend(value: string, field: string): TestBackend {
   const v = value.trim().toLowerCase();
   if ((TEST_BACKENDS as readonly string[]).includes(v)) return v as TestBackend;
-  throw new Error(`${field}: unknown test backend ${JSON.stringify(value)}; expected ${TEST_BACKENDS.join(" or ")}`);
+  throw new Error(`${field}: unknown test backend ${JSON.stringify(value)}; expected ${TEST_BACKENDS.slice(0, -1).join(", ")} or ${TEST_BACKENDS.at(-1)}`);
 }
 
 /**
  * Backends every backend-sensitive suite runs on: MIXDEPTH_TEST_BACKENDS="cpu,wasm" (the
- * default), e.g. "wasm" to run them on wasm only. Listed in turbo.json's env so that it
- * reaches the tests through `pnpm test`.
+ * default), e.g. "wasm" to run them on wasm only, "cpu,tensorflow" on the native backend
+ * (which must load: an explicit choice never falls back). Listed in turbo.json's env so that
+ * it reaches the tests through `pnpm test`.
  */
 export function testBackends(env: Record<string, string | undefined> = process.env): TestBackend[] {
   const raw = env.MIXDEPTH_TEST_BACKENDS || "cpu,wasm";
   return raw.split(",").filter((s) => s.trim() !== "").map((s) => parseTestBackend(s, "MIXDEPTH_TEST_BACKENDS"));
 }
 
-/** Activates `name` through the same setup call users make (wasm: binaries from the installed package, with its matmul fix). */
+/** Activates `name` through the same setup call users make (wasm: binaries from the installed package, with its fixes; tensorflow: the trainer's tfjs-node-gpu). */
 export async function useBackend(name: TestBackend): Promise<void> {
   if (tf.getBackend() === name) return;
-  await setupBackend({ backend: name });
+  await setupBackend({ backend: name, resolveFrom: NATIVE_FROM });
 }
 
 /**

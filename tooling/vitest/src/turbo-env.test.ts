@@ -35,9 +35,10 @@ describe("testBackends", () => {
   it("reads MIXDEPTH_TEST_BACKENDS, default cpu and wasm", () => {
     expect(testBackends({})).toEqual(["cpu", "wasm"]);
     expect(testBackends({ MIXDEPTH_TEST_BACKENDS: " wasm " })).toEqual(["wasm"]);
+    expect(testBackends({ MIXDEPTH_TEST_BACKENDS: "cpu,tensorflow" })).toEqual(["cpu", "tensorflow"]);
   });
   it("rejects an unknown name, naming the variable", () => {
-    expect(() => testBackends({ MIXDEPTH_TEST_BACKENDS: "cpu,gpu" })).toThrow('MIXDEPTH_TEST_BACKENDS: unknown test backend "gpu"; expected cpu or wasm');
+    expect(() => testBackends({ MIXDEPTH_TEST_BACKENDS: "cpu,gpu" })).toThrow('MIXDEPTH_TEST_BACKENDS: unknown test backend "gpu"; expected cpu, wasm or tensorflow');
     expect(() => parseTestBackend("webgl", "MIXDEPTH_TEST_BACKEND")).toThrow(/MIXDEPTH_TEST_BACKEND: unknown test backend "webgl"/);
   });
 });
