@@ -15,3 +15,9 @@ export type { CausalRouting } from "@mixdepth/core";
 // A class is re-exported as a value: the bundled .d.ts drops `export type`, so a type-only
 // re-export would promise a runtime export that the .js lacks.
 export { Transformer } from "@mixdepth/transformer";
+export { loadTextGenerator, TextGenerator, textGenerator } from "./text-generator.js";
+export type { CheckpointSource, NamedBlob, TextGenerationOptions, TextGenerationResult, TextPiece } from "./text-generator.js";
+export { checkpointTokenizer } from "./checkpoint-tokenizer.js";
+export type { CheckpointTokenizer } from "./checkpoint-tokenizer.js";
+export { CheckpointError } from "@mixdepth/transformer";
+export type { CheckpointReadOptions, ParsedCheckpoint } from "@mixdepth/transformer";
