@@ -6,6 +6,8 @@
 import { checkpointModelConfig, checkpointToModel, parseCheckpoint, type Transformer } from "@mixdepth/transformer";
 import type { ModelConfig } from "@mixdepth/core";
 import { tokenizerFromJSON, type Tokenizer } from "@mixdepth/text";
+import { listRouters, registerBuiltinRouters } from "@mixdepth/router";
+import { loadTextGenerator } from "@mixdepth/sampler";
 import { readCheckedWeights } from "./weights.js";
 
 export interface CheckpointConfig {
@@ -40,6 +42,12 @@ export function parseCheckpointConfig(json: unknown): CheckpointConfig {
   // Limits on sizes, then resolveModelConfig: throws CheckpointError naming the field.
   const { model: modelConfig, resolved } = checkpointModelConfig(json);
   if (!isObject(json)) throw new Error("config.json: expected a JSON object");
+  // A custom router kind lives in a plugin module, which a web page cannot load: say so once.
+  registerBuiltinRouters();
+  const kind = resolved.routing.router;
+  if (resolved.routing.blocks.length > 0 && !listRouters().includes(kind)) {
+    throw new Error(`this checkpoint uses the custom router kind ${JSON.stringify(kind)}, and the demo runs only the built-in routers (${listRouters().join(", ")}); sample it with \`mixdepth sample <run>\`, which loads the plugin its run.json records`);
+  }
   const tokenizer = tokenizerFromJSON(json.tokenizer, resolved.vocabSize);
   const trained = json.trained !== false && json.untrained !== true;
   const description = typeof json.description === "string" ? json.description : "";
@@ -82,10 +90,18 @@ export function buildCheckpoint(name: string, configText: string, weights: Uint8
   return { ...config, name, transformer: checkpointToModel(parsed), bytes: weights.byteLength };
 }
 
-/** Fetches a checkpoint directory (config.json + model.safetensors) relative to the page. */
+/**
+ * Fetches a checkpoint directory (config.json + model.safetensors) relative to the page and
+ * builds it with @mixdepth/sampler's one-call loader (the library's checks, the model); the
+ * page reads its labels and tokenizer from the same config.json.
+ */
 export async function fetchCheckpoint(name: string, dir: string): Promise<LoadedCheckpoint> {
   const [config, weights] = await Promise.all([fetchOk(`${dir}/config.json`), fetchOk(`${dir}/model.safetensors`)]);
-  return buildCheckpoint(name, await config.text(), new Uint8Array(await weights.arrayBuffer()));
+  const configText = await config.text();
+  const bytes = new Uint8Array(await weights.arrayBuffer());
+  const page = parseCheckpointConfig(parseJson(configText)); // first: its one-line custom-router refusal
+  const generator = await loadTextGenerator({ config: configText, weights: bytes });
+  return { ...page, name, transformer: generator.model, bytes: bytes.byteLength };
 }
 
 /** Reads a user's checkpoint files: the config, then the weights header, then the weights. */
