@@ -3,11 +3,11 @@
 // what the user picked or dropped, reads the config, and builds the model. Every check is
 // @mixdepth/transformer's (the same reader as the CLI): config size limits, then the
 // safetensors header against the config's shapes, then the data, then the model.
-import { checkpointModelConfig, checkpointToModel, parseCheckpoint, type Transformer } from "@mixdepth/transformer";
+import { checkpointModelConfig, parseCheckpoint, type Transformer } from "@mixdepth/transformer";
 import type { ModelConfig } from "@mixdepth/core";
 import { tokenizerFromJSON, type Tokenizer } from "@mixdepth/text";
 import { listRouters, registerBuiltinRouters } from "@mixdepth/router";
-import { loadTextGenerator } from "@mixdepth/sampler";
+import { textGenerator } from "@mixdepth/sampler";
 import { readCheckedWeights } from "./weights.js";
 
 export interface CheckpointConfig {
@@ -85,23 +85,16 @@ function parseJson(configText: string): unknown {
  */
 export function buildCheckpoint(name: string, configText: string, weights: Uint8Array): LoadedCheckpoint {
   const json = parseJson(configText);
-  const config = parseCheckpointConfig(json);
-  const parsed = parseCheckpoint(json, weights);
-  return { ...config, name, transformer: checkpointToModel(parsed), bytes: weights.byteLength };
+  const config = parseCheckpointConfig(json); // first: the page's labels, and its one-line custom-router refusal
+  // @mixdepth/sampler's text generator builds the model (and checks the tokenizer fits it).
+  const generator = textGenerator(parseCheckpoint(json, weights));
+  return { ...config, name, transformer: generator.model, bytes: weights.byteLength };
 }
 
-/**
- * Fetches a checkpoint directory (config.json + model.safetensors) relative to the page and
- * builds it with @mixdepth/sampler's one-call loader (the library's checks, the model); the
- * page reads its labels and tokenizer from the same config.json.
- */
+/** Fetches a checkpoint directory (config.json + model.safetensors) relative to the page. */
 export async function fetchCheckpoint(name: string, dir: string): Promise<LoadedCheckpoint> {
   const [config, weights] = await Promise.all([fetchOk(`${dir}/config.json`), fetchOk(`${dir}/model.safetensors`)]);
-  const configText = await config.text();
-  const bytes = new Uint8Array(await weights.arrayBuffer());
-  const page = parseCheckpointConfig(parseJson(configText)); // first: its one-line custom-router refusal
-  const generator = await loadTextGenerator({ config: configText, weights: bytes });
-  return { ...page, name, transformer: generator.model, bytes: bytes.byteLength };
+  return buildCheckpoint(name, await config.text(), new Uint8Array(await weights.arrayBuffer()));
 }
 
 /** Reads a user's checkpoint files: the config, then the weights header, then the weights. */

@@ -17,7 +17,6 @@ export type { CausalRouting } from "@mixdepth/core";
 export { Transformer } from "@mixdepth/transformer";
 export { loadTextGenerator, TextGenerator, textGenerator } from "./text-generator.js";
 export type { CheckpointSource, NamedBlob, TextGenerationOptions, TextGenerationResult, TextPiece } from "./text-generator.js";
-export { checkpointTokenizer } from "./checkpoint-tokenizer.js";
-export type { CheckpointTokenizer } from "./checkpoint-tokenizer.js";
 export { CheckpointError } from "@mixdepth/transformer";
 export type { CheckpointReadOptions, ParsedCheckpoint } from "@mixdepth/transformer";
+export type { Tokenizer, TokenStreamDecoder, TokenizerJSON, TokenizerKind, ByteTokenizerJSON, TableTokenizerJSON } from "@mixdepth/text";

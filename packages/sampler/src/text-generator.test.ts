@@ -169,6 +169,20 @@ describe("loadTextGenerator refuses bad input on one line", () => {
     await oneLine(loadTextGenerator(bad), /latest\.json is not valid JSON/);
   });
 
+  it("a table tokenizer (@mixdepth/text's reader) encodes the prompt and decodes the pieces", async () => {
+    const dir = join(root, "table");
+    const model = createTransformer(config, { seed: 1 });
+    saveModel(dir, model, { tokenizer: { type: "table", vocab: ["a", "b", "ab", " "] } });
+    model.dispose();
+    await expectNoLeaks(async () => {
+      const g = await loadTextGenerator(dir);
+      expect(g.encode("ab a")).toEqual([2, 3, 0]);
+      const r = await g.generate("ab a", { maxNewTokens: 6, seed: 2 });
+      expect(r.text).toBe(g.tokenizer.decode(r.tokens)); // ids past the table (the model has 256) decode to nothing
+      g.dispose();
+    });
+  });
+
   it("an unknown tokenizer, Files that are not a checkpoint, and a File over the limit (not read)", async () => {
     const dir = join(root, "bpe");
     const model = createTransformer(config, { seed: 1 });

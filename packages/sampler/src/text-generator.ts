@@ -6,7 +6,8 @@
 // disk (and a run folder's latest checkpoint) are @mixdepth/sampler/node's loadTextGenerator.
 // Every source is read with a size limit first and checked by @mixdepth/transformer's reader.
 import { CheckpointError, checkpointLimits, checkpointToModel, parseCheckpoint, type CheckpointReadOptions, type ParsedCheckpoint, type Transformer } from "@mixdepth/transformer";
-import { checkpointTokenizer, type CheckpointTokenizer } from "./checkpoint-tokenizer.js";
+import type { Tokenizer } from "@mixdepth/text";
+import { checkpointTokenizer } from "./checkpoint-tokenizer.js";
 import { generateStream, type BlockVisit, type FinishReason, type GenerateOptions } from "./generate.js";
 import type { RoutedFraction } from "./stats.js";
 
@@ -43,14 +44,15 @@ export interface TextGenerationResult {
 export class TextGenerator {
   constructor(
     readonly model: Transformer,
-    readonly tokenizer: CheckpointTokenizer,
+    /** The checkpoint's tokenizer (@mixdepth/text). */
+    readonly tokenizer: Tokenizer,
     /** The checkpoint's config.json (free fields such as description and step included). */
     readonly config: Readonly<Record<string, unknown>>,
   ) {}
 
   /** Prompt text -> token ids; an empty prompt is a RangeError. */
   encode(prompt: string): number[] {
-    const ids = this.tokenizer.encode(prompt);
+    const ids = Array.from(this.tokenizer.encode(prompt));
     if (ids.length === 0) throw new RangeError('prompt: must not be empty (got ""); give some text to continue');
     return ids;
   }
