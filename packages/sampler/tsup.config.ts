@@ -1,2 +1,4 @@
 import { libraryBuild } from "@mixdepth/build-config";
-export default libraryBuild();
+// Two entries (the browser-safe index and the Node "./node" subpath) share one copy of the
+// generator, so TextGenerator is one class across both: code splitting on.
+export default { ...libraryBuild({ entry: ["src/index.ts", "src/node.ts"], external: [/^node:/] }), splitting: true };

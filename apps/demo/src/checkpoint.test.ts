@@ -23,6 +23,21 @@ describe("checkpoint config", () => {
     expect(() => parseCheckpointConfig({ model: { ...model, nHeads: 3 } })).toThrow(/nHeads: must divide dModel=8 \(got 3\)/);
     expect(() => parseCheckpointConfig({ weights: 1 })).toThrow(/no model config/);
   });
+  it("a checkpoint with a custom router kind: one line saying the demo cannot run it, and what can", () => {
+    const custom = { ...model, routing: { blocks: [1], router: "l2-norm", predictor: null } };
+    const err = (() => {
+      try {
+        parseCheckpointConfig({ model: custom });
+      } catch (e) {
+        return e as Error;
+      }
+      return null;
+    })();
+    expect(err?.message).toMatch(/^this checkpoint uses the custom router kind "l2-norm", and the demo runs only the built-in routers \(learned, stochastic\); sample it with `mixdepth sample <run>`/);
+    expect(err?.message).not.toContain("\n");
+    expect(parseCheckpointConfig({ model: { ...custom, routing: { blocks: "none", router: "l2-norm" } } }).model.routing?.router).toBe("l2-norm"); // dense: no router is built
+  });
+
   it("finds the file pair, or says what it got", () => {
     const f = (name: string) => ({ name });
     expect(pickCheckpointFiles([f("config.json"), f("model.safetensors")])).toEqual({ weights: f("model.safetensors"), config: f("config.json") });

@@ -3,9 +3,11 @@
 // what the user picked or dropped, reads the config, and builds the model. Every check is
 // @mixdepth/transformer's (the same reader as the CLI): config size limits, then the
 // safetensors header against the config's shapes, then the data, then the model.
-import { checkpointModelConfig, checkpointToModel, parseCheckpoint, type Transformer } from "@mixdepth/transformer";
+import { checkpointModelConfig, parseCheckpoint, type Transformer } from "@mixdepth/transformer";
 import type { ModelConfig } from "@mixdepth/core";
 import { tokenizerFromJSON, type Tokenizer } from "@mixdepth/text";
+import { listRouters, registerBuiltinRouters } from "@mixdepth/router";
+import { textGenerator } from "@mixdepth/sampler";
 import { readCheckedWeights } from "./weights.js";
 
 export interface CheckpointConfig {
@@ -40,6 +42,12 @@ export function parseCheckpointConfig(json: unknown): CheckpointConfig {
   // Limits on sizes, then resolveModelConfig: throws CheckpointError naming the field.
   const { model: modelConfig, resolved } = checkpointModelConfig(json);
   if (!isObject(json)) throw new Error("config.json: expected a JSON object");
+  // A custom router kind lives in a plugin module, which a web page cannot load: say so once.
+  registerBuiltinRouters();
+  const kind = resolved.routing.router;
+  if (resolved.routing.blocks.length > 0 && !listRouters().includes(kind)) {
+    throw new Error(`this checkpoint uses the custom router kind ${JSON.stringify(kind)}, and the demo runs only the built-in routers (${listRouters().join(", ")}); sample it with \`mixdepth sample <run>\`, which loads the plugin its run.json records`);
+  }
   const tokenizer = tokenizerFromJSON(json.tokenizer, resolved.vocabSize);
   const trained = json.trained !== false && json.untrained !== true;
   const description = typeof json.description === "string" ? json.description : "";
@@ -77,9 +85,10 @@ function parseJson(configText: string): unknown {
  */
 export function buildCheckpoint(name: string, configText: string, weights: Uint8Array): LoadedCheckpoint {
   const json = parseJson(configText);
-  const config = parseCheckpointConfig(json);
-  const parsed = parseCheckpoint(json, weights);
-  return { ...config, name, transformer: checkpointToModel(parsed), bytes: weights.byteLength };
+  const config = parseCheckpointConfig(json); // first: the page's labels, and its one-line custom-router refusal
+  // @mixdepth/sampler's text generator builds the model (and checks the tokenizer fits it).
+  const generator = textGenerator(parseCheckpoint(json, weights));
+  return { ...config, name, transformer: generator.model, bytes: weights.byteLength };
 }
 
 /** Fetches a checkpoint directory (config.json + model.safetensors) relative to the page. */

@@ -1,6 +1,7 @@
 // The built CLI end to end as a child process (`pnpm build` first), on a tiny config and the
 // cpu backend: exit codes, nothing written on a bad config, NaN handling, and clear errors
 // for damaged checkpoints. Determinism and SIGKILL + --resume: resume.slow.test.ts.
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -51,6 +52,25 @@ describe("mixdepth CLI", () => {
       expect(r.stderr).not.toMatch(/\n\s+at /); // one line, no stack trace
       // The header is checked first: its offsets run past the end of the truncated file.
       expect(r.stderr).toMatch(/model\.safetensors: safetensors: tensor ".*": data_offsets \[\d+, \d+\] out of range .*truncated file\?/);
+    }
+  }, 120_000);
+
+  it("sample prints, for a seed, exactly what it printed before it used @mixdepth/sampler's one-call generator", async () => {
+    const d = join(dir, "golden");
+    expect((await run(["train", ...tiny, "--out", d, "--steps", "4"])).code).toBe(0);
+    // sha256 of stdout with the run folder as RUN and the timing line as TIMING, recorded from
+    // the CLI of main 46c0d49 (generateStream called by hand) on this tiny run.
+    const golden: [string[], string][] = [
+      [["--seed", "0", "-n", "40", "--prompt", "The fox é", "--top-k", "20"], "483bcc6da2b95bcf670065cd744deeef33aa9f03eab39206ecddd42b550a98b4"],
+      [["--seed", "7", "-n", "40", "--prompt", "The fox é", "--top-k", "20"], "2a3e33832ef0ef35071d9d853155ca90f35d952677ac6a490c4ef267ca53e14c"],
+      // A prompt longer than the context (50 tokens, contextLength 16): the note, then the slide.
+      [["-n", "30", "-t", "0", "--prompt", "The quick brown fox jumpsThe quick brown fox jumps"], "1174f87f224a30252c733d5563582982b76a78e6fa2a092996a55e4bdfc4d200"],
+    ];
+    for (const [args, sha] of golden) {
+      const r = await run(["sample", d, "--backend", "cpu", ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      const normalized = r.stdout.split(d).join("RUN").replace(/^\d+ tokens in .*$/m, "TIMING");
+      expect(createHash("sha256").update(normalized).digest("hex"), normalized).toBe(sha);
     }
   }, 120_000);
 

@@ -17,6 +17,7 @@ import { isPathLike, loadPlugins, MAX_AUTO_RANKS } from "@mixdepth/train/node";
 import { describeError, EXIT } from "./errors.js";
 import { isEntryModule } from "./entry.js";
 import { engineOption, type Engine } from "./engine-torch.js";
+import { recordedPlugins } from "./run-plugins.js";
 
 // No commander default: an unset flag must stay undefined so that resolveBackendChoice
 // (@mixdepth/backend) applies the one precedence rule: flag, MIXDEPTH_BACKEND, config, preset.
@@ -114,7 +115,7 @@ async function needsPlugin(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (e) {
-    if (e instanceof ConfigError && e.field === "routing.router") throw new ConfigInvalid(`checkpoint: model.${e.message}; load the plugin that registers it with --plugin <module>`);
+    if (e instanceof ConfigError && e.field === "routing.router") throw new ConfigInvalid(`checkpoint: model.${e.message}; load the plugin that registers it with --plugin <module> (a run trained with --plugin records it in run.json)`);
     throw e;
   }
 }
@@ -271,10 +272,10 @@ export function buildProgram(): Command {
     .option("--batch-size <n>", "sequences per batch", "8")
     .option("--seq-len <n>", "tokens per sequence (default: the model's context length)")
     .option("--json", "print the result as JSON")
-    .option("--plugin <module>", "module registering the checkpoint's custom router kind (repeatable)", collect)
+    .option("--plugin <module>", "module registering the checkpoint's custom router kind, besides those its run.json records (repeatable)", collect)
     .addOption(backendOption())
     .action(async (path: string, flags: { data?: string; batches: string; batchSize: string; seqLen?: string; json?: boolean; plugin?: string[]; backend?: BackendChoice }) => {
-      await loadPlugins(flags.plugin ?? []);
+      await loadPlugins([...recordedPlugins(path), ...(flags.plugin ?? [])]); // the run's own, then --plugin
       const { evalCommand } = await import("./commands.js");
       const posInt = (name: string, v: string | undefined) => {
         if (v === undefined) return undefined;
@@ -298,10 +299,10 @@ export function buildProgram(): Command {
     .option("--top-p <p>", "nucleus sampling threshold")
     .option("--seed <n>", "sampling seed", "0")
     .addOption(new Option("--causal <rule>", "causal routing rule (default: the model's)").choices(["threshold", "predictor"]))
-    .option("--plugin <module>", "module registering the checkpoint's custom router kind (repeatable)", collect)
+    .option("--plugin <module>", "module registering the checkpoint's custom router kind, besides those its run.json records (repeatable)", collect)
     .addOption(backendOption())
     .action(async (path: string, f: { prompt: string; maxNewTokens: string; temperature: string; topK?: string; topP?: string; seed: string; causal?: "threshold" | "predictor"; plugin?: string[]; backend?: BackendChoice }) => {
-      await loadPlugins(f.plugin ?? []);
+      await loadPlugins([...recordedPlugins(path), ...(f.plugin ?? [])]); // the run's own, then --plugin
       const num = (name: string, v: string | undefined, ok: (n: number) => boolean, what: string) => {
         if (v === undefined) return undefined;
         const n = Number(v);

@@ -192,33 +192,29 @@ export interface SampleOptions {
   causal: "threshold" | "predictor" | undefined;
 }
 
-/** Streams text from a checkpoint with causal routing (KV-cached decoder of @mixdepth/sampler). */
+/**
+ * Streams text from a checkpoint with causal routing: @mixdepth/sampler's one-call generator
+ * (the checkpoint's tokenizer, the KV-cached decoder, the sliding context) on a checkpoint
+ * read with the recorded sizes and hashes checked.
+ */
 export async function sampleCommand(path: string, o: SampleOptions): Promise<void> {
-  const { generateStream, processorsFor } = await import("@mixdepth/sampler");
+  const { textGenerator, processorsFor } = await import("@mixdepth/sampler");
   const ck = loadModelCheckpoint(path);
-  const tokenizer = tokenizerFromJSON(ck.config.tokenizer, ck.parsed.resolved.vocabSize);
-  const model = modelFromCheckpoint(ck);
+  const generator = textGenerator(ck.parsed);
   try {
-    const prompt = Array.from(tokenizer.encode(o.prompt));
-    if (prompt.length === 0) throw new UsageError('--prompt: must not be empty (got ""); give some text to continue');
-    // Longer than the context: the sampler's "slide" keeps the prompt's last window (as the library does).
+    const model = generator.model;
+    const promptLength = generator.tokenizer.encode(o.prompt).length;
+    if (promptLength === 0) throw new UsageError('--prompt: must not be empty (got ""); give some text to continue');
+    // Longer than the context: the generator slides, keeping the prompt's last half-context window.
     const keep = Math.floor(model.config.contextLength / 2);
-    if (prompt.length > model.config.contextLength) {
-      console.log(`note: --prompt has ${prompt.length} tokens, more than the model's contextLength ${model.config.contextLength}; the model sees its last ${keep}`);
+    if (promptLength > model.config.contextLength) {
+      console.log(`note: --prompt has ${promptLength} tokens, more than the model's contextLength ${model.config.contextLength}; the model sees its last ${keep}`);
     }
     const processors = processorsFor({ temperature: o.temperature, topK: o.topK ?? 0, topP: o.topP ?? 1 });
     console.log(`checkpoint: ${ck.dir} (step ${ck.config.step ?? "unknown"}; ${printable(String(ck.config.description ?? ""))})`);
     process.stdout.write(printable(o.prompt));
     const t0 = performance.now();
-    const stream = generateStream(model, prompt, {
-      maxNewTokens: o.maxNewTokens,
-      processors,
-      seed: o.seed,
-      tokenBytes: (id) => tokenizer.tokenBytes(id), // streaming UTF-8: each character printed once
-      contextOverflow: "slide",
-      slideKeep: keep,
-      ...(o.causal ? { causal: o.causal } : {}),
-    });
+    const stream = generator.stream(o.prompt, { maxNewTokens: o.maxNewTokens, processors, seed: o.seed, slideKeep: keep, ...(o.causal ? { causal: o.causal } : {}) });
     let n = 0;
     for (;;) {
       const r = await stream.next();
@@ -230,10 +226,9 @@ export async function sampleCommand(path: string, o: SampleOptions): Promise<voi
         break;
       }
       n += 1;
-      const text = r.value.text?.[0];
-      if (text) process.stdout.write(printable(text));
+      if (r.value.text) process.stdout.write(printable(r.value.text));
     }
   } finally {
-    model.dispose();
+    generator.dispose();
   }
 }

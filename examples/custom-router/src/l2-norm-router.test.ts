@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
 import { resolveModelConfig, type ModelConfig } from "@mixdepth/core";
 import { forwardFlops } from "@mixdepth/flops-accounting";
-import { checkRouterConfig, createRouter, listRouters, registerRouter, routerCost, unregisterRouter, type RouterContext, type RouterPlugin } from "@mixdepth/router";
+import { checkRouterConfig, createRouter, routerCost, routerRegistry, unregisterRouter, type RouterContext, type RouterPlugin } from "@mixdepth/router";
 import { createTransformer, kernelMatmulFlops } from "@mixdepth/transformer";
 import * as plugin from "./index.js";
 import type { L2NormRouter } from "./index.js";
@@ -19,7 +19,7 @@ const ctx = (options: Record<string, unknown> = {}): RouterContext => ({ dModel:
 describe("l2-norm router", () => {
   beforeAll(() => {
     useBackend("cpu");
-    void asPlugin.register({ registerRouter, listRouters });
+    void asPlugin.register(routerRegistry());
   });
   afterAll(() => unregisterRouter("l2-norm"));
 

@@ -117,6 +117,14 @@ describe("resolveModelConfig defaults", () => {
     expect(resolveModelConfig({ ...M, routing: { predictor: null } }).routing.causal).toBe("threshold");
   });
 
+  it("a custom router kind has no predictor unless it asks for one (so its causal rule is the threshold)", () => {
+    const custom = resolveModelConfig({ ...M, routing: { router: "l2-norm" } }).routing;
+    expect([custom.predictor, custom.causal]).toEqual([null, "threshold"]);
+    const asked = resolveModelConfig({ ...M, routing: { router: "l2-norm", predictor: {} } }).routing;
+    expect([asked.predictor, asked.causal]).toEqual([{ hidden: 4, weight: 1 }, "predictor"]);
+    for (const kind of ["learned", "stochastic"]) expect(resolveModelConfig({ ...M, routing: { router: kind } }).routing.causal).toBe("predictor");
+  });
+
   it('"all", explicit lists (sorted) and "none"', () => {
     expect(resolveModelConfig({ ...M, routing: { blocks: "all" } }).routing.blocks).toEqual([0, 1, 2, 3]);
     expect(resolveModelConfig({ ...M, routing: { blocks: [3, 0] } }).routing.blocks).toEqual([0, 3]);

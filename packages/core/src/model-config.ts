@@ -23,7 +23,11 @@ export interface RoutingConfig {
   routerOptions?: Record<string, unknown>;
   /** Auxiliary BCE loss on router scores (section 3). Default enabled with weight 0.01. null disables. */
   auxLoss?: { weight: number } | null;
-  /** Auxiliary predictor MLP d -> hidden -> 1 on the stop-gradient block input (section 3). Default enabled, hidden d/2, weight 1. null disables. */
+  /**
+   * Auxiliary predictor MLP d -> hidden -> 1 on the stop-gradient block input (section 3).
+   * Default: enabled (hidden d/2, weight 1) for the built-in kinds "learned" and "stochastic";
+   * null for any other (custom) kind, which opts in with `{}` or `{ hidden, weight }`. null disables.
+   */
   predictor?: { hidden?: number; weight?: number } | null;
   /** Causal decision used at sampling time / causal evaluation. Default "predictor" if enabled, else "threshold". */
   causal?: CausalRouting;
@@ -275,6 +279,9 @@ function resolveRoutedBlocks(blocks: unknown, nLayers: number): number[] {
 }
 
 const MODEL_KEYS = ["vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts"] as const;
+/** Router kinds whose routing.predictor is enabled when the config does not set it. */
+const PREDICTOR_BY_DEFAULT: ReadonlySet<string> = new Set(["learned", "stochastic"]);
+
 const ROUTING_KEYS = ["blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal"] as const;
 const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss", "predictor", "causal", "zLoss"] as const;
 
@@ -399,8 +406,11 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   }
   const auxLoss =
     r.auxLoss === null ? null : { weight: finiteNonNegative("routing.auxLoss.weight", r.auxLoss?.weight ?? 0.01) };
+  // Only the built-in kinds have a predictor by default (the learned router trains it; the
+  // stochastic control keeps the historical default, unused by it); a custom kind gets one
+  // only when routing.predictor asks, so its causal rule defaults to the threshold.
   const predictor =
-    r.predictor === null
+    r.predictor === null || (r.predictor === undefined && !PREDICTOR_BY_DEFAULT.has(router))
       ? null
       : {
           hidden: r.predictor?.hidden === undefined ? Math.max(1, Math.floor(dModel / 2)) : boundedInt("routing.predictor.hidden", r.predictor.hidden, "maxMlpHidden"),

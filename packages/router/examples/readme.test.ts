@@ -17,8 +17,15 @@ const modules: Record<string, unknown> = { "@tensorflow/tfjs": tf, "@mixdepth/co
 describe("README code blocks", () => {
   beforeAll(() => useBackend("cpu"));
 
-  it("has the three blocks this test expects", () => {
-    expect(blocks).toHaveLength(3);
+  it("has the four blocks this test expects", () => {
+    expect(blocks).toHaveLength(4);
+  });
+
+  it("the sampling-time block prints the decisions it says", async () => {
+    const block = blocks.find((b) => b.includes("routeByThreshold")) as string;
+    const lines: unknown[][] = [];
+    await expectNoLeaks(() => runTsModule(block, modules, (...args) => lines.push(args)));
+    expect(lines).toEqual([[[1, 0, 1, 0]], [[1, 0, 1, 0], [0.711, 0.31, 0.622, 0.426]]]);
   });
 
   it.each(blocks.map((code, i) => [i, code] as const))("block %i runs without error or leaks", async (_i, code) => {

@@ -10,6 +10,7 @@ export {
   unregisterRouter,
 } from "./registry.js";
 export type { RegisterRouterOptions, RouterWeightShapes } from "./registry.js";
+export { routerRegistry } from "./plugin.js";
 export type { RouterPlugin, RouterRegistry } from "./plugin.js";
 export { LearnedRouter, createLearnedRouter, learnedRouterWeightShapes } from "./learned-router.js";
 export type { LearnedRouterOptions } from "./learned-router.js";

@@ -14,7 +14,7 @@ describe("RouterPlugin", () => {
         registry.registerRouter("stochastic", api.createStochasticRouter);
       },
     };
-    const registry: RouterRegistry = { registerRouter: api.registerRouter, listRouters: api.listRouters };
+    const registry: RouterRegistry = api.routerRegistry();
     await plugin.register(registry);
     expect(seen).toEqual([]); // nothing registered before: the plugin saw the same registry
     expect(api.listRouters()).toEqual(["stochastic"]);

@@ -19,7 +19,13 @@ interface Registration extends RouterDeclaration {
   factory: RouterFactory;
 }
 
-const registrations = new Map<string, Registration>();
+// One registry per process, however this package is loaded: its ESM and CommonJS builds (or
+// two installed copies) are separate modules, so a module-level Map would give each its own
+// registry and a kind registered through one would be unknown to the other. The Map lives on
+// a global symbol, as tfjs-core keeps its kernel registry on the global object.
+const REGISTRY_KEY = Symbol.for("mixdepth.routerRegistry");
+const holder = globalThis as { [REGISTRY_KEY]?: Map<string, Registration> };
+const registrations: Map<string, Registration> = (holder[REGISTRY_KEY] ??= new Map<string, Registration>());
 
 /**
  * Registers a router kind with its factory and, optionally, its declaration (`validateOptions`,

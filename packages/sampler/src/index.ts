@@ -18,3 +18,8 @@ export type { BlockVisit, TokenVisits } from "@mixdepth/transformer";
 // A class is re-exported as a value: the bundled .d.ts drops `export type`, so a type-only
 // re-export would promise a runtime export that the .js lacks.
 export { Transformer } from "@mixdepth/transformer";
+export { loadTextGenerator, TextGenerator, textGenerator } from "./text-generator.js";
+export type { CheckpointSource, NamedBlob, TextGenerationOptions, TextGenerationResult, TextPiece } from "./text-generator.js";
+export { CheckpointError } from "@mixdepth/transformer";
+export type { CheckpointReadOptions, ParsedCheckpoint } from "@mixdepth/transformer";
+export type { Tokenizer, TokenStreamDecoder, TokenizerJSON, TokenizerKind, ByteTokenizerJSON, TableTokenizerJSON } from "@mixdepth/text";

@@ -9,7 +9,6 @@ export {
   latestStep,
   loadCheckpoint,
   loadModelCheckpoint,
-  resolveCheckpointDir,
   restoreTrainState,
   saveCheckpoint,
   saveTrainState,
@@ -18,6 +17,6 @@ export {
 export type { CheckpointConfigJSON, CheckpointData, ModelCheckpoint, TrainerStateJSON, TrainStateInfo, TrainStateParts } from "./train-state.js";
 export { isPathLike, loadPlugins, PluginError } from "./plugins.js";
 // The one crash-safe write helper (it lives with saveModel, in @mixdepth/transformer/node).
-export { fsyncDir, writeAtomic, writeDurable } from "@mixdepth/transformer/node";
+export { fsyncDir, resolveCheckpointDir, writeAtomic, writeDurable } from "@mixdepth/transformer/node";
 // Types of dependencies that this package's signatures use.
 export type { TokenizerJSON } from "@mixdepth/text";

@@ -5,7 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { resolveModelConfig } from "@mixdepth/core";
-import { checkRouterConfig, listRouters, routerCost } from "@mixdepth/router";
+import { checkRouterConfig, listRouters, routerCost, routerRegistry } from "@mixdepth/router";
+import * as tf from "@tensorflow/tfjs";
+import * as tfCore from "@tensorflow/tfjs-core";
+import { createTransformer } from "@mixdepth/transformer";
+import { expectNoLeaks, useBackend } from "@mixdepth/vitest-config/tf";
 import { isPathLike, loadPlugins, PluginError } from "./plugins.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mixdepth-plugins-"));
@@ -31,6 +35,37 @@ describe("loadPlugins", () => {
     expect(() => checkRouterConfig(config({ alpha: 1 }))).not.toThrow();
     expect(routerCost(config({ alpha: 1 }))(1)).toEqual({ params: 8, flopsPerToken: 32 });
     expect(() => checkRouterConfig(config({ beta: 1 }))).toThrow(/routing\.routerOptions\.beta: unknown/);
+  });
+
+  it("a plugin outside any node_modules builds its router with the registry's tfjs-core and helpers (no second copy of TensorFlow.js)", async () => {
+    // A kind whose score is the block input's first feature; it imports nothing.
+    const path = write(
+      "outside.mjs",
+      `export function register(registry) {
+        const { tf } = registry;
+        registry.registerRouter("first-feature", (context) => ({
+          kind: "first-feature",
+          scores: (x) => tf.tidy(() => tf.reshape(tf.slice(x, [0, 0, 0], [-1, -1, 1]), x.shape.slice(0, 2))),
+          route(x, k) { return registry.topkRoute(this.scores(x), k); },
+          routeCausal(x) { return registry.thresholdRoute(this.scores(x)); },
+          weights: () => new Map(),
+          toJSON: () => ({ kind: "first-feature", options: context.options }),
+          dispose() {},
+        }), { weightShapes: () => new Map(), cost: () => ({ params: 0, flopsPerToken: 0 }) });
+      }`,
+    );
+    expect(await loadPlugins([path])).toEqual([{ plugin: path, kinds: ["first-feature"] }]);
+    await useBackend("cpu");
+    await expectNoLeaks(() => {
+      const model = createTransformer({ vocabSize: 16, dModel: 8, nHeads: 2, nLayers: 2, contextLength: 8, routing: { blocks: [1], capacity: 0.5, router: "first-feature", auxLoss: null } }, { seed: 1 });
+      expect(model.config.routing.causal).toBe("threshold"); // a custom kind: no default predictor
+      const x = tf.tensor2d([[1, 2, 3, 4]], [1, 4], "int32");
+      const out = model.forward(x, { routing: "causal" });
+      expect(out.logits.shape).toEqual([1, 4, 16]);
+      tf.dispose([x, out.logits]);
+      model.dispose();
+    });
+    expect(routerRegistry().tf).toBe(tfCore);
   });
 
   it("relative paths resolve against the given directory", async () => {

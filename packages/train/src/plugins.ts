@@ -1,7 +1,8 @@
 // Router plugin loading (Node only: @mixdepth/train/node). A plugin is an ES module whose
 // `register` is a @mixdepth/router RouterPlugin's: loadPlugins imports it and calls it with
-// the public registry of the @mixdepth/router this package uses, so the plugin's kinds land in
-// the registry the model is built from even when the plugin has its own copy of the package.
+// routerRegistry() of the @mixdepth/router this package uses (its registry calls and its
+// tfjs-core), so the plugin's kinds land in the registry the model is built from and its
+// tensors on the model's engine, even for a plugin outside the application's node_modules.
 // The mixdepth CLI (`plugins: [...]`, `--plugin`) and the data-parallel workers load through
 // here; load before validating a config, so its kinds and options are checked before any work.
 import { createRequire } from "node:module";
@@ -60,7 +61,7 @@ export async function loadPlugins(specs: readonly string[], cwd = process.cwd())
     const register = typeof mod.register === "function" ? mod.register : typeof mod.default?.register === "function" ? mod.default.register : null;
     if (!register) return fail("exports no register(registry) function");
     const before = new Set(router.listRouters());
-    const registry: RouterRegistry = { registerRouter: router.registerRouter, listRouters: router.listRouters };
+    const registry: RouterRegistry = router.routerRegistry();
     try {
       await register(registry);
     } catch (e) {

@@ -15,11 +15,11 @@
 // moments and step, the batch RNG, router states); saveCheckpoint / loadCheckpoint are the
 // same on host arrays.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { CHECKPOINT_FORMAT, CheckpointError, decodeSafetensors, encodeSafetensors, type ParsedCheckpoint, type SafetensorsTensor, type Transformer } from "@mixdepth/transformer";
-import { fsyncDir, readCheckpoint, readRegularFile, writeAtomic, writeDurable } from "@mixdepth/transformer/node";
+import { fsyncDir, readCheckpoint, readRegularFile, resolveCheckpointDir, writeAtomic, writeDurable } from "@mixdepth/transformer/node";
 import type { ModelConfig } from "@mixdepth/core";
 import type { AdamW } from "./adamw.js";
 import type { TokenizerJSON } from "@mixdepth/text";
@@ -130,32 +130,6 @@ export function saveCheckpoint(runDir: string, data: CheckpointData): string {
     if ((/^step-\d+$/.test(f) && !keep.has(f)) || (f.startsWith(".step-") && f.includes(".tmp-"))) rmSync(join(root, f), { recursive: true, force: true });
   }
   return final;
-}
-
-/**
- * The checkpoint folder for `path`: a checkpoint folder itself (has model.safetensors), or a
- * run folder (its checkpoints/latest.json, which must name a step-N folder inside
- * checkpoints/, symlinks resolved). Throws CheckpointError saying what is missing.
- */
-export function resolveCheckpointDir(path: string): string {
-  const p = resolve(path);
-  if (!existsSync(p)) throw new CheckpointError(`checkpoint: ${path} does not exist`);
-  if (existsSync(join(p, "model.safetensors"))) return p;
-  const latest = join(p, "checkpoints", "latest.json");
-  if (!existsSync(latest)) throw new CheckpointError(`checkpoint: ${path} has neither model.safetensors nor checkpoints/latest.json (not a run or checkpoint folder)`);
-  const json = readJson<{ checkpoint?: unknown }>(latest);
-  const name = json?.checkpoint;
-  if (typeof name !== "string" || !/^step-\d+$/.test(name)) {
-    throw new CheckpointError(`checkpoint: ${latest}: "checkpoint" must name a step-NNNNNN folder (got ${JSON.stringify(name)}); delete latest.json or point it at a folder in ${join(p, "checkpoints")}`);
-  }
-  const root = join(p, "checkpoints");
-  const dir = join(root, name);
-  if (!existsSync(dir)) throw new CheckpointError(`checkpoint: ${latest} names ${name}, which is missing`);
-  const rel = relative(realpathSync(root), realpathSync(dir));
-  if (rel === "" || rel.startsWith("..") || rel.includes(sep)) {
-    throw new CheckpointError(`checkpoint: ${latest} names ${name}, which resolves outside ${root}; refusing to read it`);
-  }
-  return dir;
 }
 
 function readJson<T>(path: string): T {

@@ -5,9 +5,9 @@
 // also behind a symlink) of bounded size, and model.safetensors is read header first; its
 // data is read only after the header matched the config. Saving writes a temp folder, fsyncs
 // it and renames it into place, so a crash leaves the old folder or the new one.
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { fsyncDir, writeDurable } from "./atomic-write.js";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { encodeSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, decodeSafetensors, type SafetensorsTensor } from "./safetensors.js";
 import {
   CHECKPOINT_FORMAT,
@@ -76,6 +76,43 @@ export function readRegularFile(path: string, maxBytes: number, limitName = "max
   } finally {
     f.close();
   }
+}
+
+/** checkpoints/latest.json is one small object; refuse anything larger. */
+const LATEST_JSON_MAX_BYTES = 1 << 20;
+
+/**
+ * The checkpoint folder for `path`: a checkpoint folder itself (has model.safetensors), or a
+ * run folder (its checkpoints/latest.json, which must name a step-N folder inside
+ * checkpoints/, symlinks resolved), as the trainer writes it. The one resolver: the mixdepth
+ * CLI, @mixdepth/train/node and @mixdepth/sampler/node all open a run folder here. Throws
+ * CheckpointError saying what is missing.
+ */
+export function resolveCheckpointDir(path: string): string {
+  const p = resolve(path);
+  if (!existsSync(p)) throw new CheckpointError(`checkpoint: ${path} does not exist`);
+  if (existsSync(join(p, "model.safetensors"))) return p;
+  const latest = join(p, "checkpoints", "latest.json");
+  if (!existsSync(latest)) throw new CheckpointError(`checkpoint: ${path} has neither model.safetensors nor checkpoints/latest.json (not a run or checkpoint folder)`);
+  let json: { checkpoint?: unknown } | null;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(readRegularFile(latest, LATEST_JSON_MAX_BYTES, "maxBytes"))) as { checkpoint?: unknown } | null;
+  } catch (e) {
+    if (e instanceof CheckpointError) throw new CheckpointError(`checkpoint: ${e.message}`);
+    throw new CheckpointError(`checkpoint: ${latest} is not valid JSON (truncated?): ${(e as Error).message}`);
+  }
+  const name = json?.checkpoint;
+  if (typeof name !== "string" || !/^step-\d+$/.test(name)) {
+    throw new CheckpointError(`checkpoint: ${latest}: "checkpoint" must name a step-NNNNNN folder (got ${JSON.stringify(name)}); delete latest.json or point it at a folder in ${join(p, "checkpoints")}`);
+  }
+  const root = join(p, "checkpoints");
+  const dir = join(root, name);
+  if (!existsSync(dir)) throw new CheckpointError(`checkpoint: ${latest} names ${name}, which is missing`);
+  const rel = relative(realpathSync(root), realpathSync(dir));
+  if (rel === "" || rel.startsWith("..") || rel.includes(sep)) {
+    throw new CheckpointError(`checkpoint: ${latest} names ${name}, which resolves outside ${root}; refusing to read it`);
+  }
+  return dir;
 }
 
 function readConfigText(path: string, options: CheckpointReadOptions): string {
