@@ -54,7 +54,7 @@ describe("memoryEstimate of MoE blocks and of the routing options' dearest step"
   });
 
   it("a capacity warm-up or threshold training is sized for a step that processes every token", () => {
-    const setting = { batchSize: 8, seqLen: 256 };
+    const setting = { batchSize: 8, seqLen: 256, ...learned(B) };
     const full = memoryEstimate({ ...B, routing: { ...B.routing, capacity: 1 } }, setting).activationBytes;
     expect(memoryEstimate({ ...B, routing: { ...B.routing, capacityWarmup: { steps: 100 } } }, setting).activationBytes).toBe(full);
     expect(memoryEstimate({ ...B, routing: { blocks: "every-other", train: "threshold" } }, setting).activationBytes).toBe(full);

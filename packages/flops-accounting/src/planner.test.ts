@@ -110,7 +110,7 @@ describe("isoFlopSweep", () => {
 describe("capacity warm-up (routing.capacityWarmup): a run's FLOPs are the sum of its steps'", () => {
   // B with a 6-step warm-up from capacity 1 to 0.125.
   const W = { ...B, routing: { ...B.routing, capacityWarmup: { steps: 6 } } };
-  const setting = { batchSize: 2, seqLen: 256 };
+  const setting = { batchSize: 2, seqLen: 256, ...learned(B) };
   /** Independent: step t's FLOPs as a config whose fixed capacity is the cosine's value, summed. */
   const byHand = (steps: number) => {
     let sum = 0;
