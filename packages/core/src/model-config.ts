@@ -170,10 +170,14 @@ export interface ResolvedRouting {
   auxLoss: { weight: number } | null;
   predictor: { hidden: number; weight: number } | null;
   causal: CausalRouting;
-  capacityWarmup: { steps: number } | null;
-  train: TrainRouting;
-  /** The probability threshold of train "threshold" (0.5 with "topk", where it is unused). */
-  threshold: number;
+  // The follow-ups' options appear only when set, so a config without them resolves (and
+  // fingerprints, in the trainer and the PyTorch twin) exactly as before they existed.
+  /** Capacity warm-up; absent when off. */
+  capacityWarmup?: { steps: number };
+  /** "threshold" when training routes by the threshold; absent for top-k (the default). */
+  train?: "threshold";
+  /** With train "threshold": the probability a token's router must exceed. */
+  threshold?: number;
 }
 
 /** Every field present and validated. Produced only by {@link resolveModelConfig}. */
@@ -486,7 +490,11 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
     tieEmbeddings,
     normEps,
     ropeBase,
-    routing: { blocks, capacity, router, routerOptions: { ...routerOptions }, auxLoss, predictor, causal, capacityWarmup, train, threshold },
+    routing: {
+      blocks, capacity, router, routerOptions: { ...routerOptions }, auxLoss, predictor, causal,
+      ...(capacityWarmup ? { capacityWarmup } : {}),
+      ...(byThreshold ? { train: "threshold" as const, threshold } : {}),
+    },
     experts,
     layers,
   };

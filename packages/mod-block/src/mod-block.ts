@@ -284,7 +284,7 @@ export class ModBlock {
     const [b, s] = x.shape;
     const decision = (this.router as Router).routeCausal(x, "threshold");
     try {
-      const p = this.config.routing.threshold;
+      const p = this.config.routing.threshold ?? 0.5;
       const chosen = Uint8Array.from(decision.probability, (q) => (q > p ? 1 : 0)); // [B * S]
       observe?.({ layer: this.index, input: x, start, topk: null, causal: { selected: chosen, probability: decision.probability, scores: decision.hostScores } });
       const out = this.apply(x, decision.scores, fromDecisions(chosen, b, s), start, undefined, {}, "topk", trace);
