@@ -75,6 +75,12 @@ const trainingSchema = z
      * the batch's rows): a positive integer or "auto" (@mixdepth/train/node's resolveRanks decides).
      */
     workers: z.custom<number | "auto">((v) => v === "auto" || (typeof v === "number" && Number.isInteger(v) && v >= 1), { message: 'must be a positive integer or "auto"' }),
+    /**
+     * Log each routed block's predictor accuracy and top-k recall on every step's batches in
+     * metrics.jsonl (as Mixture-of-Recursions does); one more readback per routed block and
+     * micro-batch. Optional, default false.
+     */
+    routingStats: z.boolean().optional(),
   })
   .strict()
   .refine((t) => t.minLr <= t.lr, { message: "must be <= training.lr", path: ["minLr"] })

@@ -16,9 +16,18 @@ export interface TrainRecord {
   lr: number;
   gradNorm: number;
   tokens: number;
+  /** Training FLOPs of steps 1..step: the sum of each step's (a capacity warm-up's first steps cost more; measured under threshold routing). */
   flops: number;
+  /** Threshold routing (routing.train "threshold") only: this step's measured training FLOPs (absent otherwise and in older logs). */
+  stepFlops?: number;
   msPerStep: number;
   tokensPerSec: number;
+  /**
+   * With training.routingStats, per routed block on the step's own batches: accuracy of the
+   * causal rule (predictor or threshold) against top-k, and recall of the top-k tokens (absent
+   * otherwise and in older logs; NaN is written as null).
+   */
+  routing?: { layer: number; accuracy: number; recall: number }[];
 }
 
 export interface EvalRecord extends EvalResult {

@@ -12,7 +12,7 @@ import { totalmem } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { deriveSeed } from "@mixdepth/core";
 import { createTransformer, CheckpointError, type Transformer } from "@mixdepth/transformer";
-import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts } from "@mixdepth/flops-accounting";
+import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts, runFlops, BACKWARD_FACTOR } from "@mixdepth/flops-accounting";
 import {
   AdamW,
   decayRule,
@@ -25,6 +25,7 @@ import {
   type Batch,
   type EvalResult,
   type LossAndGrads,
+  type TrainStepResult,
 } from "@mixdepth/train";
 import { DataParallel, describeTimings, resolveRanks, restoreTrainState, saveTrainState, splitRows, writeAtomic } from "@mixdepth/train/node";
 import type { ValidConfig } from "./config.js";
@@ -123,11 +124,26 @@ export function loadDocuments(source: string) {
   return source === "brown" ? loadBrown() : loadText(source);
 }
 
+const pct = (c: number) => `${+(c * 100).toFixed(2)}%`;
+
+/** The model line of a run's header: shape, then MoD routing and MoE experts (both: staged MoDE; no-op experts: integrated). */
 export function modelDescription(valid: ValidConfig): string {
   const m = valid.model;
   const r = m.routing;
-  const routing = r.blocks.length ? `MoD ${+(r.capacity * 100).toFixed(2)}% capacity on blocks [${r.blocks.join(", ")}], ${r.router} router, causal: ${r.causal}` : "dense";
-  return `${m.family} d=${m.dModel} L=${m.nLayers} heads=${m.nHeads} ctx=${m.contextLength} vocab=${m.vocabSize}; ${routing}`;
+  const e = m.experts;
+  const parts: string[] = [];
+  if (r.blocks.length) {
+    const how =
+      r.train === "threshold"
+        ? `threshold p > ${r.threshold} (training)`
+        : `${pct(r.capacity)} capacity${r.capacityWarmup ? ` (warm-up from 100% over ${r.capacityWarmup.steps} steps)` : ""}`;
+    parts.push(`MoD ${how} on blocks [${r.blocks.join(", ")}], ${r.router} router, causal: ${r.causal}`);
+  }
+  if (e) {
+    const kind = r.blocks.some((b) => e.blocks.includes(b)) ? "staged MoDE" : e.noop > 0 ? "integrated MoDE" : "MoE";
+    parts.push(`${kind} ${e.count} experts${e.noop ? ` + ${e.noop} no-op` : ""} (${e.routing}, ${pct(e.capacity)} capacity each) on blocks [${e.blocks.join(", ")}]`);
+  }
+  return `${m.family} d=${m.dModel} L=${m.nLayers} heads=${m.nHeads} ctx=${m.contextLength} vocab=${m.vocabSize}; ${parts.length ? parts.join("; ") : "dense"}`;
 }
 
 /** Everything a checkpoint must agree with to be resumed (training.steps may grow: --resume extends a run). */
@@ -176,9 +192,14 @@ class RunState {
   /** Batches are drawn from it in rank 0, whatever the ranks: the same stream as one rank. */
   readonly rng: Rng;
   readonly fingerprint: string;
-  /** Training FLOPs per optimizer step: routers count what their kind declares (router registry), custom kinds included. */
+  /** Training FLOPs per optimizer step (after any capacity warm-up): routers count what their kind declares (router registry), custom kinds included. */
   readonly perStep: number;
   step = 0;
+  /**
+   * Training FLOPs of the steps taken: each step's own (a capacity warm-up's first steps cost
+   * more), measured from the tokens the blocks ran on under threshold routing.
+   */
+  flops = 0;
   /** Newest checkpoint of this run (or the one it resumed from); its weights were checked finite. */
   lastCheckpoint: string | null = null;
 
@@ -202,9 +223,39 @@ class RunState {
   resume(log: (s: string) => void): void {
     const ck = restoreTrainState(this.runDir, this, this.fingerprint);
     this.step = ck.step;
+    // Threshold routing's FLOPs were measured: the checkpoint holds their sum. Otherwise they are the plan's.
+    this.flops = this.measured ? ck.state.trainingFlops : runFlops(this.valid.model, this.setting, ck.step);
     this.lastCheckpoint = ck.dir;
     this.metrics.truncateAfter(ck.step);
     log(`resumed from ${ck.dir} at step ${ck.step}`);
+  }
+
+  private get setting() {
+    const t = this.valid.config.training;
+    return { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, routerCost: this.valid.routerCost };
+  }
+
+  /** Threshold routing (routing.train "threshold") processes a data-dependent number of tokens. */
+  get measured(): boolean {
+    return this.valid.model.routing.blocks.length > 0 && this.valid.model.routing.train === "threshold";
+  }
+
+  /**
+   * Adds step `step`'s (0-based) training FLOPs: measured from its forward passes under
+   * threshold routing (backward = BACKWARD_FACTOR x forward, as everywhere), else the plan's
+   * FLOPs of that step. Returns them.
+   */
+  addStep(step: number, r: TrainStepResult): number {
+    const t = this.valid.config.training;
+    let f: number;
+    if (this.measured) {
+      f = 0;
+      for (const p of r.passes) f += p.rows * (1 + BACKWARD_FACTOR) * forwardFlops(this.valid.model, { seqLen: t.seqLen, blockTokens: p.blockTokens, routerCost: this.valid.routerCost }).total;
+    } else {
+      f = flopsPerStep(this.valid.model, this.setting, step);
+    }
+    this.flops += f;
+    return f;
   }
 
   /** A NonFiniteError from the kit, told the run's way (which checkpoint is intact) and recorded. */
@@ -230,7 +281,7 @@ class RunState {
       this.lastCheckpoint = saveTrainState(this.runDir, this, {
         step: s,
         tokensSeen: s * t.batchSize * t.seqLen * t.gradAccum,
-        trainingFlops: s * this.perStep,
+        trainingFlops: this.flops,
         fingerprint: this.fingerprint,
         config: { model: config.model, tokenizer: this.tokenizer.toJSON(), trained: true, description: modelDescription(this.valid) },
       });
@@ -244,7 +295,7 @@ class RunState {
     const t = this.valid.config.training;
     const s = this.step;
     const r = evaluate(this.model, evalSet, t.batchSize, t.seqLen, this.tokenizer.bytesPerToken());
-    this.metrics.write({ type: "eval", step: s, flops: s * this.perStep, ...r, auxLosses: auxLossesByName(this.model, evalSet[0] as Batch, t.batchSize, t.seqLen) });
+    this.metrics.write({ type: "eval", step: s, flops: this.flops, ...r, auxLosses: auxLossesByName(this.model, evalSet[0] as Batch, t.batchSize, t.seqLen) });
     const causal = r.causal ? `, causal ${r.causal.loss.toFixed(4)} (${r.causal.bpb.toFixed(3)} bpb)` : "";
     const acc = r.routing.length ? `, causal-vs-topk accuracy ${r.routing.map((l) => l.accuracy.toFixed(3)).join("/")}` : "";
     log(`eval @ step ${s}: val loss top-k ${r.topk.loss.toFixed(4)} (${r.topk.bpb.toFixed(3)} bpb)${causal}${acc}`);
@@ -298,8 +349,8 @@ async function loop(run: RunState, dp: DataParallel, opts: TrainOptions, data: T
   const log = (s: string) => progress.log(s);
   const faults = opts.faults ?? {};
   // The faults of the tests wrap the step's two parts; with none set these are dp.step and AdamW.
-  const grads: LossAndGrads = async (b, rows, seqLen) => {
-    const r = await dp.step(b, rows, seqLen);
+  const grads: LossAndGrads = async (b, rows, seqLen, options) => {
+    const r = await dp.step(b, rows, seqLen, options);
     return faults.nanLossAtStep === run.step + 1 ? { ...r, lm: Number.NaN } : r;
   };
   const optimizer = {
@@ -320,12 +371,13 @@ async function loop(run: RunState, dp: DataParallel, opts: TrainOptions, data: T
   while (run.step < t.steps) {
     const st0 = performance.now();
     const r = await trainStep(parts, t, run.step).catch((e: unknown) => run.stopped(e));
+    const stepFlops = run.addStep(run.step, r);
     const step = (run.step += 1);
     const ms = performance.now() - st0;
     msTotal += ms;
     const elapsed = (performance.now() - trainStart) / 1000;
     const tps = ((step - startStep) * tokensPerStep) / Math.max(elapsed, 1e-9);
-    run.metrics.write({ type: "train", step, loss: r.loss, total: r.loss + r.aux, aux: r.aux, lr: r.lr, gradNorm: r.gradNorm, tokens: step * tokensPerStep, flops: step * run.perStep, msPerStep: ms, tokensPerSec: tps });
+    run.metrics.write({ type: "train", step, loss: r.loss, total: r.loss + r.aux, aux: r.aux, lr: r.lr, gradNorm: r.gradNorm, tokens: step * tokensPerStep, flops: run.flops, ...(run.measured ? { stepFlops } : {}), msPerStep: ms, tokensPerSec: tps, ...(r.routing ? { routing: r.routing.map((a) => ({ layer: a.layer, accuracy: a.accuracy, recall: a.recall })) } : {}) });
     opts.onStep?.(step, r.loss);
     progress.update({ step, steps: t.steps, loss: r.loss, tokensPerSec: tps, elapsed, startStep });
     const last = step === t.steps;

@@ -1,4 +1,4 @@
-export { ConfigError, MODEL_LIMITS, expertsAt, resolveModelConfig, routedTokens } from "./model-config.js";
+export { ConfigError, MODEL_LIMITS, capacityAt, expertsAt, resolveModelConfig, routedTokens } from "./model-config.js";
 export type {
   ArchitectureFamily,
   CausalRouting,
@@ -11,6 +11,7 @@ export type {
   ResolvedRouting,
   RoutedBlocks,
   RoutingConfig,
+  TrainRouting,
 } from "./model-config.js";
 export { Mulberry32, gaussian, mulberry32 } from "./rng.js";
 export { SEED_PURPOSES, deriveSeed } from "./seed.js";

@@ -1,7 +1,7 @@
 // The shared model config: validation names the field and quotes the value; defaults are the
 // documented ones; routedTokens is the one k every package uses.
 import { describe, expect, it } from "vitest";
-import { ConfigError, expertsAt, resolveModelConfig, routedTokens, type ModelConfig } from "./model-config.js";
+import { ConfigError, capacityAt, expertsAt, resolveModelConfig, routedTokens, type ModelConfig } from "./model-config.js";
 
 // A dense gpt2 config: V=10, d=4, H=2, L=1, S=3, h=16.
 const A: ModelConfig = { family: "gpt2", vocabSize: 10, dModel: 4, nHeads: 2, nLayers: 1, contextLength: 3, mlpHidden: 16 };
@@ -47,6 +47,17 @@ describe("resolveModelConfig rejects impossible configs, naming field and value"
     ["infinite predictor weight", { ...M, routing: { predictor: { weight: Infinity } } }, "routing.predictor.weight", Infinity],
     ["unknown causal mode", { ...M, routing: { causal: "sometimes" } }, "routing.causal", "sometimes"],
     ["predictor causal without predictor", { ...M, routing: { predictor: null, causal: "predictor" } }, "routing.causal", "predictor"],
+    ["warm-up of 0 steps", { ...M, routing: { capacityWarmup: { steps: 0 } } }, "routing.capacityWarmup.steps", 0],
+    ["fractional warm-up", { ...M, routing: { capacityWarmup: { steps: 2.5 } } }, "routing.capacityWarmup.steps", 2.5],
+    ["warm-up with a typo", { ...M, routing: { capacityWarmup: { step: 10 } } }, "routing.capacityWarmup.step", 10],
+    ["unknown train routing", { ...M, routing: { train: "top-p" } }, "routing.train", "top-p"],
+    ["threshold 1", { ...M, routing: { train: "threshold", threshold: 1 } }, "routing.threshold", 1],
+    ["threshold 0", { ...M, routing: { train: "threshold", threshold: 0 } }, "routing.threshold", 0],
+    ["threshold without threshold training", { ...M, routing: { threshold: 0.7 } }, "routing.threshold", 0.7],
+    ["threshold training with an aux BCE", { ...M, routing: { train: "threshold", auxLoss: { weight: 0.1 } } }, "routing.auxLoss", { weight: 0.1 }],
+    ["threshold training with a predictor", { ...M, routing: { train: "threshold", predictor: {} } }, "routing.predictor", {}],
+    ["threshold training with causal predictor", { ...M, routing: { train: "threshold", causal: "predictor" } }, "routing.causal", "predictor"],
+    ["threshold training with a warm-up", { ...M, routing: { train: "threshold", capacityWarmup: { steps: 4 } } }, "routing.capacityWarmup", { steps: 4 }],
     ["null config", null, "config", null],
     ["unknown top-level field", { ...A, dmodel: 8 }, "dmodel", 8],
     ["typo inside routing", { ...M, routing: { capacty: 0.5 } }, "routing.capacty", 0.5],
@@ -209,5 +220,28 @@ describe("experts (MoE / MoDE MLPs)", () => {
     expect(i.experts?.capacity).toBe(0.5); // 1 / count of REAL experts, never 1 / (count + noop)
     expect([0, 1, 2, 3].map((b) => expertsAt(i, b) !== null)).toEqual([false, true, false, true]);
     expect(i.experts?.auxLoss).toBeNull();
+  });
+});
+
+describe("routing options of the follow-ups (off by default)", () => {
+  it("defaults: top-k training, no warm-up", () => {
+    // Absent when off: a config without them resolves exactly as before they existed.
+    const r = resolveModelConfig(M).routing;
+    expect(["train", "capacityWarmup", "threshold"].filter((k) => k in r)).toEqual([]);
+  });
+
+  it("threshold training drops the aux BCE and the predictor and routes causally by the threshold", () => {
+    const r = resolveModelConfig({ ...M, routing: { train: "threshold", threshold: 0.6 } }).routing;
+    expect([r.train, r.threshold, r.auxLoss, r.predictor, r.causal]).toEqual(["threshold", 0.6, null, null, "threshold"]);
+  });
+
+  it("capacityAt: a cosine from 1 to the target over the warm-up, the target after it and without a step", () => {
+    const routing = resolveModelConfig({ ...M, routing: { capacity: 0.25, capacityWarmup: { steps: 4 } } }).routing;
+    // By hand: 0.25 + 0.75 * (1 + cos(pi t / 4)) / 2 for t = 0..3.
+    const want = [1, 0.25 + 0.375 * (1 + Math.SQRT1_2), 0.625, 0.25 + 0.375 * (1 - Math.SQRT1_2), 0.25, 0.25];
+    [0, 1, 2, 3, 4, 100].forEach((t, i) => expect(capacityAt(routing, t)).toBeCloseTo(want[i] as number, 12));
+    expect(capacityAt(routing)).toBe(0.25);
+    expect(capacityAt(resolveModelConfig(M).routing, 0)).toBe(0.125); // no warm-up: the target at every step
+    expect(() => capacityAt(routing, -1)).toThrow(/step/);
   });
 });

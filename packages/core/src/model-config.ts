@@ -31,7 +31,27 @@ export interface RoutingConfig {
   predictor?: { hidden?: number; weight?: number } | null;
   /** Causal decision used at sampling time / causal evaluation. Default "predictor" if enabled, else "threshold". */
   causal?: CausalRouting;
+  /**
+   * Capacity warm-up (Mixture-of-Recursions, Bae et al. 2025): over the first `steps` training
+   * steps the capacity decays from 1.0 to `capacity` on a cosine (see {@link capacityAt});
+   * afterwards, and whenever no step is given (evaluation, sampling), it is `capacity`.
+   * Default null (off).
+   */
+  capacityWarmup?: { steps: number } | null;
+  /**
+   * How a routed block picks its tokens at training time. "topk" (default, section 2): exactly
+   * k = routedTokens(capacity, S) per sequence. "threshold" (MoDification, Zhang et al. 2024):
+   * every token whose router probability sigmoid(logit) exceeds `threshold`, a data-dependent
+   * number, so the FLOPs of a step are measured, not planned; training and sampling then use
+   * the same rule, so it needs causal "threshold" and has no aux BCE or predictor.
+   */
+  train?: TrainRouting;
+  /** With train "threshold": the probability a token's router must exceed, in (0, 1). Default 0.5. */
+  threshold?: number;
 }
+
+/** Training-time token choice of a routed block (see {@link RoutingConfig.train}). */
+export type TrainRouting = "topk" | "threshold";
 
 export interface ModelConfig {
   /** Vocabulary size V. */
@@ -154,6 +174,14 @@ export interface ResolvedRouting {
   auxLoss: { weight: number } | null;
   predictor: { hidden: number; weight: number } | null;
   causal: CausalRouting;
+  // The follow-ups' options appear only when set, so a config without them resolves (and
+  // fingerprints, in the trainer and the PyTorch twin) exactly as before they existed.
+  /** Capacity warm-up; absent when off. */
+  capacityWarmup?: { steps: number };
+  /** "threshold" when training routes by the threshold; absent for top-k (the default). */
+  train?: "threshold";
+  /** With train "threshold": the probability a token's router must exceed. */
+  threshold?: number;
 }
 
 /** Every field present and validated. Produced only by {@link resolveModelConfig}. */
@@ -252,6 +280,21 @@ function finiteNonNegative(field: string, v: unknown): number {
 }
 
 /**
+ * The capacity of training step `step` (0-based) under a warm-up of `warmupSteps` steps to
+ * `target` (Mixture-of-Recursions' capacity warm-up): a cosine from 1.0 at step 0 down to
+ * `target` at step warmupSteps, then `target`:
+ *   c(t) = target + (1 - target) * (1 + cos(pi * t / N)) / 2   for t < N.
+ * Without a step (undefined) or without a warm-up, `target`. The model, the FLOPs accounting
+ * and the planner all call this, so their capacities agree exactly.
+ */
+export function capacityAt(routing: Pick<ResolvedRouting, "capacity" | "capacityWarmup">, step?: number): number {
+  const n = routing.capacityWarmup?.steps ?? 0;
+  if (step === undefined || step >= n) return routing.capacity;
+  if (!Number.isInteger(step) || step < 0) throw new RangeError(`capacityAt: step must be an integer >= 0 (got ${step})`);
+  return routing.capacity + ((1 - routing.capacity) * (1 + Math.cos((Math.PI * step) / n))) / 2;
+}
+
+/**
  * Number of tokens a routed block processes in a sequence of `seqLen` tokens:
  * `k = round(capacity * seqLen)`, at least 1 and at most seqLen. Used identically by the
  * model, the FLOPs accounting and the trainer, so their numbers agree exactly.
@@ -282,7 +325,7 @@ const MODEL_KEYS = ["vocabSize", "dModel", "nHeads", "nLayers", "contextLength",
 /** Router kinds whose routing.predictor is enabled when the config does not set it. */
 const PREDICTOR_BY_DEFAULT: ReadonlySet<string> = new Set(["learned", "stochastic"]);
 
-const ROUTING_KEYS = ["blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal"] as const;
+const ROUTING_KEYS = ["blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal", "capacityWarmup", "train", "threshold"] as const;
 const EXPERTS_KEYS = ["blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss", "predictor", "causal", "zLoss"] as const;
 
 /** The MoE MLP of block `index`, or null when that block's MLP is dense. */
@@ -358,6 +401,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   checkObject("routing", config.routing, ROUTING_KEYS);
   checkObject("routing.auxLoss", config.routing?.auxLoss, ["weight"]);
   checkObject("routing.predictor", config.routing?.predictor, ["hidden", "weight"]);
+  checkObject("routing.capacityWarmup", config.routing?.capacityWarmup, ["steps"]);
   checkObject("experts", config.experts, EXPERTS_KEYS);
   checkObject("experts.auxLoss", config.experts?.auxLoss, ["weight"]);
   checkObject("experts.balanceLoss", config.experts?.balanceLoss, ["weight"]);
@@ -404,13 +448,26 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
     // The kind checks its own keys; these names are never options, and copying them is a hazard.
     if (Object.hasOwn(routerOptions, key)) throw new ConfigError(`routing.routerOptions.${key}`, (routerOptions as Record<string, unknown>)[key], "is not allowed as an option name");
   }
+  const train = r.train ?? "topk";
+  if (train !== "topk" && train !== "threshold") throw new ConfigError("routing.train", train, 'must be "topk" or "threshold"');
+  const byThreshold = train === "threshold";
+  const threshold = r.threshold ?? 0.5;
+  if (r.threshold !== undefined && !byThreshold) throw new ConfigError("routing.threshold", r.threshold, 'applies to routing.train "threshold" only');
+  if (typeof threshold !== "number" || !(threshold > 0 && threshold < 1)) throw new ConfigError("routing.threshold", threshold, "must be a probability in (0, 1)");
+  // Threshold training routes by the sampling rule itself: nothing for an aux BCE or a predictor to learn.
+  if (byThreshold && r.auxLoss) throw new ConfigError("routing.auxLoss", r.auxLoss, 'does not apply with routing.train "threshold" (training already routes by the threshold)');
+  if (byThreshold && r.predictor) throw new ConfigError("routing.predictor", r.predictor, 'does not apply with routing.train "threshold" (training already routes by the threshold)');
+  if (byThreshold && r.causal === "predictor") throw new ConfigError("routing.causal", r.causal, 'must be "threshold" with routing.train "threshold"');
+  if (byThreshold && r.capacityWarmup) throw new ConfigError("routing.capacityWarmup", r.capacityWarmup, 'applies to routing.train "topk" only (the threshold sets no capacity)');
+  const capacityWarmup =
+    r.capacityWarmup === undefined || r.capacityWarmup === null ? null : { steps: positiveInt("routing.capacityWarmup.steps", r.capacityWarmup.steps) };
   const auxLoss =
-    r.auxLoss === null ? null : { weight: finiteNonNegative("routing.auxLoss.weight", r.auxLoss?.weight ?? 0.01) };
+    r.auxLoss === null || byThreshold ? null : { weight: finiteNonNegative("routing.auxLoss.weight", r.auxLoss?.weight ?? 0.01) };
   // Only the built-in kinds have a predictor by default (the learned router trains it; the
   // stochastic control keeps the historical default, unused by it); a custom kind gets one
   // only when routing.predictor asks, so its causal rule defaults to the threshold.
   const predictor =
-    r.predictor === null || (r.predictor === undefined && !PREDICTOR_BY_DEFAULT.has(router))
+    r.predictor === null || byThreshold || (r.predictor === undefined && !PREDICTOR_BY_DEFAULT.has(router))
       ? null
       : {
           hidden: r.predictor?.hidden === undefined ? Math.max(1, Math.floor(dModel / 2)) : boundedInt("routing.predictor.hidden", r.predictor.hidden, "maxMlpHidden"),
@@ -443,7 +500,11 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
     tieEmbeddings,
     normEps,
     ropeBase,
-    routing: { blocks, capacity, router, routerOptions: { ...routerOptions }, auxLoss, predictor, causal },
+    routing: {
+      blocks, capacity, router, routerOptions: { ...routerOptions }, auxLoss, predictor, causal,
+      ...(capacityWarmup ? { capacityWarmup } : {}),
+      ...(byThreshold ? { train: "threshold" as const, threshold } : {}),
+    },
     experts,
     layers,
   };

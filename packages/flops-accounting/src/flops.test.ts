@@ -229,3 +229,30 @@ describe("mixture-of-experts MLPs (docs/method.md section 6)", () => {
     expect(s.blocks[0]!.expected).toBe(96 + 8 + 8 + 32 + 88);
   });
 });
+
+describe("measured FLOPs (blockTokens) and the warm-up step", () => {
+  it("blockTokens replaces each block's planned tokens; routers still cost all S tokens", () => {
+    // C: both blocks routed at 0.5 of S = 4 -> k = 2 planned.
+    expect(forwardFlops(C, { ...learned(C), blockTokens: [2, 2] })).toEqual(forwardFlops(C, learned(C)));
+    const full = forwardFlops({ ...C, routing: { ...C.routing, capacity: 1 } }, learned(C));
+    const m = forwardFlops(C, { ...learned(C), blockTokens: [4, 0] });
+    expect(m.blocks[0]).toEqual(full.blocks[0]);
+    // A block that took no token costs only its router: 2 * S * d = 2 * 4 * 8 = 64.
+    expect(m.blocks[1]).toMatchObject({ tokens: 0, qkv: 0, attentionScores: 0, mlp: 0, router: 64, total: 64 });
+    expect(m.total).toBe((full.blocks[0] as { total: number }).total + 64 + m.head);
+  });
+
+  it("rejects a blockTokens list of the wrong length or with a count past S, naming the entry", () => {
+    expect(() => forwardFlops(C, { ...learned(C), blockTokens: [2] })).toThrow(/blockTokens/);
+    expect(() => forwardFlops(C, { ...learned(C), blockTokens: [2, 5] })).toThrow(/blockTokens\[1\].*got 5/);
+    expect(() => forwardFlops(C, { ...learned(C), step: -1 })).toThrow(/step/);
+  });
+
+  it("step counts the warm-up's capacity; without a warm-up the step changes nothing", () => {
+    const W: ModelConfig = { ...C, routing: { ...C.routing, capacityWarmup: { steps: 10 } } };
+    expect(forwardFlops(W, { ...learned(C), step: 0 }).total).toBe(forwardFlops({ ...C, routing: { ...C.routing, capacity: 1 } }, learned(C)).total);
+    expect(forwardFlops(W, { ...learned(C), step: 10 })).toEqual(forwardFlops(C, learned(C)));
+    expect(forwardFlops(W, learned(C))).toEqual(forwardFlops(C, learned(C)));
+    expect(forwardFlops(C, { ...learned(C), step: 0 })).toEqual(forwardFlops(C, learned(C)));
+  });
+});

@@ -22,8 +22,13 @@
 //   are counted in `mlp`, with the experts' causal predictor (on all t tokens in training; at
 //   sampling time only when it is the causal rule). At sampling time a real expert runs on a token with probability
 //   experts.capacity.
+// - Under routing.capacityWarmup (Mixture-of-Recursions) the capacity of training step t is
+//   capacityAt(routing, t): the `step` option counts that step; without it, the target. With
+//   threshold training (routing.train "threshold", MoDification) the tokens a block processes are
+//   data-dependent: the count at the capacity is a plan, and the `blockTokens` option (what
+//   Transformer.forward reports) gives the measured FLOPs of a pass.
 // - Backward is 2x forward, so a training step costs 3x the forward pass.
-import { ConfigError, expertsAt, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
+import { ConfigError, capacityAt, expertsAt, resolveModelConfig, routedTokens, type CausalRouting, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { routerCostAt, type RouterCostOption } from "./router-cost.js";
 
 export type AttentionCounting = "full" | "causal-half";
@@ -35,6 +40,13 @@ export interface FlopsOptions {
   attention?: AttentionCounting;
   /** What each router costs, as its kind declares (routerCost(config) of @mixdepth/router). Required when the config has routed blocks. */
   routerCost?: RouterCostOption;
+  /** The training step (0-based) counted: sets the capacity under routing.capacityWarmup. Default: the target capacity. */
+  step?: number;
+  /**
+   * Measured: per block, the tokens per sequence its branch ran on (Transformer.forward's
+   * `blockTokens`), replacing the planned S or k. Routers still run on all S tokens.
+   */
+  blockTokens?: readonly number[];
 }
 
 export interface BlockFlops {
@@ -112,8 +124,18 @@ export function forwardFlops(config: ModelConfig | ResolvedModelConfig, options:
   const S = checkSeqLen(c, options.seqLen ?? c.contextLength);
   const counting = options.attention ?? "full";
   if (counting !== "full" && counting !== "causal-half") throw new ConfigError("attention", counting, 'must be "full" or "causal-half"');
+  const step = options.step;
+  if (step !== undefined && (!Number.isInteger(step) || step < 0)) throw new ConfigError("step", step, "must be an integer >= 0");
+  const measured = options.blockTokens;
+  if (measured !== undefined) {
+    if (!Array.isArray(measured) || measured.length !== c.nLayers) throw new ConfigError("blockTokens", measured, `must list ${c.nLayers} token counts (one per block)`);
+    measured.forEach((t, i) => {
+      if (!Number.isInteger(t) || t < 0 || t > S) throw new ConfigError(`blockTokens[${i}]`, t, `must be an integer in [0, ${S}] (seqLen)`);
+    });
+  }
+  const capacity = capacityAt(c.routing, step);
   const blocks = c.layers.map((layer): BlockFlops => {
-    const t = layer.routed ? routedTokens(layer.capacity, S) : S;
+    const t = measured ? (measured[layer.index] as number) : layer.routed ? routedTokens(capacity, S) : S;
     const b = branchFlops(c, layer.index, t, attentionPairs(t, counting), (n, capacity) => routedTokens(capacity, n));
     const r = layer.routed ? routingFlops(c, layer.index, S, options.routerCost) : { router: 0, predictor: 0 };
     const total = b.qkv + b.attentionScores + b.attentionValues + b.attentionOutput + b.mlp + r.router + r.predictor;

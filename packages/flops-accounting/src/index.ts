@@ -20,7 +20,7 @@ export type {
 } from "./flops.js";
 export { paramCounts, sixNApproximation } from "./params.js";
 export type { Approximation, ParamCounts } from "./params.js";
-export { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
+export { flopsPerStep, isoFlopSweep, planForBudget, planForSteps, runFlops } from "./planner.js";
 export type { Plan, StepSetting, SweepEntry, SweepInput } from "./planner.js";
 // Types of @mixdepth/core that this package's signatures use, so users need not import core.
 export type { CausalRouting, ModelConfig, ResolvedModelConfig } from "@mixdepth/core";

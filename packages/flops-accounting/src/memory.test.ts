@@ -40,3 +40,24 @@ describe("memoryEstimate", () => {
     expect(() => memoryEstimate(D, setting)).toThrow(/routerCost: is required: block 1 is routed \(routing\.router "stochastic"\)/);
   });
 });
+
+describe("memoryEstimate of MoE blocks and of the routing options' dearest step", () => {
+  it("an MoE MLP by hand: A with 2 experts of hidden 8 at capacity 2/3, 1 no-op", () => {
+    // Per sequence, t = 3: 3 * 14*4 = 168 (no dense MLP), attention 45, scatter 24;
+    // experts: router 3 * 3 * (2 + 1) = 27, k = round(2/3 * 3) = 2 per expert,
+    // 2 * 2 * (4*8 + 2*4) = 160 -> 424; B=2 -> 848. Final 252. Floats 1100, x2, x4 = 8800.
+    const moe = { ...A, experts: { count: 2, noop: 1, capacity: 2 / 3, hidden: 8 } };
+    expect(memoryEstimate(moe, { batchSize: 2, seqLen: 3 }).activationBytes).toBe(8800);
+    // More experts at full capacity keep more than the dense MLP (4 experts x 3 tokens x hidden 16).
+    const big = { ...A, experts: { count: 4, capacity: 1 } };
+    expect(memoryEstimate(big, { batchSize: 2, seqLen: 3 }).activationBytes).toBeGreaterThan(memoryEstimate(A, { batchSize: 2, seqLen: 3 }).activationBytes);
+  });
+
+  it("a capacity warm-up or threshold training is sized for a step that processes every token", () => {
+    const setting = { batchSize: 8, seqLen: 256, ...learned(B) };
+    const full = memoryEstimate({ ...B, routing: { ...B.routing, capacity: 1 } }, setting).activationBytes;
+    expect(memoryEstimate({ ...B, routing: { ...B.routing, capacityWarmup: { steps: 100 } } }, setting).activationBytes).toBe(full);
+    expect(memoryEstimate({ ...B, routing: { blocks: "every-other", train: "threshold" } }, setting).activationBytes).toBe(full);
+    expect(memoryEstimate(B, setting).activationBytes).toBeLessThan(full);
+  });
+});

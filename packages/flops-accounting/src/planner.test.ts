@@ -1,7 +1,7 @@
 // isoFLOP planning: steps = floor(budget / FLOPs per step), and the sweep the trainer runs.
 import { describe, expect, it } from "vitest";
 import { ConfigError, type ResolvedModelConfig } from "@mixdepth/core";
-import { flopsPerStep, isoFlopSweep, planForBudget, planForSteps } from "./planner.js";
+import { flopsPerStep, isoFlopSweep, planForBudget, planForSteps, runFlops } from "./planner.js";
 import { linearRouterCost } from "./router-cost.js";
 import { A, B, D, NO_COST, learned } from "./test-configs.js";
 
@@ -104,5 +104,44 @@ describe("isoFlopSweep", () => {
   it("names the size of an impossible config", () => {
     const bad = { ...input, sizes: [...input.sizes, { name: "odd", dModel: 100, nLayers: 2, nHeads: 3 }] };
     expect(() => isoFlopSweep(bad)).toThrow("sizes[2] (odd-dense).nHeads: must divide dModel=100 (got 3)");
+  });
+});
+
+describe("capacity warm-up (routing.capacityWarmup): a run's FLOPs are the sum of its steps'", () => {
+  // B with a 6-step warm-up from capacity 1 to 0.125.
+  const W = { ...B, routing: { ...B.routing, capacityWarmup: { steps: 6 } } };
+  const setting = { batchSize: 2, seqLen: 256, ...learned(B) };
+  /** Independent: step t's FLOPs as a config whose fixed capacity is the cosine's value, summed. */
+  const byHand = (steps: number) => {
+    let sum = 0;
+    for (let t = 0; t < steps; t++) {
+      const c = t < 6 ? 0.125 + (0.875 * (1 + Math.cos((Math.PI * t) / 6))) / 2 : 0.125;
+      sum += flopsPerStep({ ...B, routing: { ...B.routing, capacity: c } }, setting);
+    }
+    return sum;
+  };
+
+  it("runFlops and planForSteps equal the independent sum, above the run without warm-up", () => {
+    for (const steps of [0, 1, 4, 6, 10]) {
+      expect(runFlops(W, setting, steps), `${steps} steps`).toBe(byHand(steps));
+      expect(planForSteps(W, steps, setting).flopsUsed).toBe(byHand(steps));
+    }
+    // Step 0 runs at capacity 1: the routed blocks cost as much as dense ones.
+    expect(flopsPerStep(W, setting, 0)).toBe(flopsPerStep({ ...B, routing: { ...B.routing, capacity: 1 } }, setting));
+    expect(flopsPerStep(W, setting, 6)).toBe(flopsPerStep(B, setting));
+    expect(runFlops(W, setting, 10)).toBeGreaterThan(runFlops(B, setting, 10));
+    expect(runFlops(B, setting, 10)).toBe(10 * flopsPerStep(B, setting));
+  });
+
+  it("planForBudget gives the most steps whose summed FLOPs fit the budget", () => {
+    for (const budget of [byHand(3) - 1, byHand(3), byHand(6) + 5, byHand(40) + 1]) {
+      const plan = planForBudget(W, budget, setting);
+      expect(plan.flopsUsed).toBe(byHand(plan.steps));
+      expect(byHand(plan.steps)).toBeLessThanOrEqual(budget);
+      expect(byHand(plan.steps + 1)).toBeGreaterThan(budget);
+      expect(plan.flopsPerStep).toBe(flopsPerStep(B, setting));
+    }
+    // Fewer steps than without the warm-up at the same budget.
+    expect(planForBudget(W, byHand(40), setting).steps).toBeLessThan(planForBudget(B, byHand(40), setting).steps);
   });
 });

@@ -1,5 +1,7 @@
 // isoFLOP planning (docs/method.md section 5): every config of a comparison gets the same training
 // FLOPs budget; cheaper-per-step configs (MoD) get more steps.
+// Under a capacity warm-up (routing.capacityWarmup) the first steps cost more: a run's FLOPs are
+// the sum over its steps of each step's FLOPs (runFlops), and the plans count exactly that.
 import { ConfigError, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/core";
 import { asResolved, trainingFlops, type AttentionCounting } from "./flops.js";
 import type { RouterCostOption } from "./router-cost.js";
@@ -15,6 +17,7 @@ export interface StepSetting {
 }
 
 export interface Plan {
+  /** FLOPs of one step after any capacity warm-up. */
   flopsPerStep: number;
   steps: number;
   tokens: number;
@@ -36,30 +39,61 @@ function check(setting: StepSetting): Required<Omit<StepSetting, "attention" | "
   };
 }
 
-/** Training FLOPs of one optimizer step. */
-export function flopsPerStep(config: ModelConfig | ResolvedModelConfig, setting: StepSetting): number {
+/**
+ * Training FLOPs of one optimizer step: step `step` (0-based) under a capacity warm-up, or
+ * without `step` a step after it.
+ */
+export function flopsPerStep(config: ModelConfig | ResolvedModelConfig, setting: StepSetting, step?: number): number {
   const s = check(setting);
-  const options = { seqLen: s.seqLen, attention: s.attention, ...(s.routerCost ? { routerCost: s.routerCost } : {}) };
+  const options = { seqLen: s.seqLen, attention: s.attention, ...(s.routerCost ? { routerCost: s.routerCost } : {}), ...(step !== undefined ? { step } : {}) };
   return trainingFlops(config, options).total * s.batchSize * s.gradAccum;
 }
 
-/** How many steps a config gets within a training-FLOPs budget (rounded down). */
+/** Steps of the capacity warm-up (0 without one): the steps whose FLOPs differ from the rest. */
+function warmupSteps(config: ModelConfig | ResolvedModelConfig): number {
+  return asResolved(config).routing.capacityWarmup?.steps ?? 0;
+}
+
+/**
+ * Training FLOPs of steps 0 .. steps - 1 of a run: the sum of each step's FLOPs (under a
+ * capacity warm-up the first ones cost more), then, past the warm-up, steps times one step.
+ */
+export function runFlops(config: ModelConfig | ResolvedModelConfig, setting: StepSetting, steps: number): number {
+  if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 0) throw new ConfigError("steps", steps, "must be an integer >= 0");
+  const c = asResolved(config);
+  const n = Math.min(steps, warmupSteps(c));
+  let sum = 0;
+  for (let t = 0; t < n; t++) sum += flopsPerStep(c, setting, t);
+  return sum + (steps - n) * flopsPerStep(c, setting);
+}
+
+/** How many steps a config gets within a training-FLOPs budget (rounded down; a capacity warm-up's dearer steps counted one by one). */
 export function planForBudget(config: ModelConfig | ResolvedModelConfig, budget: number, setting: StepSetting): Plan {
   if (typeof budget !== "number" || !Number.isFinite(budget) || budget <= 0) throw new ConfigError("budget", budget, "must be a finite number > 0");
   const s = check(setting);
-  const per = flopsPerStep(config, s);
-  let steps = Math.floor(budget / per);
+  const c = asResolved(config);
+  const per = flopsPerStep(c, s);
+  // The warm-up, step by step, while the budget lasts; then whole steps of the target capacity.
+  let steps = 0;
+  let used = 0;
+  for (const n = warmupSteps(c); steps < n; steps++) {
+    const f = flopsPerStep(c, s, steps);
+    if (used + f > budget) return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: used };
+    used += f;
+  }
+  let more = Math.floor((budget - used) / per);
   // Above 2^53 the quotient and the product are rounded doubles: never report spending more than the budget.
-  if (steps > 0 && steps * per > budget) steps -= 1;
-  return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: steps * per };
+  if (more > 0 && used + more * per > budget) more -= 1;
+  steps += more;
+  return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: used + more * per };
 }
 
-/** Training FLOPs of `steps` steps: the inverse of {@link planForBudget}. */
+/** Training FLOPs of `steps` steps (a capacity warm-up counted exactly): the inverse of {@link planForBudget}. */
 export function planForSteps(config: ModelConfig | ResolvedModelConfig, steps: number, setting: StepSetting): Plan {
   if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 0) throw new ConfigError("steps", steps, "must be an integer >= 0");
   const s = check(setting);
   const per = flopsPerStep(config, s);
-  return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: steps * per };
+  return { flopsPerStep: per, steps, tokens: steps * s.batchSize * s.gradAccum * s.seqLen, flopsUsed: runFlops(config, s, steps) };
 }
 
 export interface SweepInput {

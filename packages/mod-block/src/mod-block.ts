@@ -13,8 +13,13 @@
 // is the same path; with a MoD router too it is staged MoDE (the MoD router picks the tokens
 // that enter the block, then the experts choose among those), without one it is MoE, or
 // integrated MoDE when it has no-op experts (attention runs on every token).
+// Routing options of the follow-ups (docs/method.md section 6, routing options from the follow-ups): under routing.capacityWarmup
+// the top-k capacity of a training pass is capacityAt(routing, step) (Mixture-of-Recursions);
+// with routing.train "threshold" a training pass processes the tokens whose router probability
+// exceeds routing.threshold (MoDification): the causal path's gather, padded to the row with the
+// most tokens, so its shapes change from step to step.
 import * as tf from "@tensorflow/tfjs-core";
-import { deriveSeed, routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
+import { capacityAt, deriveSeed, routedTokens, type CausalRouting, type ResolvedModelConfig } from "@mixdepth/core";
 import { createRouter, registerBuiltinRouters, routerContext, routerWeightShapes, type Router } from "@mixdepth/router";
 import { TransformerBlock, transformerBlockWeightShapes, type BranchResult, type KeyValues } from "./transformer-block.js";
 import { gatherTokens, scatterAddTokens } from "./token-gather.js";
@@ -60,6 +65,13 @@ export interface ExpertTrace {
 export interface ModBlockOutput {
   /** The new hidden state [B, S, d]; caller owns it. */
   x: tf.Tensor3D;
+  /**
+   * Tokens per sequence the block's branch ran on: S (dense), k (top-k), or the most any row
+   * chose (causal and threshold routing; shorter rows are padded, and the padding is computed
+   * too). What the FLOPs accounting's `blockTokens` option takes, so measured FLOPs equal the
+   * executed kernels.
+   */
+  tokens: number;
   /** Weighted auxiliary losses of this block's router (top-k mode); caller owns them. */
   auxLosses: Record<string, tf.Scalar>;
   /** With `trace`, for routed blocks. */
@@ -87,6 +99,11 @@ export interface ModBlockOptions {
   trace?: boolean;
   /** Called once per routed block with what evaluation needs (see {@link RoutingObservation}). */
   observe?: (o: RoutingObservation) => void;
+  /**
+   * The training step (0-based) of this pass: under routing.capacityWarmup it sets the top-k
+   * capacity (capacityAt). Default none: the target capacity (evaluation, sampling).
+   */
+  step?: number;
 }
 
 /** The tokens a block processes: per row, `n` token indices (padding marked invalid). */
@@ -217,7 +234,8 @@ export class ModBlock {
     const causal = options.causal ?? this.config.routing.causal;
     if (mode === "topk") {
       if (cache) throw new Error('ModBlock.forward: a KV cache needs routing "causal" (top-k looks at the whole sequence)');
-      const k = routedTokens(this.capacity, s);
+      if (this.config.routing.train === "threshold") return this.byThreshold(x, start, trace, options.observe);
+      const k = routedTokens(capacityAt(this.config.routing, options.step), s);
       const routed = this.router.route(x, k);
       try {
         if (options.observe) {
@@ -258,6 +276,34 @@ export class ModBlock {
   }
 
   /**
+   * Threshold training (MoDification): every token whose router probability exceeds
+   * routing.threshold, gated by its router score as in top-k. The router's causal "threshold"
+   * pass gives the scores (differentiable) and the probabilities (host) in one readback.
+   */
+  private byThreshold(x: tf.Tensor3D, start: number, trace: boolean, observe: ModBlockOptions["observe"]): ModBlockOutput {
+    const [b, s] = x.shape;
+    const decision = (this.router as Router).routeCausal(x, "threshold");
+    try {
+      const p = this.config.routing.threshold ?? 0.5;
+      const chosen = Uint8Array.from(decision.probability, (q) => (q > p ? 1 : 0)); // [B * S]
+      observe?.({ layer: this.index, input: x, start, topk: null, causal: { selected: chosen, probability: decision.probability, scores: decision.hostScores } });
+      const out = this.apply(x, decision.scores, fromDecisions(chosen, b, s), start, undefined, {}, "topk", trace);
+      if (trace) {
+        out.trace = {
+          layer: this.index,
+          mode: "topk",
+          processed: rowsOf(chosen, b).map((r) => r.flatMap((v, i) => (v ? [start + i] : []))),
+          scores: rowsOf(decision.hostScores, b),
+          probability: rowsOf(decision.probability, b),
+        };
+      }
+      return out;
+    } finally {
+      decision.scores.dispose();
+    }
+  }
+
+  /**
    * x + gate * f(x~) on the selected tokens, gate = r (routed) or 1 (dense), 0 at padding.
    * `scores`: [B, S] or null (dense). Caller keeps ownership of `scores`.
    */
@@ -276,7 +322,7 @@ export class ModBlock {
     const noExperts = (): ExpertTrace | undefined =>
       this.block.experts && trace ? { layer: this.index, mode, processed: Array.from({ length: this.block.experts.count }, () => Array.from({ length: b }, () => [])) } : undefined;
     // No token chosen anywhere: nothing to compute and nothing to cache.
-    if (sel.n === 0) return withExperts({ x: tf.clone(x), auxLosses, ...(cache ? { kv: past } : {}) }, noExperts());
+    if (sel.n === 0) return withExperts({ x: tf.clone(x), tokens: 0, auxLosses, ...(cache ? { kv: past } : {}) }, noExperts());
     const positions = sel.index.map((i) => start + i); // original positions, [B * n]
     const expertTrace = (r: BranchResult): ExpertTrace | undefined =>
       r.experts && trace ? { layer: this.index, mode, processed: r.experts.processed.map((rows) => rows.map((row, rb) => row.map((j) => positions[rb * sel.n + j] as number))) } : undefined;
@@ -286,7 +332,7 @@ export class ModBlock {
       const y = tf.tidy(() => tf.add(x, scores ? tf.mul(r.out, tf.expandDims(scores, 2)) : r.out) as tf.Tensor3D);
       r.out.dispose();
       if (!cache) tf.dispose([r.kv.k, r.kv.v]);
-      return withExperts({ x: y, auxLosses: { ...auxLosses, ...r.auxLosses }, ...(cache ? { kv: r.kv } : {}) }, expertTrace(r));
+      return withExperts({ x: y, tokens: sel.n, auxLosses: { ...auxLosses, ...r.auxLosses }, ...(cache ? { kv: r.kv } : {}) }, expertTrace(r));
     }
     const idx = tf.tensor2d(sel.index, [b, sel.n], "int32");
     const xs = gatherTokens(x, idx); // [B, n, d], chosen tokens in position order
@@ -303,7 +349,7 @@ export class ModBlock {
     });
     tf.dispose([idx, r.out]);
     if (!cache) tf.dispose([r.kv.k, r.kv.v]);
-    return withExperts({ x: y, auxLosses: { ...auxLosses, ...r.auxLosses }, ...(cache ? { kv: r.kv } : {}) }, expertTrace(r));
+    return withExperts({ x: y, tokens: sel.n, auxLosses: { ...auxLosses, ...r.auxLosses }, ...(cache ? { kv: r.kv } : {}) }, expertTrace(r));
   }
 
   dispose(): void {

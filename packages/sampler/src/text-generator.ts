@@ -8,7 +8,8 @@
 import { CheckpointError, checkpointLimits, checkpointToModel, parseCheckpoint, type CheckpointReadOptions, type ParsedCheckpoint, type Transformer } from "@mixdepth/transformer";
 import type { Tokenizer } from "@mixdepth/text";
 import { checkpointTokenizer } from "./checkpoint-tokenizer.js";
-import { generateStream, type BlockVisit, type FinishReason, type GenerateOptions } from "./generate.js";
+import type { BlockVisit } from "@mixdepth/transformer";
+import { generateStream, type FinishReason, type GenerateOptions } from "./generate.js";
 import type { RoutedFraction } from "./stats.js";
 
 /** generateStream's options without the text ones (the generator brings its tokenizer). Context overflow default: "slide". */

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       const t1 = performance.now();
       const cpu1 = threadCpuMs();
       if (init.faults.workerThrowAtCall === calls) throw new Error(`injected fault at call ${calls}`);
-      const r = lossAndGrads(model, params, { inputs: m.inputs, targets: m.targets }, m.rows, m.seqLen);
+      const r = lossAndGrads(model, params, { inputs: m.inputs, targets: m.targets }, m.rows, m.seqLen, m.options);
       let at = 0;
       for (const g of r.grads.values()) {
         const d = g.dataSync() as Float32Array;
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
         at += d.length;
       }
       tf.dispose([...r.grads.values()]);
-      reply({ type: "done", lm: r.lm, aux: r.aux, loadMs: t1 - t0, computeMs: performance.now() - t1, computeCpuMs: threadCpuMs() - cpu1 });
+      reply({ type: "done", lm: r.lm, aux: r.aux, blockTokens: r.passes?.[0]?.blockTokens ?? [], routing: r.routing ?? null, loadMs: t1 - t0, computeMs: performance.now() - t1, computeCpuMs: threadCpuMs() - cpu1 });
     } catch (e) {
       reply({ type: "error", message: `step: ${message(e)}` });
     }

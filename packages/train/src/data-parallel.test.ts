@@ -1,6 +1,8 @@
 // Data parallelism as a library user meets it: trainStep with DataParallel.step as its
 // lossAndGrads, 2 ranks against 1, the same batches: equal losses (float noise), equal
-// weights after the steps, every worker gone after close(). Needs the built worker (pnpm build).
+// weights after the steps, every worker gone after close(). The step number and routingStats
+// reach the workers: under a capacity warm-up every rank routes at the step's capacity, and the
+// routing counts pooled over ranks equal one rank's. Needs the built worker (pnpm build).
 import * as tf from "@tensorflow/tfjs";
 import { Mulberry32 } from "@mixdepth/core";
 import { createTransformer } from "@mixdepth/transformer";
@@ -12,8 +14,8 @@ import { trainableWeights } from "./grads.js";
 import { trainStep, type TrainStepSettings } from "./train-step.js";
 
 const data = Int32Array.from({ length: 600 }, (_, i) => (i * 11 + (i % 7)) % 32);
-const config = { vocabSize: 32, dModel: 16, nHeads: 2, nLayers: 2, contextLength: 8, routing: { blocks: [1], capacity: 0.5 } };
-const settings: TrainStepSettings = { batchSize: 4, seqLen: 8, gradAccum: 2, gradClip: 1, lr: 1e-2, minLr: 1e-3, warmupSteps: 1, steps: 3 };
+const config = { vocabSize: 32, dModel: 16, nHeads: 2, nLayers: 2, contextLength: 8, routing: { blocks: [1], capacity: 0.5, capacityWarmup: { steps: 2 } } };
+const settings: TrainStepSettings = { batchSize: 4, seqLen: 8, gradAccum: 2, gradClip: 1, lr: 1e-2, minLr: 1e-3, warmupSteps: 1, steps: 3, routingStats: true };
 
 async function run(ranks: number) {
   const model = createTransformer(config, { seed: 2 });
@@ -22,12 +24,16 @@ async function run(ranks: number) {
   const rng = new Mulberry32(4);
   const dp = await DataParallel.start(model, params, { ranks, config, seed: 2, backend: tf.getBackend() });
   const losses: number[] = [];
+  const passes: { rows: number; blockTokens: number[] }[][] = [];
+  const routing: unknown[] = [];
   const started = dp.ranks;
   try {
     for (let step = 0; step < settings.steps; step++) {
       const nextBatch = () => randomBatch(data, settings.batchSize, settings.seqLen, rng);
-      const r = await trainStep({ model, params, optimizer, nextBatch, lossAndGrads: (b, rows, s) => dp.step(b, rows, s) }, settings, step);
+      const r = await trainStep({ model, params, optimizer, nextBatch, lossAndGrads: (b, rows, s, o) => dp.step(b, rows, s, o) }, settings, step);
       losses.push(r.loss);
+      passes.push(r.passes);
+      routing.push(r.routing?.map(({ layer, tp, fp, fn, tn }) => ({ layer, tp, fp, fn, tn })));
     }
   } finally {
     await dp.close();
@@ -36,7 +42,7 @@ async function run(ranks: number) {
   const copies = dp.timings.copies;
   optimizer.dispose();
   model.dispose();
-  return { losses, weights, ranks: started, copies };
+  return { losses, weights, ranks: started, copies, passes, routing };
 }
 
 describe("DataParallel with trainStep", () => {
@@ -49,6 +55,12 @@ describe("DataParallel with trainStep", () => {
     for (const [i, l] of one.losses.entries()) expect(Math.abs((two.losses[i] as number) - l) / l).toBeLessThan(1e-5);
     const diff = Math.max(...one.weights.flatMap((w, i) => w.map((x, j) => Math.abs(x - (two.weights[i]?.[j] as number)))));
     expect(diff).toBeLessThan(1e-4);
+    // Per step: 2 micro-batches, 1 or 2 passes each; the warm-up's k (8, 6, then 4) on every rank.
+    const ks = [8, 6, 4];
+    expect(one.passes).toEqual(ks.map((k) => [0, 1].map(() => ({ rows: 4, blockTokens: [8, k] }))));
+    expect(two.passes).toEqual(ks.map((k) => [0, 1, 2, 3].map(() => ({ rows: 2, blockTokens: [8, k] }))));
+    expect(two.routing).toEqual(one.routing);
+    expect(one.routing[0]).toEqual([expect.objectContaining({ layer: 1 })]);
     expect(liveWorkers()).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
   }, 120_000);

@@ -11,7 +11,7 @@
 //   3. meanwhile rank 0 computes its own block, then waits for every reply;
 //   4. the gradients and losses are combined as sum_r rows_r * g_r / B, summed in rank order
 //      (0, 1, ...), so the result is the same from run to run; trainStep (./train-step.ts)
-//      then clips and applies AdamW as with one rank: pass `(b, rows, s) => dp.step(b, rows, s)`
+//      then clips and applies AdamW as with one rank: pass `(b, rows, s, o) => dp.step(b, rows, s, o)`
 //      as its lossAndGrads. The losses equal one rank's within float noise: lm and every
 //      auxiliary loss are means over the batch's tokens, and top-k routing is per sequence.
 // Router state (a custom router's calibrated threshold, the stochastic router's random
@@ -29,7 +29,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "@mixdepth/core";
 import type { Transformer } from "@mixdepth/transformer";
 import type { Batch } from "./batcher.js";
-import { lossAndGrads, type MicroBatchResult } from "./train-step.js";
+import { lossAndGrads, poolRouting, type LossOptions, type MicroBatchResult } from "./train-step.js";
+import type { CausalAgreement } from "@mixdepth/transformer";
 
 /** `training.workers`: a positive integer, or "auto". */
 export type WorkersSetting = number | "auto";
@@ -127,8 +128,11 @@ export interface WorkerInit {
 }
 
 /** `loadWeights`: the shared buffer holds new weights (false between the micro-batches of one step: the worker's replica is current). */
-export type StepRequest = { type: "step"; inputs: Int32Array; targets: Int32Array; rows: number; seqLen: number; routerStates: Record<string, unknown>; loadWeights: boolean };
-export type WorkerReply = { type: "ready" } | { type: "done"; lm: number; aux: number; loadMs: number; computeMs: number; computeCpuMs: number } | { type: "error"; message: string };
+export type StepRequest = { type: "step"; inputs: Int32Array; targets: Int32Array; rows: number; seqLen: number; routerStates: Record<string, unknown>; loadWeights: boolean; options: LossOptions };
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "done"; lm: number; aux: number; blockTokens: number[]; routing: CausalAgreement[] | null; loadMs: number; computeMs: number; computeCpuMs: number }
+  | { type: "error"; message: string };
 
 /** Where step() spent its time (ms, summed over calls): what a speedup below the rank count went to. */
 export interface StepTimings {
@@ -296,8 +300,8 @@ export class DataParallel {
    * order. Returns lm and aux (means over the batch) and the gradients by weight name (caller
    * owns them). Throws if a rank fails; the caller then closes this object.
    */
-  async step(batch: Batch, batchSize: number, seqLen: number): Promise<MicroBatchResult> {
-    if (this.others.length === 0) return lossAndGrads(this.model, this.params, batch, batchSize, seqLen);
+  async step(batch: Batch, batchSize: number, seqLen: number, options: LossOptions = {}): Promise<MicroBatchResult> {
+    if (this.others.length === 0) return lossAndGrads(this.model, this.params, batch, batchSize, seqLen, options);
     const rows = splitRows(batchSize, this.ranks);
     const tm = this.timings;
     let t0 = performance.now();
@@ -324,7 +328,7 @@ export class DataParallel {
     const replies = this.others.map((o) => {
       const a = (starts[o.rank] as number) * seqLen;
       const n = (rows[o.rank] as number) * seqLen;
-      return this.request(o, { type: "step", inputs: batch.inputs.slice(a, a + n), targets: batch.targets.slice(a, a + n), rows: rows[o.rank] as number, seqLen, routerStates, loadWeights });
+      return this.request(o, { type: "step", inputs: batch.inputs.slice(a, a + n), targets: batch.targets.slice(a, a + n), rows: rows[o.rank] as number, seqLen, routerStates, loadWeights, options });
     });
     // Until all replies are in, a rejection is handled here, never reported as unhandled.
     const settled = Promise.allSettled(replies);
@@ -333,7 +337,7 @@ export class DataParallel {
     let own: MicroBatchResult;
     const cpu0 = threadCpuMs();
     try {
-      own = lossAndGrads(this.model, this.params, { inputs: batch.inputs.subarray(0, n0), targets: batch.targets.subarray(0, n0) }, rows[0] as number, seqLen);
+      own = lossAndGrads(this.model, this.params, { inputs: batch.inputs.subarray(0, n0), targets: batch.targets.subarray(0, n0) }, rows[0] as number, seqLen, options);
     } catch (e) {
       await settled;
       throw e;
@@ -384,7 +388,9 @@ export class DataParallel {
       tm.workerCompute += d.computeMs / done.length;
       tm.workerCpu += d.computeCpuMs / done.length;
     }
-    return { lm, aux, grads };
+    const passes = [...(own.passes ?? []), ...done.map((d, i) => ({ rows: rows[i + 1] as number, blockTokens: d.blockTokens }))];
+    const routing = own.routing ? { routing: poolRouting([own.routing, ...done.map((d) => d.routing ?? [])]) } : {};
+    return { lm, aux, grads, passes, ...routing };
   }
 
   /** Terminates every worker and waits until they are gone. Safe to call twice. */

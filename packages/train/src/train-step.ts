@@ -11,13 +11,25 @@
 // reads the weights; the caller decides what that means for its run (the CLI writes no
 // checkpoint after it). Nothing here is random and nothing is kept between steps, so a run
 // that restores weights, moments and its batch RNG computes the same numbers again.
+// The step number reaches the model (a capacity warm-up sets each routed block's capacity from
+// it); each forward pass reports the tokens its blocks ran on (measured FLOPs under threshold
+// routing) and, on request, each routed block's causal-vs-top-k agreement (predictor accuracy,
+// top-k recall), counted on the training batch itself.
 import * as tf from "@tensorflow/tfjs-core";
-import type { Transformer } from "@mixdepth/transformer";
+import { combineAgreements } from "@mixdepth/router";
+import { RoutingAgreementCounter, type CausalAgreement, type Transformer } from "@mixdepth/transformer";
 import { batchTensors, type Batch } from "./batcher.js";
 import { clipByGlobalNorm } from "./clip.js";
 import { GradientAccumulator } from "./grad-accum.js";
 import { valueAndGrads } from "./grads.js";
 import { learningRate, type Schedule } from "./schedule.js";
+
+/** One forward pass of a step: its rows and, per block, the tokens per sequence its branch ran on. */
+export interface ForwardPass {
+  rows: number;
+  /** Transformer.forward's blockTokens: forwardFlops(config, { blockTokens }) is this pass's measured FLOPs per row. */
+  blockTokens: number[];
+}
 
 /** Loss and gradients of one micro-batch: lm and aux as host numbers, gradients by weight name. */
 export interface MicroBatchResult {
@@ -25,28 +37,50 @@ export interface MicroBatchResult {
   aux: number;
   /** By weight name; caller owns them. */
   grads: Map<string, tf.Tensor>;
+  /** The forward passes that computed it (one per data-parallel rank); absent from older callers' results. */
+  passes?: ForwardPass[];
+  /** With `routingStats`: per routed block, the causal rule against top-k on this micro-batch (confusion counts pool by adding). */
+  routing?: CausalAgreement[];
+}
+
+/** What a micro-batch's forward pass needs beyond its tokens. */
+export interface LossOptions {
+  /** The 0-based training step: sets the capacity under a capacity warm-up. */
+  step?: number;
+  /** Count each routed block's causal-vs-top-k agreement (one more readback per routed block). Default false. */
+  routingStats?: boolean;
 }
 
 /** How a micro-batch's loss and gradients are computed; {@link lossAndGrads} on this thread by default. */
-export type LossAndGrads = (batch: Batch, rows: number, seqLen: number) => MicroBatchResult | Promise<MicroBatchResult>;
+export type LossAndGrads = (batch: Batch, rows: number, seqLen: number, options?: LossOptions) => MicroBatchResult | Promise<MicroBatchResult>;
 
 /**
  * Loss and gradients of `rows` rows of host token ids on this thread: what every
  * data-parallel rank runs on its block. Frees its intermediates; caller owns the gradients.
  */
-export function lossAndGrads(model: Transformer, params: Map<string, tf.Variable>, batch: Batch, rows: number, seqLen: number): MicroBatchResult {
+export function lossAndGrads(model: Transformer, params: Map<string, tf.Variable>, batch: Batch, rows: number, seqLen: number, options: LossOptions = {}): MicroBatchResult {
   const { x, y } = batchTensors(batch, rows, seqLen); // [rows, S] int32 each
   let lm: tf.Scalar | undefined;
   let aux: tf.Scalar | undefined;
+  let blockTokens: number[] = [];
+  const counter = options.routingStats && model.config.routing.blocks.length > 0 ? new RoutingAgreementCounter() : null;
   const { value, grads } = valueAndGrads(() => {
-    const r = model.loss(x, y);
+    const r = model.loss(x, y, { ...(options.step !== undefined ? { step: options.step } : {}), ...(counter ? { observe: counter.observe } : {}) });
     lm = tf.keep(r.lm);
     aux = tf.keep(r.aux);
+    blockTokens = r.blockTokens;
     return r.total;
   }, params);
   const [lv, av] = [lm!.dataSync()[0] as number, aux!.dataSync()[0] as number];
   tf.dispose([x, y, value, lm!, aux!]);
-  return { lm: lv, aux: av, grads };
+  return { lm: lv, aux: av, grads, passes: [{ rows, blockTokens }], ...(counter ? { routing: counter.blocks() } : {}) };
+}
+
+/** Pools per-block agreements (of micro-batches or ranks) by layer: counts add, rates are recomputed. */
+export function poolRouting(parts: readonly (readonly CausalAgreement[])[]): CausalAgreement[] {
+  const byLayer = new Map<number, CausalAgreement[]>();
+  for (const list of parts) for (const a of list) byLayer.set(a.layer, [...(byLayer.get(a.layer) ?? []), a]);
+  return [...byLayer.entries()].sort(([a], [b]) => a - b).map(([layer, list]) => ({ layer, ...combineAgreements(list) }));
 }
 
 /**
@@ -74,6 +108,8 @@ export interface TrainStepSettings extends Schedule {
   gradAccum: number;
   /** Clip the mean gradient to this global norm; <= 0: no clipping. */
   gradClip: number;
+  /** Count each routed block's predictor accuracy and top-k recall on the step's batches (TrainStepResult.routing). Default false. */
+  routingStats?: boolean;
 }
 
 /** What one step works on. The step owns none of it. */
@@ -98,6 +134,10 @@ export interface TrainStepResult {
   lr: number;
   /** Global norm of the mean gradient before clipping. */
   gradNorm: number;
+  /** Every forward pass of the step (micro-batches x ranks), for its measured FLOPs. */
+  passes: ForwardPass[];
+  /** With `routingStats` and routed blocks: per routed block, the causal rule against top-k, pooled over the step. */
+  routing?: CausalAgreement[];
 }
 
 /** Which of `params` is not finite after an update (one readback for all), or null. */
@@ -115,16 +155,20 @@ function firstNonFiniteWeight(params: Map<string, tf.Variable>): string | null {
  */
 export async function trainStep(parts: TrainStepParts, s: TrainStepSettings, step: number): Promise<TrainStepResult> {
   const { model, params, optimizer, nextBatch } = parts;
-  const grad = parts.lossAndGrads ?? ((batch, rows, seqLen) => lossAndGrads(model, params, batch, rows, seqLen));
+  const grad: LossAndGrads = parts.lossAndGrads ?? ((batch, rows, seqLen, options) => lossAndGrads(model, params, batch, rows, seqLen, options));
   const lr = learningRate(s, step);
   let lmSum = 0;
   let auxSum = 0;
+  const passes: ForwardPass[] = [];
+  const routing: CausalAgreement[][] = [];
   const acc = new GradientAccumulator();
   try {
     for (let micro = 0; micro < s.gradAccum; micro++) {
-      const r = await grad(nextBatch(), s.batchSize, s.seqLen);
+      const r = await grad(nextBatch(), s.batchSize, s.seqLen, { step, ...(s.routingStats ? { routingStats: true } : {}) });
       lmSum += r.lm;
       auxSum += r.aux;
+      passes.push(...(r.passes ?? []));
+      if (r.routing) routing.push(r.routing);
       acc.add(r.grads);
       tf.dispose([...r.grads.values()]);
     }
@@ -149,5 +193,5 @@ export async function trainStep(parts: TrainStepParts, s: TrainStepSettings, ste
   }
   const bad = firstNonFiniteWeight(params);
   if (bad) throw new NonFiniteError(step + 1, `weight "${bad}" is not finite after the update`);
-  return { loss, aux, lr, gradNorm: clipped.norm };
+  return { loss, aux, lr, gradNorm: clipped.norm, passes, ...(routing.length ? { routing: poolRouting(routing) } : {}) };
 }

@@ -47,3 +47,36 @@ describe("kernel-trace matmul FLOPs on cpu", () => {
     model.dispose();
   });
 });
+
+describe("kernel-trace FLOPs of the routing options on cpu", () => {
+  beforeAll(() => {
+    useBackend("cpu");
+    registerBuiltinRouters();
+  });
+
+  it("a capacity warm-up's step and threshold training (measured by blockTokens) equal the executed kernels", async () => {
+    const warm: ModelConfig = { ...base, family: "gpt2", routing: { blocks: "every-other", capacity: 0.25, capacityWarmup: { steps: 4 } } };
+    const thr: ModelConfig = { ...base, family: "llama", routing: { blocks: "all", capacity: 0.25, train: "threshold", threshold: 0.5 } };
+    const x = tf.tensor2d(Array.from({ length: 2 * 16 }, (_, i) => (i * 7) % 13), [2, 16], "int32");
+    for (const [config, step] of [[warm, 0], [warm, 2], [warm, 9], [thr, undefined]] as const) {
+      const model = createTransformer(config, { seed: 3 });
+      let blockTokens: number[] = [];
+      await expectNoLeaks(async () => {
+        const profile = await tf.profile(() => {
+          const out = model.forward(x, step === undefined ? {} : { step });
+          blockTokens = out.blockTokens;
+          tf.dispose([out.logits, ...Object.values(out.auxLosses)]);
+        });
+        const executed = kernelMatmulFlops(profile.kernels).total;
+        const cost = routerCost(resolveModelConfig(config));
+        if (step !== undefined) expect(executed, `step ${step}`).toBe(2 * forwardFlops(config, { step, routerCost: cost }).total);
+        expect(executed).toBe(2 * forwardFlops(config, { blockTokens, routerCost: cost }).total);
+      });
+      if (step === 0) expect(blockTokens).toEqual([16, 16, 16, 16]); // capacity 1 at the warm-up's first step
+      if (step === 9) expect(blockTokens).toEqual([16, 4, 16, 4]);
+      if (step === undefined) expect(blockTokens.some((t) => t > 0 && t < 16), "threshold routing picked some, not all").toBe(true);
+      model.dispose();
+    }
+    x.dispose();
+  });
+});

@@ -42,6 +42,11 @@ export interface ForwardOptions {
    * RoutingAgreementCounter). In top-k mode this costs one more readback per routed block.
    */
   observe?: (o: RoutingObservation) => void;
+  /**
+   * The training step (0-based) of this pass: under routing.capacityWarmup it sets each routed
+   * block's top-k capacity (capacityAt of @mixdepth/core). Default none: the target capacity.
+   */
+  step?: number;
 }
 
 export interface ForwardResult {
@@ -53,6 +58,12 @@ export interface ForwardResult {
   traces: RoutingTrace[];
   /** With `trace`: one per block with an MoE MLP (which tokens each expert processed), in layer order; else empty. */
   expertTraces: ExpertTrace[];
+  /**
+   * Per block, in layer order: tokens per sequence its branch ran on (S dense, k top-k, the
+   * most any row chose under causal or threshold routing). forwardFlops's `blockTokens` option
+   * turns them into the pass's measured FLOPs.
+   */
+  blockTokens: number[];
 }
 
 export interface LossResult {
@@ -62,6 +73,8 @@ export interface LossResult {
   lm: tf.Scalar;
   /** Sum of the weighted auxiliary losses (0 for dense models or causal routing). */
   aux: tf.Scalar;
+  /** Per block: tokens per sequence its branch ran on (see {@link ForwardResult.blockTokens}). */
+  blockTokens: number[];
 }
 
 /** A MoD (or dense) decoder-only transformer. Owns its variables; call dispose(). */
@@ -156,6 +169,7 @@ export class Transformer {
     const d = c.dModel;
     const traces: RoutingTrace[] = [];
     const expertTraces: ExpertTrace[] = [];
+    const blockTokens: number[] = [];
     const entries: (KeyValues | null)[] = [];
     const kept: tf.Tensor[] = []; // new cache tensors, kept out of the tidy until committed
     let result: { logits: tf.Tensor3D; aux: Record<string, tf.Scalar> };
@@ -174,8 +188,10 @@ export class Transformer {
             ...(cache ? { cache: { past } } : {}),
             ...(options.trace ? { trace: true } : {}),
             ...(options.observe ? { observe: options.observe } : {}),
+            ...(options.step !== undefined ? { step: options.step } : {}),
           });
           x = out.x;
+          blockTokens.push(out.tokens);
           if (out.trace) traces.push(out.trace);
           if (out.experts) expertTraces.push(out.experts);
           if (cache) {
@@ -200,7 +216,7 @@ export class Transformer {
       throw err;
     }
     cache?.commit(entries, b, s);
-    return { logits: result.logits, auxLosses: result.aux, traces, expertTraces };
+    return { logits: result.logits, auxLosses: result.aux, traces, expertTraces, blockTokens };
   }
 
   private finalNorm(x: tf.Tensor): tf.Tensor {
@@ -219,13 +235,16 @@ export class Transformer {
     if (targets.shape[0] !== b || targets.shape[1] !== s) {
       throw new Error(`targets: expected shape [${b}, ${s}] like inputs, got [${targets.shape.join(", ")}]`);
     }
-    return tf.tidy(() => {
+    let blockTokens: number[] = [];
+    const r = tf.tidy(() => {
       const out = this.forward(inputs, { ...options, trace: false });
+      blockTokens = out.blockTokens;
       const lm = crossEntropy(out.logits, targets);
       const terms = Object.values(out.auxLosses);
       const aux = (terms.length ? tf.addN(terms) : tf.scalar(0)) as tf.Scalar;
       return { total: tf.add(lm, aux) as tf.Scalar, lm, aux };
     });
+    return { ...r, blockTokens };
   }
 
   /**
