@@ -127,6 +127,21 @@ function printConfig(flags: ConfigFlags, valid: ValidConfig): boolean {
   return true;
 }
 
+/**
+ * The run folder `train --resume` continues: the flag's value, else --out, else the config's
+ * output.dir (preset, file, --set). Both forms then take the same path: the run's run.json is
+ * the base and checkResume names every field that would change (a bare `--resume -o DIR` used
+ * to skip it, and --lr, weight decay or warmup silently changed mid-run).
+ */
+function resumeTarget(flags: ConfigFlags & { resume?: string | boolean }): string | undefined {
+  if (typeof flags.resume === "string") return flags.resume;
+  if (flags.resume !== true) return undefined;
+  if (flags.out !== undefined) return flags.out;
+  const { raw } = assembleConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) });
+  const dir = (raw.output as { dir?: unknown } | undefined)?.dir;
+  return typeof dir === "string" ? dir : undefined;
+}
+
 /** Paths where two JSON values differ ("training.lr"), for naming what a resume may not change. */
 function differences(a: unknown, b: unknown, path = ""): string[] {
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -231,10 +246,11 @@ export function buildProgram(): Command {
       .addOption(engineOption()),
     "quick",
   ).action(async (flags: ConfigFlags & { resume?: string | boolean; engine?: Engine }) => {
-    const resumeDir = typeof flags.resume === "string" ? flags.resume : undefined;
+    const resumeDir = resumeTarget(flags);
     let valid: ValidConfig;
-    if (resumeDir) {
+    if (resumeDir !== undefined) {
       // The run's own config is the base; flags still apply, and only training.steps may change.
+      if (!existsSync(join(resumeDir, "run.json"))) throw new ConfigInvalid(`--resume: ${resumeDir} has no run.json, so it is not a run folder to continue (start a new run without --resume)`);
       const base = readConfigFile(`${resumeDir}/run.json`) as Record<string, unknown>;
       valid = await prepareConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) }, flags);
       await checkResume(resumeDir, { ...base, output: { dir: resumeDir } }, valid);
