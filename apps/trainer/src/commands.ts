@@ -1,5 +1,5 @@
 // `eval` and `compare`: the commands built on top of train().
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { CheckpointError, checkpointToModel, type Transformer } from "@mixdepth/transformer";
 import { denseCounterpart, flopsPerStep, forwardFlops, paramCounts, type StepSetting } from "@mixdepth/flops-accounting";
@@ -14,6 +14,7 @@ import { loadDocuments, train } from "./train.js";
 import { planIsoFlop } from "./sweep-plan.js";
 import { printable } from "./printable.js";
 import { UsageError } from "./errors.js";
+import { InputFileError, MAX_JSON_BYTES, readBoundedText } from "./read-file.js";
 
 export interface EvalCommandOptions {
   batches: number;
@@ -24,6 +25,19 @@ export interface EvalCommandOptions {
 }
 
 /** Builds the transformer of a loaded (already checked) checkpoint; the caller disposes it. */
+/** trainer-state.json beside a checkpoint, for eval's FLOPs column: a JSON object, or a CheckpointError. */
+function readTrainerState(path: string): Partial<TrainerStateJSON> {
+  let v: unknown;
+  try {
+    v = JSON.parse(readBoundedText(path, MAX_JSON_BYTES, "trainer-state.json", "MAX_JSON_BYTES, 16 MiB"));
+  } catch (e) {
+    if (e instanceof InputFileError) throw e;
+    throw new CheckpointError(`checkpoint: ${path} is not valid JSON (${(e as Error).message})`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new CheckpointError(`checkpoint: ${path} must hold a JSON object (got ${JSON.stringify(v)})`);
+  return v as Partial<TrainerStateJSON>;
+}
+
 function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
   return checkpointToModel(ck.parsed);
 }
@@ -37,14 +51,15 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
   let run: TrainerConfig | null = null;
   if (existsSync(runJson)) {
     try {
-      run = JSON.parse(readFileSync(runJson, "utf8")) as TrainerConfig;
+      run = JSON.parse(readBoundedText(runJson, MAX_JSON_BYTES, "run.json", "MAX_JSON_BYTES, 16 MiB")) as TrainerConfig;
     } catch (e) {
+      if (e instanceof InputFileError) throw e;
       throw new CheckpointError(`${runJson} is not valid JSON (${(e as Error).message}); restore it or pass --data`);
     }
   }
   const dataCfg = { source: "brown", valFraction: 0.05, splitSeed: 1234, cacheDir: ".cache/mixdepth", ...(run?.data ?? {}), ...(o.data ? { source: o.data } : {}) };
   const stateFile = join(ck.dir, "trainer-state.json");
-  const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as TrainerStateJSON) : null;
+  const state = existsSync(stateFile) ? readTrainerState(stateFile) : null;
   const model = modelFromCheckpoint(ck);
   try {
     const seqLen = o.seqLen ?? model.config.contextLength;
@@ -53,13 +68,13 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
     const minPartChars = (run?.training?.seqLen ?? seqLen) + 1;
     const data = prepareTokens(loadDocuments(dataCfg.source), { ...dataCfg, minPartChars }, tokenizer, resolve(dataCfg.cacheDir));
     const r = evaluate(model, evalBatches(data.val, o.batchSize, seqLen, o.batches), o.batchSize, seqLen, tokenizer.bytesPerToken());
-    const result = { checkpoint: ck.dir, step: ck.config.step, trainingFlops: state?.trainingFlops ?? null, backend: backendLine, data: dataCfg.source, ...r };
+    const result = { checkpoint: ck.dir, step: ck.config.step, trainingFlops: typeof state?.trainingFlops === "number" ? state.trainingFlops : null, backend: backendLine, data: dataCfg.source, ...r };
     if (o.json) {
       console.log(JSON.stringify(result, null, 2));
       return;
     }
     console.log(`checkpoint: ${ck.dir} (step ${ck.config.step ?? "unknown"}; ${printable(String(ck.config.description ?? ""))})`);
-    console.log(`training FLOPs so far: ${state ? state.trainingFlops.toExponential(3) : "unknown (no trainer-state.json)"}`);
+    console.log(`training FLOPs so far: ${result.trainingFlops !== null ? result.trainingFlops.toExponential(3) : "unknown (no trainer-state.json)"}`);
     console.log(`validation: ${r.tokens} tokens of ${dataCfg.source} (${o.batches} x ${o.batchSize} x ${seqLen}), ${Math.round(r.tokensPerSec)} tokens/s`);
     console.log(`  top-k routing:  loss ${r.topk.loss.toFixed(4)} nats/token, ${r.topk.bpb.toFixed(4)} bits/byte`);
     if (r.causal) console.log(`  causal routing: loss ${r.causal.loss.toFixed(4)} nats/token, ${r.causal.bpb.toFixed(4)} bits/byte (${model.config.routing.causal})`);

@@ -1,7 +1,6 @@
 // The trainer's configuration: presets, a JSON/YAML file and flag overrides, validated in ONE
 // place (validateConfig). Every error names the field path and quotes the bad value; the CLI
 // turns ConfigInvalid into exit code 2 before anything is written.
-import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
@@ -10,6 +9,7 @@ import type { RouterCostOption } from "@mixdepth/flops-accounting";
 import { checkRouterConfig, registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { BACKEND_CHOICES } from "@mixdepth/backend";
 import { isPathLike } from "@mixdepth/train/node";
+import { MAX_JSON_BYTES, readBoundedText } from "./read-file.js";
 
 /** Thrown for any invalid configuration; the CLI exits with code 2. */
 export class ConfigInvalid extends Error {
@@ -238,9 +238,9 @@ export function readConfigFile(path: string): unknown {
   let text: string;
   let parsed: unknown;
   try {
-    text = readFileSync(path, "utf8");
+    text = readBoundedText(path, MAX_JSON_BYTES, "--config", "MAX_JSON_BYTES, 16 MiB");
   } catch (e) {
-    throw new ConfigInvalid(`--config: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ConfigInvalid((e as Error).message);
   }
   try {
     parsed = path.endsWith(".json") ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);

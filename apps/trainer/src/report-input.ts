@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { z } from "zod";
 import type { DepthView } from "./depth-view.js";
 import type { EvalRecord, TrainRecord } from "./metrics.js";
-import { MAX_JSON_BYTES, MAX_LOG_BYTES, readBoundedText } from "./read-file.js";
+import { InputFileError, MAX_JSON_BYTES, MAX_LOG_BYTES, readBoundedText } from "./read-file.js";
 
 // JSON has no NaN: JSON.stringify writes a non-finite number as null.
 const num = z.union([z.number(), z.null()]).transform((v) => v ?? Number.NaN);
@@ -137,7 +137,7 @@ export function readDepthView(path: string, problems: string[]): DepthView | nul
   try {
     raw = JSON.parse(readBoundedText(path, MAX_JSON_BYTES, "depth.json", "MAX_JSON_BYTES, 16 MiB"));
   } catch (e) {
-    problems.push(`depth.json: ${(e as Error).message}; the depth view is left out`);
+    problems.push(`${e instanceof InputFileError ? "" : "depth.json: not valid JSON: "}${(e as Error).message}; the depth view is left out`);
     return null;
   }
   const r = depthSchema.safeParse(raw);

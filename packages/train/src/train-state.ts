@@ -135,11 +135,15 @@ export function saveCheckpoint(runDir: string, data: CheckpointData): string {
 function readJson<T>(path: string): T {
   if (!existsSync(path)) throw new CheckpointError(`checkpoint: ${path} is missing`);
   const bytes = readRegularFile(path, MAX_JSON_BYTES);
+  let v: unknown;
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as T;
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (e) {
     throw new CheckpointError(`checkpoint: ${path} is not valid JSON (truncated?): ${(e as Error).message}`);
   }
+  // `null` or a list would fail later as a TypeError (exit 70): name the file instead.
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new CheckpointError(`checkpoint: ${path} must hold a JSON object (got ${JSON.stringify(v)?.slice(0, 40)})`);
+  return v as T;
 }
 
 /** Throws unless `bytes` have the size and sha256 that trainer-state.json recorded. */
