@@ -317,7 +317,7 @@ export function validateConfig(raw: unknown, tokenizerVocab = 256): ValidConfig 
     // loaded before this (loadPlugins), so their kinds are known here.
     registerBuiltinRouters();
     checkRouterConfig(model);
-    cost = routerCost(model);
+    cost = checkedRouterCost(model);
   } catch (e) {
     if (e instanceof ConfigError) {
       const hint = e.field === "routing.router" ? "\n  (a custom router kind needs its plugin: --plugin <module> or plugins: [...] in the config)" : "";
@@ -332,6 +332,26 @@ export function validateConfig(raw: unknown, tokenizerVocab = 256): ValidConfig 
     throw new ConfigInvalid(`invalid config:\n  training.seqLen: must be <= model.contextLength ${model.contextLength} (got ${config.training.seqLen})`);
   }
   return { config, model, routerCost: cost, notes: [] };
+}
+
+/**
+ * The registry's cost per routed block, asked once for each block here, so a plugin whose
+ * declared cost throws is a config error naming the kind and block (exit 2), not an internal
+ * error later in the FLOPs arithmetic. (Its values are checked there: routerCostAt.)
+ */
+function checkedRouterCost(model: ResolvedModelConfig): RouterCostOption {
+  const perBlock = routerCost(model);
+  const costs = new Map<number, ReturnType<typeof perBlock>>();
+  model.layers.forEach((layer, i) => {
+    if (!layer.routed) return;
+    try {
+      costs.set(i, perBlock(i));
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError("routing.router", model.routing.router, `the router's declared cost threw for block ${i}: ${(e as Error).message}`);
+    }
+  });
+  return (i) => costs.get(i) ?? perBlock(i);
 }
 
 export interface ConfigSources {

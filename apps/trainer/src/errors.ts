@@ -18,7 +18,7 @@ export class UsageError extends Error {
 }
 
 /** Errors the user can fix by changing their input, by class name (classes live in several packages). */
-const INPUT_ERRORS = new Set(["UsageError", "MemoryLimitError", "ConfigInvalid", "PluginError", "ConfigError", "DataError", "CheckpointError", "SafetensorsError", "ContextLengthError", "BackendChoiceError", "TokenizerError", "InputFileError"]);
+const INPUT_ERRORS = new Set(["UsageError", "MemoryLimitError", "ConfigInvalid", "PluginError", "ConfigError", "DataError", "CheckpointError", "SafetensorsError", "ContextLengthError", "BackendChoiceError", "TokenizerError", "InputFileError", "RouterOutputError"]);
 const ENVIRONMENT_ERRORS = new Set(["BackendError", "RunLockedError"]);
 
 /** What filesystem error codes mean to a user, and what to do. */

@@ -18,6 +18,7 @@ import { deriveSeed, routedTokens, type CausalRouting, type ResolvedModelConfig 
 import { createRouter, registerBuiltinRouters, routerContext, routerWeightShapes, type Router } from "@mixdepth/router";
 import { TransformerBlock, transformerBlockWeightShapes, type BranchResult, type KeyValues } from "./transformer-block.js";
 import { gatherTokens, scatterAddTokens } from "./token-gather.js";
+import { checkCausalResult, checkRouteResult, resultTensors, RouterOutputError } from "./router-checks.js";
 
 export type RoutingMode = "topk" | "causal";
 
@@ -174,7 +175,15 @@ export class ModBlock {
     if (this.routed) {
       registerBuiltinRouters();
       // Every routed block gets its own router (docs/method.md section 8: never one shared router).
-      this.router = createRouter(config.routing.router, routerContext(config, index, deriveSeed(seed, "block-router", index)));
+      try {
+        this.router = createRouter(config.routing.router, routerContext(config, index, deriveSeed(seed, "block-router", index)));
+      } catch (e) {
+        this.block.dispose();
+        // An unknown kind or bad options are ConfigErrors; anything else is the router's fault
+        // (a factory that throws, weights unlike its declared weightShapes).
+        if ((e as Error).name === "ConfigError") throw e;
+        throw new RouterOutputError(`block ${index}: the "${config.routing.router}" router could not be created: ${(e as Error).message}`);
+      }
     } else {
       this.router = null;
     }
@@ -213,15 +222,16 @@ export class ModBlock {
     const mode = options.mode ?? "topk";
     const cache = options.cache;
     const trace = options.trace ?? false;
-    if (!this.router) return this.apply(x, null, everyToken(b, s), start, cache, {}, mode, trace);
+    const router = this.router;
+    if (!router) return this.apply(x, null, everyToken(b, s), start, cache, {}, mode, trace);
     const causal = options.causal ?? this.config.routing.causal;
     if (mode === "topk") {
       if (cache) throw new Error('ModBlock.forward: a KV cache needs routing "causal" (top-k looks at the whole sequence)');
       const k = routedTokens(this.capacity, s);
-      const routed = this.router.route(x, k);
+      const routed = this.checked(() => router.route(x, k), (r) => checkRouteResult(r, router.kind, this.index, b, s, k));
       try {
         if (options.observe) {
-          const c = this.router.routeCausal(x, causal);
+          const c = this.checked(() => router.routeCausal(x, causal), (r) => checkCausalResult(r, router.kind, this.index, b, s));
           c.scores.dispose();
           options.observe({ layer: this.index, input: x, start, topk: { k, positions: routed.positions }, causal: { selected: c.selected, probability: c.probability, scores: c.hostScores } });
         }
@@ -238,7 +248,7 @@ export class ModBlock {
         routed.scores.dispose();
       }
     }
-    const decision = this.router.routeCausal(x, causal);
+    const decision = this.checked(() => router.routeCausal(x, causal), (r) => checkCausalResult(r, router.kind, this.index, b, s));
     try {
       options.observe?.({ layer: this.index, input: x, start, topk: null, causal: { selected: decision.selected, probability: decision.probability, scores: decision.hostScores } });
       const out = this.apply(x, decision.scores, fromDecisions(decision.selected, b, s), start, cache, {}, mode, trace);
@@ -255,6 +265,18 @@ export class ModBlock {
     } finally {
       decision.scores.dispose();
     }
+  }
+
+  /** A router call whose result passed `check` (router-checks.ts); a refused result's tensors are freed. */
+  private checked<R>(call: () => R, check: (r: R) => void): R {
+    const r = call();
+    try {
+      check(r);
+    } catch (e) {
+      tf.dispose(resultTensors(r));
+      throw e;
+    }
+    return r;
   }
 
   /**
