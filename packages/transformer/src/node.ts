@@ -20,6 +20,7 @@ import {
   type ParsedCheckpoint,
 } from "./model-io.js";
 import type { Transformer } from "./transformer.js";
+import { modelWeightShapes } from "./weight-shapes.js";
 
 /** An open regular file of known size; close() when done. */
 interface OpenFile {
@@ -163,6 +164,13 @@ export function readCheckpoint(dir: string, options: ReadCheckpointOptions = {})
   try {
     try {
       const n = safetensorsHeaderLength(readExactly(f, weightsPath, 0, Math.min(8, f.size)), f.size);
+      // The header lists each tensor once (name, dtype, shape, offsets: well under 1 KiB each)
+      // plus short metadata, so the config bounds it: an oversized header (an 83 MB one cost
+      // 1.17 GB to parse) is refused before it is read.
+      const ws = modelWeightShapes(cfg.resolved);
+      const tensors = ws.shapes.size + 64 * ws.undeclaredRouterBlocks.length;
+      const maxHeader = 65_536 + 1024 * tensors;
+      if (n > maxHeader) throw new CheckpointError(`${weightsPath}: the safetensors header has ${n} bytes, more than the ${maxHeader} that ${tensors} tensors can need; refusing to read it`);
       const header = parseSafetensorsHeader(readExactly(f, weightsPath, 0, 8 + n), f.size);
       checkWeightsHeader(header, cfg.resolved, weightsPath);
     } catch (e) {
