@@ -6,7 +6,7 @@
 // 1 environment (backend, disk full, read-only, run folder locked), 2 input (usage, config,
 // data, checkpoint, prompt; nothing written), 3 not finite (loss, gradient, weight),
 // 70 internal error.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify as toYaml } from "yaml";
@@ -14,7 +14,7 @@ import { ConfigError } from "@mixdepth/core";
 import { BACKEND_CHOICES, BACKEND_ENV, parseBackendChoice, resolveBackendChoice, setupBackend, type BackendChoice } from "@mixdepth/backend";
 import { assembleConfig, ConfigInvalid, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
 import { isPathLike, loadPlugins, MAX_AUTO_RANKS } from "@mixdepth/train/node";
-import { describeError, EXIT } from "./errors.js";
+import { describeError, EXIT, UsageError } from "./errors.js";
 import { isEntryModule } from "./entry.js";
 import { engineOption, type Engine } from "./engine-torch.js";
 import { recordedPlugins } from "./run-plugins.js";
@@ -125,6 +125,25 @@ function printConfig(flags: ConfigFlags, valid: ValidConfig): boolean {
   if (!flags.printConfig) return false;
   process.stdout.write(toYaml(valid.config));
   return true;
+}
+
+/** --out must be a folder or not exist yet: a file there is a usage error (exit 2), not EEXIST from mkdir (exit 70). */
+function checkOutputDir(dir: string): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return; // created by the run
+  }
+  if (!st.isDirectory()) throw new UsageError(`--out: ${dir} exists and is not a folder; choose a folder for the run (output.dir)`);
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    // best effort: the error being reported matters more
+  }
 }
 
 /**
@@ -267,6 +286,9 @@ export function buildProgram(): Command {
     const maxMemory = maxMemoryBytes(flags.maxMemory);
     const { train, checkMemory, defaultMemoryLimit } = await import("./train.js");
     checkMemory(valid, maxMemory ?? defaultMemoryLimit()); // before the backend loads
+    const runDir = valid.config.output.dir;
+    checkOutputDir(runDir);
+    const created = !existsSync(runDir);
     const backendLine = await startBackend(flags.backend, valid);
     const stop = installStop();
     try {
@@ -274,6 +296,11 @@ export function buildProgram(): Command {
       console.log(r.status === "interrupted" ? `interrupted at step ${r.step}; resume with: mixdepth train --resume ${valid.config.output.dir}` : `done: ${r.step} steps, ${r.msPerStep.toFixed(0)} ms/step`);
       if (r.checkpointDir) console.log(`checkpoint: ${r.checkpointDir}`);
       if (r.reportPath) console.log(`report: ${r.reportPath}`);
+    } catch (e) {
+      // A run that failed before writing anything (out of memory building the model, a
+      // router that cannot be built) leaves no empty run folder behind.
+      if (created) removeIfEmpty(runDir);
+      throw e;
     } finally {
       stop.remove();
     }

@@ -38,7 +38,20 @@ function readTrainerState(path: string): Partial<TrainerStateJSON> {
   return v as Partial<TrainerStateJSON>;
 }
 
+/**
+ * The checkpoint's model for eval and sample, after the checks a training resume makes too:
+ * the tokenizer is one this build knows, and every weight is finite (NaN weights would end in
+ * the sampler as "no positive finite probability", an internal error). CheckpointError.
+ */
 function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
+  for (const [name, t] of ck.weights) {
+    const data = t.data as ArrayLike<number>;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new CheckpointError(`checkpoint: ${ck.dir} holds non-finite values in "${name}" (element ${i} is ${data[i]}); use an earlier checkpoint (point checkpoints/latest.json at an earlier step folder)`);
+      }
+    }
+  }
   return checkpointToModel(ck.parsed);
 }
 

@@ -1,0 +1,112 @@
+// User, data and plugin errors that used to end in "internal error ... please report it"
+// (exit 70), each through the built CLI (`pnpm build` first): now one line naming the file or
+// flag, the documented exit code, and nothing half written. Also the bounded reads of the
+// CLI's own files (run.json, --data) on a FIFO and /dev/zero, which used to hang or crash.
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { run, tinySetup } from "./cli-test-helpers.js";
+
+let dir = "";
+let tiny: string[] = [];
+let runDir = "";
+const ck = (d: string) => join(d, "checkpoints", "step-000004");
+/** A copy of the trained run to damage. */
+const copy = (name: string) => {
+  const d = join(dir, name);
+  cpSync(runDir, d, { recursive: true });
+  return d;
+};
+const oneLine = (r: { stderr: string }) => expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+
+beforeAll(async () => {
+  ({ dir, tiny } = tinySetup());
+  runDir = join(dir, "run");
+  const r = await run(["train", ...tiny, "--out", runDir, "--steps", "4"]);
+  expect(r.code, r.stderr).toBe(0);
+}, 120_000);
+
+describe("user errors exit with their code, not 70", () => {
+  it("-o naming a file: exit 2, the file untouched", async () => {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "keep me");
+    const r = await run(["train", ...tiny, "--out", file, "--steps", "2"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--out: .*a-file exists and is not a folder; choose a folder/);
+    oneLine(r);
+    expect(readFileSync(file, "utf8")).toBe("keep me");
+  }, 60_000);
+
+  it("a poisoned token cache (ids outside the vocabulary) is rebuilt, not used", async () => {
+    const cache = join(dir, "cache");
+    const entry = readdirSync(cache)[0] as string;
+    const ids = join(cache, entry, "train.i32");
+    const b = readFileSync(ids);
+    b.writeInt32LE(99_999, 0);
+    writeFileSync(ids, b);
+    const r = await run(["train", ...tiny, "--out", join(dir, "poisoned"), "--steps", "2"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/tokenized in /);
+    expect(readFileSync(ids).readInt32LE(0)).toBeLessThan(256);
+  }, 60_000);
+
+  it("NaN weights in sample and eval: exit 2 naming the weight (trainer-state.json without its hashes, so the NaN reaches the check)", async () => {
+    const d = copy("nan");
+    const w = join(ck(d), "model.safetensors");
+    const b = readFileSync(w);
+    const n = Number(b.readBigUInt64LE(0));
+    b.writeFloatLE(Number.NaN, 8 + n);
+    writeFileSync(w, b);
+    const state = JSON.parse(readFileSync(join(ck(d), "trainer-state.json"), "utf8"));
+    delete state.files;
+    writeFileSync(join(ck(d), "trainer-state.json"), JSON.stringify(state));
+    for (const cmd of [["sample", d, "-n", "4"], ["eval", d, "--batches", "1"]]) {
+      const r = await run([...cmd, "--backend", "cpu"]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/holds non-finite values in "[^"]+" \(element 0 is NaN\); use an earlier checkpoint/);
+      oneLine(r);
+    }
+  }, 60_000);
+
+  it("trainer-state.json holding null: exit 2 for eval and resume", async () => {
+    const d = copy("null-state");
+    writeFileSync(join(ck(d), "trainer-state.json"), "null\n");
+    for (const cmd of [["eval", d, "--batches", "1"], ["train", "--resume", d]]) {
+      const r = await run([...cmd, "--backend", "cpu"]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/trainer-state\.json must hold a JSON object \(got null\)/);
+      oneLine(r);
+    }
+  }, 60_000);
+
+  it("a router plugin that cannot build its router: exit 2 naming kind and block, and no empty run folder left", async () => {
+    const plugin = join(dir, "boom.mjs");
+    writeFileSync(plugin, `export function register(registry) { registry.registerRouter("boom", () => { throw new Error("no router today"); }); }`);
+    const out = join(dir, "boom-run");
+    const r = await run(["train", ...tiny, "--plugin", plugin, "--set", "model.routing.router=boom", "--out", out, "--steps", "2"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/block 1: the "boom" router could not be created: no router today/);
+    oneLine(r);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  it("run.json or --data on a FIFO or /dev/zero: exit 2 at once (no hang, no endless read)", async () => {
+    const fifo = join(dir, "fifo");
+    spawnSync("mkfifo", [fifo]);
+    const zero = join(dir, "zero");
+    symlinkSync("/dev/zero", zero);
+    for (const [data, kind] of [[fifo, "a FIFO"], [zero, "a device"]] as const) {
+      const r = await run(["train", ...tiny, "--data", data, "--out", join(dir, "no-run"), "--steps", "2"]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`--data: .* is ${kind}; it must be a regular file`));
+    }
+    const d = copy("fifo-run-json");
+    rmSync(join(d, "run.json"));
+    spawnSync("mkfifo", [join(d, "run.json")]);
+    const r = await run(["eval", d, "--backend", "cpu", "--batches", "1"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/run\.json: .*run\.json is a FIFO; it must be a regular file/);
+    expect(existsSync(join(dir, "no-run"))).toBe(false);
+  }, 60_000);
+});
