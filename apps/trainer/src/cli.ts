@@ -12,7 +12,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify as toYaml } from "yaml";
 import { ConfigError } from "@mixdepth/core";
 import { BACKEND_CHOICES, BACKEND_ENV, parseBackendChoice, resolveBackendChoice, setupBackend, type BackendChoice } from "@mixdepth/backend";
-import { assembleConfig, ConfigInvalid, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
+import { assembleConfig, ConfigInvalid, MAX_RANKS, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
 import { isPathLike, loadPlugins, MAX_AUTO_RANKS } from "@mixdepth/train/node";
 import { describeError, EXIT, UsageError } from "./errors.js";
 import { isEntryModule } from "./entry.js";
@@ -83,7 +83,7 @@ function addConfigOptions(cmd: Command, presetName: string): Command {
     .option("--seq-len <n>", `training.seqLen ${d(t.seqLen)}`)
     .option("--lr <x>", `training.lr, the peak learning rate ${d(t.lr)}`)
     .option("--seed <n>", `training.seed ${d(t.seed)}`)
-    .option("--workers <n|auto>", `training.workers: ranks of data parallelism, this thread plus worker threads, each computing a block of the batch; auto: the free cores (cores minus the load average), at most ${MAX_AUTO_RANKS} and at most training.batchSize; 1 on the native backend ${d(t.workers)}`)
+    .option("--workers <n|auto>", `training.workers: ranks of data parallelism, this thread plus worker threads, each computing a block of the batch; auto: the free cores (cores minus the load average), at most ${MAX_AUTO_RANKS} and at most training.batchSize; 1 on the native backend; at most ${MAX_RANKS}, each counted by the memory check ${d(t.workers)}`)
     .option("--data <path>", `data.source: "brown" or a UTF-8 text file or folder ${d(p.data.source)}`)
     .option("-o, --out <dir>", `output.dir: the run folder ${d(p.output.dir)}`)
     .option("--plugin <module>", "ES module exporting register(registry) that registers router kinds; a path or a package name (repeatable; adds to the config's plugins)", collect)
@@ -382,10 +382,14 @@ export function buildProgram(): Command {
     const { compareCommand, planCompare } = await import("./commands.js");
     const plan = planCompare(valid, budget); // every variant validated before the backend loads
     if (printConfig(flags, valid)) return;
+    // --max-memory holds for every variant, checked before the backend loads or anything is written.
+    const { checkMemory, defaultMemoryLimit } = await import("./memory-check.js");
+    const maxMemory = maxMemoryBytes(flags.maxMemory) ?? defaultMemoryLimit();
+    for (const v of plan.variants) checkMemory(v.valid, maxMemory, `compare variant ${v.name}`);
     const backendLine = await startBackend(flags.backend, valid);
     const stop = installStop();
     try {
-      await compareCommand(plan, backendLine, stop);
+      await compareCommand(plan, backendLine, stop, maxMemory);
     } finally {
       stop.remove();
     }
@@ -407,7 +411,7 @@ export function buildProgram(): Command {
       .addOption(engineOption()),
     "sweep",
   ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string; engine?: Engine; jobs?: string }) => {
-    const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec } = await import("./sweep-plan.js");
+    const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec, gridRuns } = await import("./sweep-plan.js");
     const { runSweep } = await import("./sweep.js");
     const valid = await prepareConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) }, flags);
     if (printConfig(flags, valid)) return;
@@ -422,6 +426,11 @@ export function buildProgram(): Command {
     const budget = flags.budget !== undefined ? parseBudgets(flags.budget, "--budget")[0] : undefined;
     const hours = flags.hours !== undefined ? Number(flags.hours) : undefined;
     if (hours !== undefined && !(hours > 0)) throw new ConfigInvalid(`--hours: must be a number > 0 (got ${JSON.stringify(flags.hours)})`);
+    // --max-memory holds for every planned run (the seed runs repeat grid configs), checked
+    // before the plan is printed, the backend loads or anything is written.
+    const { checkMemory, defaultMemoryLimit } = await import("./memory-check.js");
+    const maxMemory = maxMemoryBytes(flags.maxMemory) ?? defaultMemoryLimit();
+    for (const r of gridRuns(valid, spec, resolve(valid.config.output.dir))) checkMemory(r.valid, maxMemory, `sweep run ${r.name} at budget ${r.budget.toExponential(2)}`);
     const stop = installStop();
     try {
       // Every run's config is planned and validated before the backend starts or anything is written.

@@ -15,6 +15,7 @@ import { planIsoFlop } from "./sweep-plan.js";
 import { printable } from "./printable.js";
 import { UsageError } from "./errors.js";
 import { InputFileError, MAX_JSON_BYTES, readBoundedText } from "./read-file.js";
+import { checkEvalMemory, checkMemory, defaultMemoryLimit } from "./memory-check.js";
 
 export interface EvalCommandOptions {
   batches: number;
@@ -59,6 +60,8 @@ function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
 export async function evalCommand(path: string, o: EvalCommandOptions, backendLine: string): Promise<void> {
   const ck = loadModelCheckpoint(path);
   const tokenizer = tokenizerFromJSON(ck.config.tokenizer, ck.parsed.resolved.vocabSize);
+  // Before any batch is built: --batch-size 1e8 used to abort V8 (exit 134).
+  checkEvalMemory(ck.parsed.resolved, { batchSize: o.batchSize, seqLen: o.seqLen ?? ck.parsed.resolved.contextLength, batches: o.batches }, defaultMemoryLimit());
   // The run folder (two levels up from checkpoints/step-N) has run.json with the data settings.
   const runJson = join(dirname(dirname(ck.dir)), "run.json");
   let run: TrainerConfig | null = null;
@@ -152,8 +155,9 @@ export function planCompare(valid: ValidConfig, budgetArg: number | undefined): 
  * steps), trained one after another in <out>/<variant>/, then one report with the curves side
  * by side. Finished variants are skipped and interrupted ones resumed when run again.
  */
-export async function compareCommand(plan: ComparePlan, backendLine: string, stop: { requested: boolean }): Promise<void> {
+export async function compareCommand(plan: ComparePlan, backendLine: string, stop: { requested: boolean }, maxMemoryBytes = defaultMemoryLimit()): Promise<void> {
   const { budget, setting, out, variants } = plan;
+  for (const v of variants) checkMemory(v.valid, maxMemoryBytes, `compare variant ${v.name}`); // every run, before anything is written
   const t = { seqLen: setting.seqLen };
   mkdirSync(out, { recursive: true });
   console.log(`compare: budget ${budget.toExponential(3)} training FLOPs per model`);
@@ -173,7 +177,7 @@ export async function compareCommand(plan: ComparePlan, backendLine: string, sto
       continue;
     }
     console.log(`--- ${v.name} (${dir})`);
-    const r = await train({ valid: v.valid, runDir: dir, resume: done !== null, backendLine, stop });
+    const r = await train({ valid: v.valid, runDir: dir, resume: done !== null, backendLine, stop, maxMemoryBytes });
     results.push({ v, ms: r.msPerStep });
     if (r.status === "interrupted") {
       console.log(`interrupted; run the same command again to continue`);

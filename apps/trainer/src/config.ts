@@ -11,6 +11,9 @@ import { BACKEND_CHOICES } from "@mixdepth/backend";
 import { isPathLike } from "@mixdepth/train/node";
 import { MAX_JSON_BYTES, readBoundedText } from "./read-file.js";
 
+/** The most data-parallel ranks a run may ask for (training.workers): past the cores, ranks only compete, and each costs memory. */
+export const MAX_RANKS = 16;
+
 /** Thrown for any invalid configuration; the CLI exits with code 2. */
 export class ConfigInvalid extends Error {
   constructor(message: string) {
@@ -72,9 +75,13 @@ const trainingSchema = z
     seed: z.number().int(),
     /**
      * Ranks of data parallelism (this thread plus worker threads, each computing a block of
-     * the batch's rows): a positive integer or "auto" (@mixdepth/train/node's resolveRanks decides).
+     * the batch's rows): an integer from 1 to MAX_RANKS (16), or "auto" (@mixdepth/train/node's
+     * resolveRanks decides). Each extra rank holds the weights, their gradients and a thread
+     * (about 64 MiB), all counted by the memory check.
      */
-    workers: z.custom<number | "auto">((v) => v === "auto" || (typeof v === "number" && Number.isInteger(v) && v >= 1), { message: 'must be a positive integer or "auto"' }),
+    workers: z.custom<number | "auto">((v) => v === "auto" || (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= MAX_RANKS), {
+      message: `must be an integer from 1 to ${MAX_RANKS}, or "auto"`,
+    }),
   })
   .strict()
   .refine((t) => t.minLr <= t.lr, { message: "must be <= training.lr", path: ["minLr"] })

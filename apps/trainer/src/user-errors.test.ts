@@ -110,3 +110,22 @@ describe("user errors exit with their code, not 70", () => {
     expect(existsSync(join(dir, "no-run"))).toBe(false);
   }, 60_000);
 });
+
+describe("ranks and memory", () => {
+  it("compare and sweep honour --max-memory for every planned run before anything is written; eval --batch-size 1e8 is refused (exit 2, not a V8 abort)", async () => {
+    const cmp = join(dir, "compare-out");
+    const c = await run(["compare", ...tiny, "--out", cmp, "--max-memory", "0.00001"]);
+    expect(c.code, c.stderr).toBe(2);
+    expect(c.stderr).toMatch(/^error: compare variant dense needs about [\d.]+ [MG]iB per training step .*more than the limit/m);
+    expect(c.stdout).not.toMatch(/^backend:/m);
+    expect(existsSync(cmp)).toBe(false);
+    const swp = join(dir, "sweep-out");
+    const s = await run(["sweep", ...tiny, "--out", swp, "--max-memory", "0.00001", "--budgets", "1e9", "--shapes", "16x2", "--seeds", "1"]);
+    expect(s.code, s.stderr).toBe(2);
+    expect(s.stderr).toMatch(/^error: sweep run dense-d16-L2-s0 at budget 1\.00e\+9 needs about/m);
+    expect(existsSync(swp)).toBe(false);
+    const e = await run(["eval", runDir, "--backend", "cpu", "--batch-size", "100000000"]);
+    expect(e.code, e.stderr).toBe(2);
+    expect(e.stderr).toMatch(/--batch-size 100000000 x --seq-len 16 \(8 batches\) needs about [\d.]+ GiB to evaluate, more than the limit/);
+  }, 120_000);
+});
