@@ -2,7 +2,7 @@
 // value and what to do, and exits with a documented code; a stack trace appears only with
 // --debug (or MIXDEPTH_DEBUG=1), and for bugs.
 //   0  done (also after Ctrl-C with a checkpoint)
-//   1  environment: no usable backend, disk full, read-only or unwritable output, run folder locked
+//   1  environment: no usable backend, disk full, read-only or unwritable output, run folder locked, a worker thread died
 //   2  input: usage, config, data, checkpoint, prompt (nothing was written)
 //   3  numerical: a loss, gradient or weight is not finite (no checkpoint written after it)
 //   70 internal error (a bug: please report it with the --debug output)
@@ -19,7 +19,8 @@ export class UsageError extends Error {
 
 /** Errors the user can fix by changing their input, by class name (classes live in several packages). */
 const INPUT_ERRORS = new Set(["UsageError", "MemoryLimitError", "ConfigInvalid", "PluginError", "ConfigError", "DataError", "CheckpointError", "SafetensorsError", "ContextLengthError", "BackendChoiceError", "TokenizerError", "InputFileError", "RouterOutputError"]);
-const ENVIRONMENT_ERRORS = new Set(["BackendError", "RunLockedError"]);
+// WorkerFailedError: a data-parallel worker thread died (a plugin that fails there, out of memory).
+const ENVIRONMENT_ERRORS = new Set(["BackendError", "RunLockedError", "WorkerFailedError"]);
 
 /** What filesystem error codes mean to a user, and what to do. */
 function describeErrno(e: NodeJS.ErrnoException): { code: number; line: string } | null {

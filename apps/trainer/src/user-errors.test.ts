@@ -91,6 +91,15 @@ describe("user errors exit with their code, not 70", () => {
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 
+  it("a data-parallel worker thread that dies (here a plugin throwing there): exit 1 with what to do, not 70", async () => {
+    const plugin = join(dir, "worker-crash.mjs");
+    writeFileSync(plugin, `import { isMainThread } from "node:worker_threads";\nexport function register() { if (!isMainThread) setTimeout(() => { throw new Error("worker crashed"); }, 20); }`);
+    const r = await run(["train", ...tiny, "--plugin", plugin, "--workers", "2", "--out", join(dir, "worker-crash"), "--steps", "4"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error: data parallel: rank 1 \(worker thread\) failed: worker crashed \(--workers 1 trains without worker threads\)$/m);
+    oneLine(r);
+  }, 60_000);
+
   it("run.json or --data on a FIFO or /dev/zero: exit 2 at once (no hang, no endless read)", async () => {
     const fifo = join(dir, "fifo");
     spawnSync("mkfifo", [fifo]);
