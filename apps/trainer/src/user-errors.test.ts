@@ -91,6 +91,23 @@ describe("user errors exit with their code, not 70", () => {
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 
+  it("a plugin whose top-level await (or register) never settles: exit 2 naming it, not exit 0 having done nothing", async () => {
+    const tla = join(dir, "tla.mjs");
+    writeFileSync(tla, `await new Promise(() => {});\nexport function register() {}`);
+    const never = join(dir, "never-registers.mjs");
+    writeFileSync(never, `export function register() { return new Promise(() => {}); }`);
+    for (const [plugin, message] of [
+      [tla, /plugin ".*tla\.mjs": its module never finished loading \(a top-level await that never settles\?\)/],
+      [never, /plugin ".*never-registers\.mjs": register\(\) never finished/],
+    ] as const) {
+      const r = await run(["train", ...tiny, "--plugin", plugin, "--out", join(dir, "tla-run"), "--steps", "2"]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      oneLine(r);
+    }
+    expect(existsSync(join(dir, "tla-run"))).toBe(false);
+  }, 60_000);
+
   it("a data-parallel worker thread that dies (here a plugin throwing there): exit 1 with what to do, not 70", async () => {
     const plugin = join(dir, "worker-crash.mjs");
     writeFileSync(plugin, `import { isMainThread } from "node:worker_threads";\nexport function register() { if (!isMainThread) setTimeout(() => { throw new Error("worker crashed"); }, 20); }`);
