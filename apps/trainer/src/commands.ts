@@ -65,6 +65,9 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
   // The run folder (two levels up from checkpoints/step-N) has run.json with the data settings.
   const runJson = join(dirname(dirname(ck.dir)), "run.json");
   let run: TrainerConfig | null = null;
+  if (!existsSync(runJson) && o.data === undefined) {
+    throw new UsageError(`--data: ${ck.dir} is not inside a run folder (no run.json two levels up), so its data is unknown; pass --data brown or a text file or folder`);
+  }
   if (existsSync(runJson)) {
     try {
       run = JSON.parse(readBoundedText(runJson, MAX_JSON_BYTES, "run.json", "MAX_JSON_BYTES, 16 MiB")) as TrainerConfig;

@@ -7,6 +7,8 @@
 //   3  numerical: a loss, gradient or weight is not finite (no checkpoint written after it)
 //   70 internal error (a bug: please report it with the --debug output)
 
+import { printable } from "./printable.js";
+
 export const EXIT = { ok: 0, environment: 1, input: 2, numerical: 3, internal: 70 } as const;
 
 /** Bad command-line usage (e.g. an empty --prompt): exit 2. */
@@ -47,8 +49,17 @@ function describeErrno(e: NodeJS.ErrnoException): { code: number; line: string }
   }
 }
 
-/** The exit code and the lines to print for an error thrown by a command. */
+/**
+ * The exit code and the lines to print for an error thrown by a command. Messages quote
+ * values from files (latest.json, config.json, run.json): their terminal control characters
+ * are shown as visible \uXXXX, never sent raw (printable.ts).
+ */
 export function describeError(err: unknown, debug: boolean): { code: number; lines: string[] } {
+  const d = describeRaw(err, debug);
+  return { code: d.code, lines: d.lines.map(printable) };
+}
+
+function describeRaw(err: unknown, debug: boolean): { code: number; lines: string[] } {
   const e = err instanceof Error ? err : new Error(String(err));
   const trace = debug && e.stack ? [e.stack] : [];
   if (e.name === "NonFiniteError") return { code: EXIT.numerical, lines: [`error: ${e.message}`, ...trace] };

@@ -51,16 +51,14 @@ describe("user errors exit with their code, not 70", () => {
     expect(readFileSync(ids).readInt32LE(0)).toBeLessThan(256);
   }, 60_000);
 
-  it("NaN weights in sample and eval: exit 2 naming the weight (trainer-state.json without its hashes, so the NaN reaches the check)", async () => {
+  it("NaN weights in sample and eval: exit 2 naming the weight (a checkpoint without trainer-state.json, so no hash catches the edit first)", async () => {
     const d = copy("nan");
     const w = join(ck(d), "model.safetensors");
     const b = readFileSync(w);
     const n = Number(b.readBigUInt64LE(0));
     b.writeFloatLE(Number.NaN, 8 + n);
     writeFileSync(w, b);
-    const state = JSON.parse(readFileSync(join(ck(d), "trainer-state.json"), "utf8"));
-    delete state.files;
-    writeFileSync(join(ck(d), "trainer-state.json"), JSON.stringify(state));
+    rmSync(join(ck(d), "trainer-state.json")); // a model-only checkpoint: no sha256 to catch the edit
     for (const cmd of [["sample", d, "-n", "4"], ["eval", d, "--batches", "1"]]) {
       const r = await run([...cmd, "--backend", "cpu"]);
       expect(r.code, r.stderr).toBe(2);
@@ -115,6 +113,16 @@ describe("user errors exit with their code, not 70", () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^error: data parallel: rank 1 \(worker thread\) failed: worker crashed \(--workers 1 trains without worker threads\)$/m);
     oneLine(r);
+  }, 60_000);
+
+  it("eval of a checkpoint outside its run needs --data (it used to evaluate on Brown silently)", async () => {
+    const lone = join(dir, "lone-checkpoint");
+    cpSync(ck(runDir), lone, { recursive: true });
+    const r = await run(["eval", lone, "--backend", "cpu", "--batches", "1"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--data: .*lone-checkpoint is not inside a run folder \(no run\.json two levels up\), so its data is unknown; pass --data brown or a text file or folder/);
+    const ok = await run(["eval", lone, "--backend", "cpu", "--batches", "1", "--data", join(dir, "text.txt")]);
+    expect(ok.code, ok.stderr).toBe(0);
   }, 60_000);
 
   it("run.json or --data on a FIFO or /dev/zero: exit 2 at once (no hang, no endless read)", async () => {

@@ -133,6 +133,16 @@ describe("saveModel / loadModel", () => {
     loadModel(dir).dispose();
   });
 
+  it("a checkpoint whose router kind is not registered is a CheckpointError, and nothing leaks", async () => {
+    const dir = saved();
+    const json = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { model: ModelConfig & { routing?: Record<string, unknown> } };
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...json, model: { ...json.model, routing: { ...(json.model.routing ?? {}), router: "not-registered" } } }));
+    await expectNoLeaks(() => {
+      expect(() => loadModel(dir)).toThrow(CheckpointError);
+      expect(() => loadModel(dir)).toThrow(/config\.json: model\.routing\.router: unknown router kind/);
+    });
+  });
+
   it("refuses integer tensors as weights, missing and unknown tensors", () => {
     const dir = saved();
     const path = join(dir, "model.safetensors");

@@ -19,6 +19,7 @@ import {
   type CheckpointReadOptions,
   type ParsedCheckpoint,
 } from "./model-io.js";
+import { ConfigError } from "@mixdepth/core";
 import type { Transformer } from "./transformer.js";
 import { modelWeightShapes } from "./weight-shapes.js";
 
@@ -187,9 +188,18 @@ export function readCheckpoint(dir: string, options: ReadCheckpointOptions = {})
   return { ...cfg, weights: tensors, metadata };
 }
 
-/** Loads a checkpoint folder into a new Transformer after every check. Caller disposes it. */
+/**
+ * Loads a checkpoint folder into a new Transformer after every check. Caller disposes it.
+ * A model config the registry refuses (an unknown router kind: its plugin is not loaded) is a
+ * CheckpointError naming config.json, like every other problem of the folder; nothing leaks.
+ */
 export function loadModel(dir: string, options: ReadCheckpointOptions = {}): Transformer {
-  return checkpointToModel(readCheckpoint(dir, options));
+  try {
+    return checkpointToModel(readCheckpoint(dir, options));
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CheckpointError(`${join(dir, "config.json")}: model.${e.message}`);
+    throw e;
+  }
 }
 
 /** The bytes of a checkpoint folder's two files; saveModel writes them, the trainer adds its own. */
