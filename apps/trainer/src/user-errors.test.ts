@@ -163,3 +163,28 @@ describe("ranks and memory", () => {
     expect(e.stderr).toMatch(/--batch-size 100000000 x --seq-len 16 \(8 batches\) needs about [\d.]+ GiB to evaluate, more than the limit/);
   }, 120_000);
 });
+
+describe("sweep", () => {
+  it("a damaged sweep.json is named; a finished run whose metrics.jsonl lost its final evaluation is refused on rerun, naming it (it used to drop its budget and train another seed)", async () => {
+    const out = join(dir, "sweep-damaged");
+    const args = ["sweep", ...tiny, "--budgets", "1.5e7", "--shapes", "16x2", "--seeds", "1", "--evals", "2", "--out", out];
+    const first = await run(args);
+    expect(first.code, first.stderr).toBe(0);
+    const runs = readdirSync(join(out, "1.50e7")).sort();
+    // A damaged sweep.json is named as damaged (it used to read as "another spec").
+    const specFile = join(out, "sweep.json");
+    const spec = readFileSync(specFile, "utf8");
+    writeFileSync(specFile, spec.slice(0, 20));
+    const damaged = await run(args);
+    expect(damaged.code, damaged.stderr).toBe(2);
+    expect(damaged.stderr).toMatch(/--out: .*sweep\.json is damaged \(not valid JSON\); restore it, or delete it if the runs in .* belong to this spec and config/);
+    writeFileSync(specFile, spec);
+    const metrics = join(out, "1.50e7", "mod-d16-L2-s0", "metrics.jsonl");
+    writeFileSync(metrics, readFileSync(metrics, "utf8").split("\n").filter((l) => !l.includes('"type":"eval"')).join("\n"));
+    const again = await run(args);
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toMatch(/mod-d16-L2-s0: finished \(step \d+\) but .*metrics\.jsonl has no evaluation at step \d+ \(damaged\?\); restore it, or delete .* to train this run again/);
+    expect(again.stdout).not.toMatch(/^sweep: done/m);
+    expect(readdirSync(join(out, "1.50e7")).sort()).toEqual(runs); // no extra run trained
+  }, 180_000);
+});
