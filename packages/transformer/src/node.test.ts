@@ -122,6 +122,8 @@ describe("saveModel / loadModel", () => {
     expect(modelBounds).toEqual(MODEL_LIMITS);
     patchConfig(dir, { nLayers: MODEL_LIMITS.maxLayers + 1 });
     expect(() => loadModel(dir)).toThrow(/model\.nLayers = 10001 exceeds the checkpoint limit 10000 \(limits\.maxLayers\)/);
+  });
+
   it("refuses a safetensors header larger than the config's tensors can need, before reading it", () => {
     const dir = saved();
     const path = join(dir, "model.safetensors");
