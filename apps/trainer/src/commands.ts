@@ -7,6 +7,7 @@ import { ConfigInvalid, validateConfig, type TrainerConfig, type ValidConfig } f
 import { evalBatches, evaluate } from "@mixdepth/train";
 import { latestStep, loadModelCheckpoint, writeAtomic, type ModelCheckpoint, type TrainerStateJSON } from "@mixdepth/train/node";
 import { tokenizerFromJSON } from "@mixdepth/text";
+import { routerCost } from "@mixdepth/router";
 import { prepareTokens } from "./data.js";
 import { fmt, reportHtml, type Table } from "./report.js";
 import { lossCharts, routingTable, runCurves } from "./run-report.js";
@@ -61,7 +62,7 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
   const ck = loadModelCheckpoint(path);
   const tokenizer = tokenizerFromJSON(ck.config.tokenizer, ck.parsed.resolved.vocabSize);
   // Before any batch is built: --batch-size 1e8 used to abort V8 (exit 134).
-  checkEvalMemory(ck.parsed.resolved, { batchSize: o.batchSize, seqLen: o.seqLen ?? ck.parsed.resolved.contextLength, batches: o.batches }, defaultMemoryLimit());
+  checkEvalMemory(ck.parsed.resolved, { batchSize: o.batchSize, seqLen: o.seqLen ?? ck.parsed.resolved.contextLength, batches: o.batches, routerCost: routerCost(ck.parsed.resolved) }, defaultMemoryLimit());
   // The run folder (two levels up from checkpoints/step-N) has run.json with the data settings.
   const runJson = join(dirname(dirname(ck.dir)), "run.json");
   let run: TrainerConfig | null = null;

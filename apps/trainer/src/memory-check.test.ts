@@ -28,8 +28,8 @@ describe("checkMemory", () => {
   });
 
   it("eval: --batch-size 1e8 is refused before any batch is built", () => {
-    const m = tiny(1).model;
-    expect(() => checkEvalMemory(m, { batchSize: 1e8, seqLen: 16, batches: 8 }, 16 * 1024 ** 3)).toThrow(/--batch-size 100000000 x --seq-len 16 \(8 batches\) needs about [\d.]+ GiB to evaluate/);
-    expect(() => checkEvalMemory(m, { batchSize: 8, seqLen: 16, batches: 8 }, 16 * 1024 ** 3)).not.toThrow();
+    const { model: m, routerCost } = tiny(1);
+    expect(() => checkEvalMemory(m, { batchSize: 1e8, seqLen: 16, batches: 8, routerCost }, 16 * 1024 ** 3)).toThrow(/--batch-size 100000000 x --seq-len 16 \(8 batches\) needs about [\d.]+ GiB to evaluate/);
+    expect(() => checkEvalMemory(m, { batchSize: 8, seqLen: 16, batches: 8, routerCost }, 16 * 1024 ** 3)).not.toThrow();
   });
 });

@@ -6,7 +6,7 @@
 // tfjs (about 58 MB measured per rank; counted as RANK_OVERHEAD_BYTES). The rows of a batch are
 // split across ranks, so the activations are counted once.
 import { totalmem } from "node:os";
-import { memoryEstimate, type ModelConfig, type ResolvedModelConfig } from "@mixdepth/flops-accounting";
+import { memoryEstimate, type ModelConfig, type ResolvedModelConfig, type RouterCostOption } from "@mixdepth/flops-accounting";
 import type { ValidConfig } from "./config.js";
 import { resolveRanks } from "@mixdepth/train/node";
 
@@ -53,8 +53,8 @@ export function checkMemory(valid: ValidConfig, limit: number, name = "this conf
  * Refuses an evaluation whose batches cannot fit: the weights, one forward pass (no gradients)
  * of batchSize x seqLen, and the batches' token ids. Checked before any batch is built.
  */
-export function checkEvalMemory(model: ModelConfig | ResolvedModelConfig, o: { batchSize: number; seqLen: number; batches: number }, limit: number): void {
-  const e = memoryEstimate(model, { batchSize: o.batchSize, seqLen: o.seqLen, evalBatches: o.batches });
+export function checkEvalMemory(model: ModelConfig | ResolvedModelConfig, o: { batchSize: number; seqLen: number; batches: number; routerCost: RouterCostOption }, limit: number): void {
+  const e = memoryEstimate(model, { batchSize: o.batchSize, seqLen: o.seqLen, evalBatches: o.batches, routerCost: o.routerCost });
   const total = e.parameterBytes / 4 + e.activationBytes / 2 + e.evalBytes; // weights only; forward only
   if (total > limit) {
     throw new MemoryLimitError(
