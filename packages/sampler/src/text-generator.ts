@@ -5,10 +5,10 @@
 // sources are a URL of a checkpoint folder, the picked Files, or bytes in memory; folders on
 // disk (and a run folder's latest checkpoint) are @mixdepth/sampler/node's loadTextGenerator.
 // Every source is read with a size limit first and checked by @mixdepth/transformer's reader.
-import { CheckpointError, checkpointLimits, checkpointToModel, parseCheckpoint, type CheckpointReadOptions, type ParsedCheckpoint, type Transformer } from "@mixdepth/transformer";
+import { CheckpointError, checkpointLimits, checkpointToModel, parseCheckpoint, type BlockVisit, type CheckpointReadOptions, type ParsedCheckpoint, type Transformer } from "@mixdepth/transformer";
 import type { Tokenizer } from "@mixdepth/text";
 import { checkpointTokenizer } from "./checkpoint-tokenizer.js";
-import { generateStream, type BlockVisit, type FinishReason, type GenerateOptions } from "./generate.js";
+import { generateStream, type FinishReason, type GenerateOptions } from "./generate.js";
 import type { RoutedFraction } from "./stats.js";
 
 /** generateStream's options without the text ones (the generator brings its tokenizer). Context overflow default: "slide". */
