@@ -99,7 +99,7 @@ describe("mixdepth CLI", () => {
     for (const args of [["--set", "training.batchSize=100000"], ["--max-memory", "0.0001"]]) {
       const r = await run(["train", ...tiny, "--out", out, ...args]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/error: this config needs about \d+\.\d\d GiB per training step \(.*\), more than the limit \d+\.\d\d GiB; .* --max-memory <GiB>/);
+      expect(r.stderr).toMatch(/error: this config needs about \d+\.\d+ [GM]iB per training step \(.*\), more than the limit \d+\.\d+ [GM]iB; .* --max-memory <GiB>/);
       expect(r.stdout).not.toMatch(/^backend:/m);
     }
     expect(existsSync(out)).toBe(false);

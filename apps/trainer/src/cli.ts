@@ -6,15 +6,15 @@
 // 1 environment (backend, disk full, read-only, run folder locked), 2 input (usage, config,
 // data, checkpoint, prompt; nothing written), 3 not finite (loss, gradient, weight),
 // 70 internal error.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { stringify as toYaml } from "yaml";
 import { ConfigError } from "@mixdepth/core";
 import { BACKEND_CHOICES, BACKEND_ENV, parseBackendChoice, resolveBackendChoice, setupBackend, type BackendChoice } from "@mixdepth/backend";
-import { assembleConfig, ConfigInvalid, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
+import { assembleConfig, ConfigInvalid, MAX_RANKS, parseSet, PRESETS, readConfigFile, validateConfig, type ConfigSources, type ValidConfig } from "./config.js";
 import { isPathLike, loadPlugins, MAX_AUTO_RANKS } from "@mixdepth/train/node";
-import { describeError, EXIT } from "./errors.js";
+import { describeError, EXIT, UsageError } from "./errors.js";
 import { isEntryModule } from "./entry.js";
 import { engineOption, type Engine } from "./engine-torch.js";
 import { recordedPlugins } from "./run-plugins.js";
@@ -83,7 +83,7 @@ function addConfigOptions(cmd: Command, presetName: string): Command {
     .option("--seq-len <n>", `training.seqLen ${d(t.seqLen)}`)
     .option("--lr <x>", `training.lr, the peak learning rate ${d(t.lr)}`)
     .option("--seed <n>", `training.seed ${d(t.seed)}`)
-    .option("--workers <n|auto>", `training.workers: ranks of data parallelism, this thread plus worker threads, each computing a block of the batch; auto: the free cores (cores minus the load average), at most ${MAX_AUTO_RANKS} and at most training.batchSize; 1 on the native backend ${d(t.workers)}`)
+    .option("--workers <n|auto>", `training.workers: ranks of data parallelism, this thread plus worker threads, each computing a block of the batch; auto: the free cores (cores minus the load average), at most ${MAX_AUTO_RANKS} and at most training.batchSize; 1 on the native backend; at most ${MAX_RANKS}, each counted by the memory check ${d(t.workers)}`)
     .option("--data <path>", `data.source: "brown" or a UTF-8 text file or folder ${d(p.data.source)}`)
     .option("-o, --out <dir>", `output.dir: the run folder ${d(p.output.dir)}`)
     .option("--plugin <module>", "ES module exporting register(registry) that registers router kinds; a path or a package name (repeatable; adds to the config's plugins)", collect)
@@ -125,6 +125,40 @@ function printConfig(flags: ConfigFlags, valid: ValidConfig): boolean {
   if (!flags.printConfig) return false;
   process.stdout.write(toYaml(valid.config));
   return true;
+}
+
+/** --out must be a folder or not exist yet: a file there is a usage error (exit 2), not EEXIST from mkdir (exit 70). */
+function checkOutputDir(dir: string): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return; // created by the run
+  }
+  if (!st.isDirectory()) throw new UsageError(`--out: ${dir} exists and is not a folder; choose a folder for the run (output.dir)`);
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    // best effort: the error being reported matters more
+  }
+}
+
+/**
+ * The run folder `train --resume` continues: the flag's value, else --out, else the config's
+ * output.dir (preset, file, --set). Both forms then take the same path: the run's run.json is
+ * the base and checkResume names every field that would change (a bare `--resume -o DIR` used
+ * to skip it, and --lr, weight decay or warmup silently changed mid-run).
+ */
+function resumeTarget(flags: ConfigFlags & { resume?: string | boolean }): string | undefined {
+  if (typeof flags.resume === "string") return flags.resume;
+  if (flags.resume !== true) return undefined;
+  if (flags.out !== undefined) return flags.out;
+  const { raw } = assembleConfig({ ...(flags.preset ? { preset: flags.preset } : {}), ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) });
+  const dir = (raw.output as { dir?: unknown } | undefined)?.dir;
+  return typeof dir === "string" ? dir : undefined;
 }
 
 /** Paths where two JSON values differ ("training.lr"), for naming what a resume may not change. */
@@ -231,10 +265,11 @@ export function buildProgram(): Command {
       .addOption(engineOption()),
     "quick",
   ).action(async (flags: ConfigFlags & { resume?: string | boolean; engine?: Engine }) => {
-    const resumeDir = typeof flags.resume === "string" ? flags.resume : undefined;
+    const resumeDir = resumeTarget(flags);
     let valid: ValidConfig;
-    if (resumeDir) {
+    if (resumeDir !== undefined) {
       // The run's own config is the base; flags still apply, and only training.steps may change.
+      if (!existsSync(join(resumeDir, "run.json"))) throw new ConfigInvalid(`--resume: ${resumeDir} has no run.json, so it is not a run folder to continue (start a new run without --resume)`);
       const base = readConfigFile(`${resumeDir}/run.json`) as Record<string, unknown>;
       valid = await prepareConfig({ overrides: [base, ...(flags.config ? [readConfigFile(flags.config)] : []), ...flagOverrides(flags), { output: { dir: resumeDir } }], ...(flags.preset ? { preset: flags.preset } : {}) }, flags);
       await checkResume(resumeDir, { ...base, output: { dir: resumeDir } }, valid);
@@ -251,6 +286,9 @@ export function buildProgram(): Command {
     const maxMemory = maxMemoryBytes(flags.maxMemory);
     const { train, checkMemory, defaultMemoryLimit } = await import("./train.js");
     checkMemory(valid, maxMemory ?? defaultMemoryLimit()); // before the backend loads
+    const runDir = valid.config.output.dir;
+    checkOutputDir(runDir);
+    const created = !existsSync(runDir);
     const backendLine = await startBackend(flags.backend, valid);
     const stop = installStop();
     try {
@@ -258,6 +296,11 @@ export function buildProgram(): Command {
       console.log(r.status === "interrupted" ? `interrupted at step ${r.step}; resume with: mixdepth train --resume ${valid.config.output.dir}` : `done: ${r.step} steps, ${r.msPerStep.toFixed(0)} ms/step`);
       if (r.checkpointDir) console.log(`checkpoint: ${r.checkpointDir}`);
       if (r.reportPath) console.log(`report: ${r.reportPath}`);
+    } catch (e) {
+      // A run that failed before writing anything (out of memory building the model, a
+      // router that cannot be built) leaves no empty run folder behind.
+      if (created) removeIfEmpty(runDir);
+      throw e;
     } finally {
       stop.remove();
     }
@@ -339,10 +382,14 @@ export function buildProgram(): Command {
     const { compareCommand, planCompare } = await import("./commands.js");
     const plan = planCompare(valid, budget); // every variant validated before the backend loads
     if (printConfig(flags, valid)) return;
+    // --max-memory holds for every variant, checked before the backend loads or anything is written.
+    const { checkMemory, defaultMemoryLimit } = await import("./memory-check.js");
+    const maxMemory = maxMemoryBytes(flags.maxMemory) ?? defaultMemoryLimit();
+    for (const v of plan.variants) checkMemory(v.valid, maxMemory, `compare variant ${v.name}`);
     const backendLine = await startBackend(flags.backend, valid);
     const stop = installStop();
     try {
-      await compareCommand(plan, backendLine, stop);
+      await compareCommand(plan, backendLine, stop, maxMemory);
     } finally {
       stop.remove();
     }
@@ -364,7 +411,7 @@ export function buildProgram(): Command {
       .addOption(engineOption()),
     "sweep",
   ).action(async (flags: ConfigFlags & { budgets?: string; shapes?: string; seeds?: string; budget?: string; hours?: string; plan?: boolean; noiseControl?: boolean; evals?: string; engine?: Engine; jobs?: string }) => {
-    const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec } = await import("./sweep-plan.js");
+    const { SWEEP_PRESET, parseBudgets, parseShapes, checkSpec, gridRuns } = await import("./sweep-plan.js");
     const { runSweep } = await import("./sweep.js");
     const valid = await prepareConfig({ preset: flags.preset ?? "sweep", ...(flags.config ? { file: flags.config } : {}), overrides: flagOverrides(flags) }, flags);
     if (printConfig(flags, valid)) return;
@@ -379,6 +426,11 @@ export function buildProgram(): Command {
     const budget = flags.budget !== undefined ? parseBudgets(flags.budget, "--budget")[0] : undefined;
     const hours = flags.hours !== undefined ? Number(flags.hours) : undefined;
     if (hours !== undefined && !(hours > 0)) throw new ConfigInvalid(`--hours: must be a number > 0 (got ${JSON.stringify(flags.hours)})`);
+    // --max-memory holds for every planned run (the seed runs repeat grid configs), checked
+    // before the plan is printed, the backend loads or anything is written.
+    const { checkMemory, defaultMemoryLimit } = await import("./memory-check.js");
+    const maxMemory = maxMemoryBytes(flags.maxMemory) ?? defaultMemoryLimit();
+    for (const r of gridRuns(valid, spec, resolve(valid.config.output.dir))) checkMemory(r.valid, maxMemory, `sweep run ${r.name} at budget ${r.budget.toExponential(2)}`);
     const stop = installStop();
     try {
       // Every run's config is planned and validated before the backend starts or anything is written.

@@ -1,5 +1,5 @@
 // `eval` and `compare`: the commands built on top of train().
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { CheckpointError, checkpointToModel, type Transformer } from "@mixdepth/transformer";
 import { denseCounterpart, flopsPerStep, forwardFlops, paramCounts, type StepSetting } from "@mixdepth/flops-accounting";
@@ -7,6 +7,7 @@ import { ConfigInvalid, validateConfig, type TrainerConfig, type ValidConfig } f
 import { evalBatches, evaluate } from "@mixdepth/train";
 import { latestStep, loadModelCheckpoint, writeAtomic, type ModelCheckpoint, type TrainerStateJSON } from "@mixdepth/train/node";
 import { tokenizerFromJSON } from "@mixdepth/text";
+import { routerCost } from "@mixdepth/router";
 import { prepareTokens } from "./data.js";
 import { fmt, reportHtml, type Table } from "./report.js";
 import { lossCharts, routingTable, runCurves } from "./run-report.js";
@@ -14,6 +15,8 @@ import { loadDocuments, train } from "./train.js";
 import { planIsoFlop } from "./sweep-plan.js";
 import { printable } from "./printable.js";
 import { UsageError } from "./errors.js";
+import { InputFileError, MAX_JSON_BYTES, readBoundedText } from "./read-file.js";
+import { checkEvalMemory, checkMemory, defaultMemoryLimit } from "./memory-check.js";
 
 export interface EvalCommandOptions {
   batches: number;
@@ -24,7 +27,33 @@ export interface EvalCommandOptions {
 }
 
 /** Builds the transformer of a loaded (already checked) checkpoint; the caller disposes it. */
+/** trainer-state.json beside a checkpoint, for eval's FLOPs column: a JSON object, or a CheckpointError. */
+function readTrainerState(path: string): Partial<TrainerStateJSON> {
+  let v: unknown;
+  try {
+    v = JSON.parse(readBoundedText(path, MAX_JSON_BYTES, "trainer-state.json", "MAX_JSON_BYTES, 16 MiB"));
+  } catch (e) {
+    if (e instanceof InputFileError) throw e;
+    throw new CheckpointError(`checkpoint: ${path} is not valid JSON (${(e as Error).message})`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new CheckpointError(`checkpoint: ${path} must hold a JSON object (got ${JSON.stringify(v)})`);
+  return v as Partial<TrainerStateJSON>;
+}
+
+/**
+ * The checkpoint's model for eval and sample, after the checks a training resume makes too:
+ * the tokenizer is one this build knows, and every weight is finite (NaN weights would end in
+ * the sampler as "no positive finite probability", an internal error). CheckpointError.
+ */
 function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
+  for (const [name, t] of ck.weights) {
+    const data = t.data as ArrayLike<number>;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new CheckpointError(`checkpoint: ${ck.dir} holds non-finite values in "${name}" (element ${i} is ${data[i]}); use an earlier checkpoint (point checkpoints/latest.json at an earlier step folder)`);
+      }
+    }
+  }
   return checkpointToModel(ck.parsed);
 }
 
@@ -32,19 +61,25 @@ function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
 export async function evalCommand(path: string, o: EvalCommandOptions, backendLine: string): Promise<void> {
   const ck = loadModelCheckpoint(path);
   const tokenizer = tokenizerFromJSON(ck.config.tokenizer, ck.parsed.resolved.vocabSize);
+  // Before any batch is built: --batch-size 1e8 used to abort V8 (exit 134).
+  checkEvalMemory(ck.parsed.resolved, { batchSize: o.batchSize, seqLen: o.seqLen ?? ck.parsed.resolved.contextLength, batches: o.batches, routerCost: routerCost(ck.parsed.resolved) }, defaultMemoryLimit());
   // The run folder (two levels up from checkpoints/step-N) has run.json with the data settings.
   const runJson = join(dirname(dirname(ck.dir)), "run.json");
   let run: TrainerConfig | null = null;
+  if (!existsSync(runJson) && o.data === undefined) {
+    throw new UsageError(`--data: ${ck.dir} is not inside a run folder (no run.json two levels up), so its data is unknown; pass --data brown or a text file or folder`);
+  }
   if (existsSync(runJson)) {
     try {
-      run = JSON.parse(readFileSync(runJson, "utf8")) as TrainerConfig;
+      run = JSON.parse(readBoundedText(runJson, MAX_JSON_BYTES, "run.json", "MAX_JSON_BYTES, 16 MiB")) as TrainerConfig;
     } catch (e) {
+      if (e instanceof InputFileError) throw e;
       throw new CheckpointError(`${runJson} is not valid JSON (${(e as Error).message}); restore it or pass --data`);
     }
   }
   const dataCfg = { source: "brown", valFraction: 0.05, splitSeed: 1234, cacheDir: ".cache/mixdepth", ...(run?.data ?? {}), ...(o.data ? { source: o.data } : {}) };
   const stateFile = join(ck.dir, "trainer-state.json");
-  const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as TrainerStateJSON) : null;
+  const state = existsSync(stateFile) ? readTrainerState(stateFile) : null;
   const model = modelFromCheckpoint(ck);
   try {
     const seqLen = o.seqLen ?? model.config.contextLength;
@@ -53,13 +88,13 @@ export async function evalCommand(path: string, o: EvalCommandOptions, backendLi
     const minPartChars = (run?.training?.seqLen ?? seqLen) + 1;
     const data = prepareTokens(loadDocuments(dataCfg.source), { ...dataCfg, minPartChars }, tokenizer, resolve(dataCfg.cacheDir));
     const r = evaluate(model, evalBatches(data.val, o.batchSize, seqLen, o.batches), o.batchSize, seqLen, tokenizer.bytesPerToken());
-    const result = { checkpoint: ck.dir, step: ck.config.step, trainingFlops: state?.trainingFlops ?? null, backend: backendLine, data: dataCfg.source, ...r };
+    const result = { checkpoint: ck.dir, step: ck.config.step, trainingFlops: typeof state?.trainingFlops === "number" ? state.trainingFlops : null, backend: backendLine, data: dataCfg.source, ...r };
     if (o.json) {
       console.log(JSON.stringify(result, null, 2));
       return;
     }
     console.log(`checkpoint: ${ck.dir} (step ${ck.config.step ?? "unknown"}; ${printable(String(ck.config.description ?? ""))})`);
-    console.log(`training FLOPs so far: ${state ? state.trainingFlops.toExponential(3) : "unknown (no trainer-state.json)"}`);
+    console.log(`training FLOPs so far: ${result.trainingFlops !== null ? result.trainingFlops.toExponential(3) : "unknown (no trainer-state.json)"}`);
     console.log(`validation: ${r.tokens} tokens of ${dataCfg.source} (${o.batches} x ${o.batchSize} x ${seqLen}), ${Math.round(r.tokensPerSec)} tokens/s`);
     console.log(`  top-k routing:  loss ${r.topk.loss.toFixed(4)} nats/token, ${r.topk.bpb.toFixed(4)} bits/byte`);
     if (r.causal) console.log(`  causal routing: loss ${r.causal.loss.toFixed(4)} nats/token, ${r.causal.bpb.toFixed(4)} bits/byte (${model.config.routing.causal})`);
@@ -124,8 +159,9 @@ export function planCompare(valid: ValidConfig, budgetArg: number | undefined): 
  * steps), trained one after another in <out>/<variant>/, then one report with the curves side
  * by side. Finished variants are skipped and interrupted ones resumed when run again.
  */
-export async function compareCommand(plan: ComparePlan, backendLine: string, stop: { requested: boolean }): Promise<void> {
+export async function compareCommand(plan: ComparePlan, backendLine: string, stop: { requested: boolean }, maxMemoryBytes = defaultMemoryLimit()): Promise<void> {
   const { budget, setting, out, variants } = plan;
+  for (const v of variants) checkMemory(v.valid, maxMemoryBytes, `compare variant ${v.name}`); // every run, before anything is written
   const t = { seqLen: setting.seqLen };
   mkdirSync(out, { recursive: true });
   console.log(`compare: budget ${budget.toExponential(3)} training FLOPs per model`);
@@ -145,7 +181,7 @@ export async function compareCommand(plan: ComparePlan, backendLine: string, sto
       continue;
     }
     console.log(`--- ${v.name} (${dir})`);
-    const r = await train({ valid: v.valid, runDir: dir, resume: done !== null, backendLine, stop });
+    const r = await train({ valid: v.valid, runDir: dir, resume: done !== null, backendLine, stop, maxMemoryBytes });
     results.push({ v, ms: r.msPerStep });
     if (r.status === "interrupted") {
       console.log(`interrupted; run the same command again to continue`);

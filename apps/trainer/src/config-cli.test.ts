@@ -102,4 +102,23 @@ describe("mixdepth config handling", () => {
     expect(JSON.parse(readFileSync(join(d, "checkpoints", "latest.json"), "utf8")).step).toBe(6);
     expect((JSON.parse(readFileSync(join(d, "run.json"), "utf8")) as { training: { steps: number } }).training.steps).toBe(6);
   }, 180_000);
+
+  it("--resume without a folder (-o DIR, or the config's output.dir) takes the same field-by-field check as --resume DIR", async () => {
+    const d = join(dir, "bare-resume");
+    expect((await run(["train", ...tiny, "--out", d, "--steps", "4"])).code).toBe(0);
+    const change = ["--lr", "0.001", "--set", "training.weightDecay=0.5", "--set", "training.warmupSteps=1"];
+    const expected = /only training\.steps may change when resuming; changed:\n {2}training\.lr: 0\.003 in the run, 0\.001 now\n {2}training\.warmupSteps: 2 in the run, 1 now\n {2}training\.weightDecay: [\d.]+ in the run, 0\.5 now/;
+    for (const where of [["-o", d], ["--set", `output.dir=${d}`]]) {
+      // With the run's own config file, as a user would: the model matches, only the changes differ.
+      const r = await run(["train", "--resume", ...where, ...tiny, "--steps", "6", ...change]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(expected);
+    }
+    const none = await run(["train", "--resume", "-o", join(dir, "no-run-here"), "--backend", "cpu"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--resume: .*no-run-here has no run\.json, so it is not a run folder to continue/);
+    const ok = await run(["train", "--resume", "-o", d, "--backend", "cpu", "--steps", "6"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/resumed from .*step-000004 at step 4/);
+  }, 180_000);
 });

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { createLearnedRouter, registerRouter, unregisterRouter } from "@mixdepth/router";
 import { assembleConfig, ConfigInvalid, loadConfig, merge, parseSet, PRESETS, readConfigFile, validateConfig } from "./config.js";
 
 describe("config", () => {
@@ -103,5 +104,16 @@ describe("config", () => {
     expect(readConfigFile(join(dir, "c.yaml"))).toEqual({ plugins: [join(dir, "my-router.mjs"), "/abs/r.mjs", "some-package"] });
     expect(assembleConfig({ file: join(dir, "c.yaml") }).raw.plugins).toEqual([join(dir, "my-router.mjs"), "/abs/r.mjs", "some-package"]);
     expect(() => validateConfig({ ...structuredClone(PRESETS.quick), plugins: "x" })).toThrow(/plugins: Expected array/);
+  });
+
+  it("a router kind whose declared cost throws is a config error naming the kind and block (not an internal error later)", () => {
+    registerRouter("costly", createLearnedRouter, { override: true, cost: (c) => { if (c.layerIndex === 1) throw new Error("no cost for you"); return { params: 0, flopsPerToken: 0 }; } });
+    try {
+      const load = () => loadConfig({ overrides: [parseSet("model.routing.router=costly")] });
+      expect(load).toThrow(ConfigInvalid);
+      expect(load).toThrow(/model\.routing\.router: the router's declared cost threw for block 1: no cost for you \(got "costly"\)/);
+    } finally {
+      unregisterRouter("costly");
+    }
   });
 });

@@ -1,7 +1,6 @@
 // The trainer's configuration: presets, a JSON/YAML file and flag overrides, validated in ONE
 // place (validateConfig). Every error names the field path and quotes the bad value; the CLI
 // turns ConfigInvalid into exit code 2 before anything is written.
-import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
@@ -10,6 +9,10 @@ import type { RouterCostOption } from "@mixdepth/flops-accounting";
 import { checkRouterConfig, registerBuiltinRouters, routerCost } from "@mixdepth/router";
 import { BACKEND_CHOICES } from "@mixdepth/backend";
 import { isPathLike } from "@mixdepth/train/node";
+import { MAX_JSON_BYTES, readBoundedText } from "./read-file.js";
+
+/** The most data-parallel ranks a run may ask for (training.workers): past the cores, ranks only compete, and each costs memory. */
+export const MAX_RANKS = 16;
 
 /** Thrown for any invalid configuration; the CLI exits with code 2. */
 export class ConfigInvalid extends Error {
@@ -72,9 +75,13 @@ const trainingSchema = z
     seed: z.number().int(),
     /**
      * Ranks of data parallelism (this thread plus worker threads, each computing a block of
-     * the batch's rows): a positive integer or "auto" (@mixdepth/train/node's resolveRanks decides).
+     * the batch's rows): an integer from 1 to MAX_RANKS (16), or "auto" (@mixdepth/train/node's
+     * resolveRanks decides). Each extra rank holds the weights, their gradients and a thread
+     * (about 64 MiB), all counted by the memory check.
      */
-    workers: z.custom<number | "auto">((v) => v === "auto" || (typeof v === "number" && Number.isInteger(v) && v >= 1), { message: 'must be a positive integer or "auto"' }),
+    workers: z.custom<number | "auto">((v) => v === "auto" || (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= MAX_RANKS), {
+      message: `must be an integer from 1 to ${MAX_RANKS}, or "auto"`,
+    }),
     /**
      * Log each routed block's predictor accuracy and top-k recall on every step's batches in
      * metrics.jsonl (as Mixture-of-Recursions does); one more readback per routed block and
@@ -244,9 +251,9 @@ export function readConfigFile(path: string): unknown {
   let text: string;
   let parsed: unknown;
   try {
-    text = readFileSync(path, "utf8");
+    text = readBoundedText(path, MAX_JSON_BYTES, "--config", "MAX_JSON_BYTES, 16 MiB");
   } catch (e) {
-    throw new ConfigInvalid(`--config: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ConfigInvalid((e as Error).message);
   }
   try {
     parsed = path.endsWith(".json") ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
@@ -323,7 +330,7 @@ export function validateConfig(raw: unknown, tokenizerVocab = 256): ValidConfig 
     // loaded before this (loadPlugins), so their kinds are known here.
     registerBuiltinRouters();
     checkRouterConfig(model);
-    cost = routerCost(model);
+    cost = checkedRouterCost(model);
   } catch (e) {
     if (e instanceof ConfigError) {
       const hint = e.field === "routing.router" ? "\n  (a custom router kind needs its plugin: --plugin <module> or plugins: [...] in the config)" : "";
@@ -338,6 +345,26 @@ export function validateConfig(raw: unknown, tokenizerVocab = 256): ValidConfig 
     throw new ConfigInvalid(`invalid config:\n  training.seqLen: must be <= model.contextLength ${model.contextLength} (got ${config.training.seqLen})`);
   }
   return { config, model, routerCost: cost, notes: [] };
+}
+
+/**
+ * The registry's cost per routed block, asked once for each block here, so a plugin whose
+ * declared cost throws is a config error naming the kind and block (exit 2), not an internal
+ * error later in the FLOPs arithmetic. (Its values are checked there: routerCostAt.)
+ */
+function checkedRouterCost(model: ResolvedModelConfig): RouterCostOption {
+  const perBlock = routerCost(model);
+  const costs = new Map<number, ReturnType<typeof perBlock>>();
+  model.layers.forEach((layer, i) => {
+    if (!layer.routed) return;
+    try {
+      costs.set(i, perBlock(i));
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError("routing.router", model.routing.router, `the router's declared cost threw for block ${i}: ${(e as Error).message}`);
+    }
+  });
+  return (i) => costs.get(i) ?? perBlock(i);
 }
 
 export interface ConfigSources {

@@ -17,9 +17,11 @@ describe("mixdepth train --workers", () => {
   it("a bad training.workers exits 2 before any work", async () => {
     const out = join(dir, "bad-workers");
     for (const [args, message] of [
-      [["--workers", "0"], /training\.workers: must be a positive integer or "auto" \(got 0\)/],
-      [["--workers", "two"], /training\.workers: must be a positive integer or "auto" \(got "two"\)/],
-      [["--set", "training.workers=1.5"], /training\.workers: must be a positive integer or "auto" \(got 1\.5\)/],
+      [["--workers", "0"], /training\.workers: must be an integer from 1 to 16, or "auto" \(got 0\)/],
+      [["--workers", "two"], /training\.workers: must be an integer from 1 to 16, or "auto" \(got "two"\)/],
+      [["--set", "training.workers=1.5"], /training\.workers: must be an integer from 1 to 16, or "auto" \(got 1\.5\)/],
+      // Capped (documented): 64 ranks used to start, capped only by the batch size.
+      [["--workers", "64", "--batch-size", "64"], /training\.workers: must be an integer from 1 to 16, or "auto" \(got 64\)/],
     ] as const) {
       const r = await run(["train", ...tiny, "--out", out, ...args]);
       expect(r.code, r.stderr).toBe(2);

@@ -191,7 +191,7 @@ describe("2 ranks equal 1 rank (wasm: the workers load the backend rank 0 runs o
 describe("failures", () => {
   it("a worker that throws stops the run with a clear error; workers terminated, no checkpoint after it", async () => {
     const r = await run({ workers: 2, routing: MOD, faults: { workerThrowAtCall: 2 } });
-    expect(r.error?.message).toBe("data parallel: rank 1 (worker thread) failed: step: injected fault at call 2");
+    expect(r.error?.message).toBe("data parallel: rank 1 (worker thread) failed: step: injected fault at call 2 (--workers 1 trains without worker threads)");
     // run() checked that no worker and no tensor is left; step 1 was checkpointed, step 2 not.
     expect(r.loss).toHaveLength(1);
     expect(readdirSync(join(r.runDir, "checkpoints")).filter((f) => f.startsWith("step-"))).toEqual(["step-000001"]);

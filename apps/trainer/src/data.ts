@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameS
 import { dirname, join, relative } from "node:path";
 import { DataError } from "@mixdepth/train";
 import type { Tokenizer } from "@mixdepth/text";
+import { MAX_JSON_BYTES, readBounded, readBoundedText } from "./read-file.js";
 import { Rng, shuffled } from "./rng.js";
 
 // Bad training data (missing, not UTF-8, too small, too large) is a DataError, the kit's
@@ -122,18 +123,8 @@ const CHUNK_CHARS = 16_384;
 export function loadText(path: string, options: { maxFileBytes?: number } = {}): Document[] {
   const maxFileBytes = options.maxFileBytes ?? MAX_TEXT_FILE_BYTES;
   if (!existsSync(path)) throw new DataError(`--data: ${path} does not exist`);
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  const read = (p: string) => {
-    const size = statSync(p).size;
-    if (size > maxFileBytes) {
-      throw new DataError(`--data: ${p} has ${size} bytes, more than the ${maxFileBytes} bytes read per file; split it into several files in a folder`);
-    }
-    try {
-      return decoder.decode(readFileSync(p));
-    } catch {
-      throw new DataError(`--data: ${p} is not valid UTF-8 text`);
-    }
-  };
+  // The bounded reader: a FIFO, a device (/dev/zero) or an oversized file is refused unread.
+  const read = (p: string) => readBoundedText(p, maxFileBytes, "--data", "bytes read per file; split it into several files in a folder");
   if (statSync(path).isDirectory()) {
     const docs = listFiles(path).map((p) => ({ name: relative(path, p), text: read(p) }));
     if (docs.length === 0) throw new DataError(`--data: no files in ${path}`);
@@ -245,12 +236,15 @@ export function prepareTokens(docs: readonly Document[], split: SplitOptions, to
   const { train, val } = splitDocuments(docs, split);
   if (existsSync(meta)) {
     try {
-      const m = JSON.parse(readFileSync(meta, "utf8")) as { train: number; val: number };
-      const read = (f: string, n: number) => {
-        const b = readFileSync(join(dir, f));
-        if (b.length !== n * 4) throw new Error("size mismatch");
-        const out = new Int32Array(n);
+      const m = JSON.parse(readBoundedText(meta, MAX_JSON_BYTES, "token cache")) as { train: unknown; val: unknown };
+      const read = (f: string, n: unknown) => {
+        if (!Number.isSafeInteger(n) || (n as number) < 0) throw new Error("bad count");
+        const b = readBounded(join(dir, f), (n as number) * 4, "token cache");
+        if (b.length !== (n as number) * 4) throw new Error("size mismatch");
+        const out = new Int32Array(n as number);
         new Uint8Array(out.buffer).set(b);
+        // A poisoned cache (ids outside the vocabulary) would index past the embedding table.
+        for (const id of out) if (!(id >= 0 && id < tokenizer.vocabSize)) throw new Error("id out of range");
         return out;
       };
       return { train: read("train.i32", m.train), val: read("val.i32", m.val), key, trainDocs: train.length, valDocs: val.length, cachePath: dir, fromCache: true };

@@ -26,6 +26,13 @@ describe("describeError", () => {
     }
   });
 
+  it("terminal escapes quoted from files (latest.json, config.json) are made visible, never sent raw", () => {
+    const r = describeError(named("CheckpointError", 'checkpoint: latest.json names "\u001b]0;pwned\u0007\u009b2J"'), false);
+    expect(r.code).toBe(2);
+    expect(r.lines[0]).toBe('error: checkpoint: latest.json names "\\u001b]0;pwned\\u0007\\u009b2J"');
+    expect(describeError(new TypeError("\u001b[2J"), false).lines[0]).not.toContain("\u001b");
+  });
+
   it("adds the stack trace only with --debug", () => {
     const r = describeError(named("DataError", "bad"), true);
     expect(r.lines[1]).toMatch(/\n\s+at /);

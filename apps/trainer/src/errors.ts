@@ -2,10 +2,12 @@
 // value and what to do, and exits with a documented code; a stack trace appears only with
 // --debug (or MIXDEPTH_DEBUG=1), and for bugs.
 //   0  done (also after Ctrl-C with a checkpoint)
-//   1  environment: no usable backend, disk full, read-only or unwritable output, run folder locked
+//   1  environment: no usable backend, disk full, read-only or unwritable output, run folder locked, a worker thread died
 //   2  input: usage, config, data, checkpoint, prompt (nothing was written)
 //   3  numerical: a loss, gradient or weight is not finite (no checkpoint written after it)
 //   70 internal error (a bug: please report it with the --debug output)
+
+import { printable } from "./printable.js";
 
 export const EXIT = { ok: 0, environment: 1, input: 2, numerical: 3, internal: 70 } as const;
 
@@ -18,8 +20,9 @@ export class UsageError extends Error {
 }
 
 /** Errors the user can fix by changing their input, by class name (classes live in several packages). */
-const INPUT_ERRORS = new Set(["UsageError", "MemoryLimitError", "ConfigInvalid", "PluginError", "ConfigError", "DataError", "CheckpointError", "SafetensorsError", "ContextLengthError", "BackendChoiceError", "TokenizerError"]);
-const ENVIRONMENT_ERRORS = new Set(["BackendError", "RunLockedError"]);
+const INPUT_ERRORS = new Set(["UsageError", "MemoryLimitError", "ConfigInvalid", "PluginError", "ConfigError", "DataError", "CheckpointError", "SafetensorsError", "ContextLengthError", "BackendChoiceError", "TokenizerError", "InputFileError", "RouterOutputError"]);
+// WorkerFailedError: a data-parallel worker thread died (a plugin that fails there, out of memory).
+const ENVIRONMENT_ERRORS = new Set(["BackendError", "RunLockedError", "WorkerFailedError"]);
 
 /** What filesystem error codes mean to a user, and what to do. */
 function describeErrno(e: NodeJS.ErrnoException): { code: number; line: string } | null {
@@ -46,8 +49,17 @@ function describeErrno(e: NodeJS.ErrnoException): { code: number; line: string }
   }
 }
 
-/** The exit code and the lines to print for an error thrown by a command. */
+/**
+ * The exit code and the lines to print for an error thrown by a command. Messages quote
+ * values from files (latest.json, config.json, run.json): their terminal control characters
+ * are shown as visible \uXXXX, never sent raw (printable.ts).
+ */
 export function describeError(err: unknown, debug: boolean): { code: number; lines: string[] } {
+  const d = describeRaw(err, debug);
+  return { code: d.code, lines: d.lines.map(printable) };
+}
+
+function describeRaw(err: unknown, debug: boolean): { code: number; lines: string[] } {
   const e = err instanceof Error ? err : new Error(String(err));
   const trace = debug && e.stack ? [e.stack] : [];
   if (e.name === "NonFiniteError") return { code: EXIT.numerical, lines: [`error: ${e.message}`, ...trace] };

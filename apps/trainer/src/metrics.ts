@@ -1,8 +1,9 @@
 // Metrics as JSON lines (metrics.jsonl in the run folder): one record per training step,
 // evaluation, checkpoint, start and end. Readable with any JSONL tool.
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import { writeAtomic } from "@mixdepth/train/node";
 import type { EvalResult } from "@mixdepth/train";
+import { MAX_LOG_BYTES, readBoundedText } from "./read-file.js";
 
 export interface TrainRecord {
   type: "train";
@@ -66,7 +67,7 @@ export class MetricsLog {
 export function readMetrics(path: string): MetricRecord[] {
   if (!existsSync(path)) return [];
   const out: MetricRecord[] = [];
-  for (const line of readFileSync(path, "utf8").split("\n")) {
+  for (const line of readBoundedText(path, MAX_LOG_BYTES, "metrics.jsonl", "MAX_LOG_BYTES, 256 MiB").split("\n")) {
     if (!line.trim()) continue;
     try {
       out.push(JSON.parse(line) as MetricRecord);

@@ -44,4 +44,28 @@ describe("report", () => {
   it("writes CSV with quoting and empty cells for missing values", () => {
     expect(toCsv(["a", "b"], [["x,y", 1.5], ['say "hi"', Number.NaN], [null, undefined]])).toBe('a,b\n"x,y",1.5\n"say ""hi""",\n,\n');
   });
+
+  it("CSV cells never start a formula: text beginning with = + - @ (or tab, CR) gets a leading quote; numbers stay numbers", () => {
+    expect(toCsv(["run", "v"], [["=HYPERLINK(\"http://x\")", -2], ["+1", 1], ["-1+2", 0], ["@SUM(A1)", 3], ["\tx", 4], ["ok", 5]])).toBe(
+      'run,v\n"\'=HYPERLINK(""http://x"")",-2\n\'+1,1\n\'-1+2,0\n\'@SUM(A1),3\n\'\tx,4\nok,5\n',
+    );
+  });
+
+  it("draws a long run (200k points: no spread of the points into Math.min) and values one ulp apart (the tick loop ends)", () => {
+    const long: [number, number][] = Array.from({ length: 200_000 }, (_, i) => [i + 1, 5 - i / 1e5]);
+    expect(lineChart([{ name: "train", points: long }], { title: "t", xLabel: "step", yLabel: "loss" })).toContain("<path ");
+    const y = 2.5;
+    const close = lineChart([{ name: "val", points: [[1, y], [2, y + Number.EPSILON * 2]] }], { title: "t", xLabel: "step", yLabel: "loss" });
+    expect(close).toContain("<path ");
+    expect((close.match(/<line /g) ?? []).length).toBeLessThan(40);
+    // Huge and tiny spans alike give a handful of ticks.
+    const wide = lineChart([{ name: "w", points: [[1, -1e308], [2, 1e308]] }], { title: "t", xLabel: "step", yLabel: "y" });
+    expect((wide.match(/<line /g) ?? []).length).toBeLessThan(40);
+  });
+
+  it("a value that is not a number (from a hand-edited file) prints as NaN, never as its text", () => {
+    expect(fmt("<script>alert(1)</script>" as unknown as number)).toBe("NaN");
+    const html = reportHtml("r", [], [], [{ title: "t", head: ["a"], rows: [[{ toString: () => "<b>x</b>" } as unknown as string]] }]);
+    expect(html).toContain("&lt;b&gt;x&lt;/b&gt;");
+  });
 });

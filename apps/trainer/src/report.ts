@@ -25,25 +25,47 @@ export interface ChartOptions {
 export const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
 
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
 }
 
 /** Short number: 1.23e12, 0.0123, 4567. */
 export function fmt(v: number, digits = 3): string {
+  // Values come from files a user may have edited: a non-number prints as NaN, never as its text.
+  if (typeof v !== "number") return "NaN";
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
   if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(digits - 1);
   return Number(v.toPrecision(digits)).toString();
 }
 
+/**
+ * About n round tick values in [lo, hi]. Counted by index, not by adding the step, so a step
+ * below the values' precision (two values one ulp apart) cannot loop forever; at most 2n + 2.
+ */
 function ticks(lo: number, hi: number, n = 5): number[] {
-  if (!(hi > lo)) return [lo];
+  if (!(hi > lo) || !Number.isFinite(hi - lo)) return Number.isFinite(lo) ? [lo] : [];
   const step0 = (hi - lo) / n;
   const mag = Math.pow(10, Math.floor(Math.log10(step0)));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0) ?? step0;
+  const first = Math.ceil(lo / step);
   const out: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  for (let i = 0; i <= 2 * n + 1; i++) {
+    const t = Number(((first + i) * step).toPrecision(12));
+    if (t > hi + step * 1e-9) break;
+    if (out[out.length - 1] !== t) out.push(t);
+  }
   return out;
+}
+
+/** [min, max] of xs without spreading them into arguments (a long run has millions of points). */
+function extent(xs: number[]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of xs) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return [lo, hi];
 }
 
 /**
@@ -72,10 +94,12 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const pts = series.flatMap((s) => s.points).filter(finite);
   const xs = pts.map(([x]) => tx(x));
   const ys = pts.map(([, y]) => y);
-  let [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
-  let [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
-  if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
-  if (y1 === y0) [y0, y1] = [y0 - Math.max(Math.abs(y0) * 0.1, 1e-9), y1 + Math.max(Math.abs(y1) * 0.1, 1e-9)];
+  let [x0, x1] = xs.length ? extent(xs) : [0, 1];
+  let [y0, y1] = ys.length ? extent(ys) : [0, 1];
+  // A span below float precision (values a few ulps apart) is drawn as flat.
+  const flat = (a: number, b: number) => !(b - a > Math.max(Math.abs(a), Math.abs(b)) * 1e-12);
+  if (flat(x0, x1)) [x0, x1] = [x0 - Math.max(Math.abs(x0) * 0.1, 1), x1 + Math.max(Math.abs(x1) * 0.1, 1)];
+  if (flat(y0, y1)) [y0, y1] = [y0 - Math.max(Math.abs(y0) * 0.1, 1e-9), y1 + Math.max(Math.abs(y1) * 0.1, 1e-9)];
   const pad = (y1 - y0) * 0.05;
   [y0, y1] = [y0 - pad, y1 + pad];
   const px = (x: number) => m.l + ((tx(x) - x0) / (x1 - x0)) * (W - m.l - m.r);
@@ -97,9 +121,9 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${bottom + 34}" text-anchor="middle">${escapeHtml(o.xLabel)}${o.logX ? " (log scale)" : ""}</text>`);
   parts.push(`<text transform="translate(14 ${(m.t + bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(o.yLabel)}</text>`);
   series.forEach((s, i) => {
-    const c = s.color ?? (COLORS[i % COLORS.length] as string);
+    const c = escapeHtml(s.color ?? (COLORS[i % COLORS.length] as string));
     const p = s.points.filter(finite);
-    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
+    const dash = s.dash ? ` stroke-dasharray="${escapeHtml(s.dash)}"` : "";
     const d = p.map(([x, y], j) => `${j ? "L" : "M"}${px(x).toFixed(1)} ${py(y).toFixed(1)}`).join("");
     if (d) parts.push(`<path d="${d}" fill="none" stroke="${c}" stroke-width="1.5"${dash}/>`);
     if (s.markers) {
@@ -135,7 +159,7 @@ export interface Table {
 }
 
 export function tableHtml(t: Table): string {
-  const cell = (v: string | number) => (typeof v === "number" ? fmt(v, 4) : escapeHtml(v));
+  const cell = (v: string | number) => (typeof v === "number" ? fmt(v, 4) : escapeHtml(String(v)));
   return `<h2>${escapeHtml(t.title)}</h2>\n<table><thead><tr>${t.head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${t.rows
     .map((r) => `<tr>${r.map((c) => `<td>${cell(c)}</td>`).join("")}</tr>`)
     .join("")}</tbody></table>`;
@@ -166,12 +190,16 @@ ${tables.map(tableHtml).join("\n")}
 `;
 }
 
-/** A CSV document (RFC 4180 quoting); numbers at full precision, missing values empty. */
+/**
+ * A CSV document (RFC 4180 quoting); numbers at full precision, missing values empty. Text
+ * that a spreadsheet would run as a formula (starting with = + - @, tab or CR) gets a leading
+ * apostrophe (OWASP's advice on CSV injection); numbers are written as numbers.
+ */
 export function toCsv(head: string[], rows: (string | number | null | undefined)[][]): string {
   const cell = (v: string | number | null | undefined) => {
     if (v === null || v === undefined || (typeof v === "number" && !Number.isFinite(v))) return "";
-    const s = String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+    const s = typeof v === "number" ? String(v) : String(v).replace(/^[=+\-@\t\r]/, "'$&");
+    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   return [head, ...rows].map((r) => r.map(cell).join(",")).join("\n") + "\n";
 }

@@ -82,4 +82,26 @@ describe("run report", () => {
     expect(metricsCsv([runCurves(b, "b")])).not.toContain("block1");
     expect(runNames(["/x/run", "/y/run", "/y/other"])).toEqual(["x/run", "y/run", "other"]);
   });
+
+  it("validates every file it reads and escapes every value: a script injected into depth.json or metrics.jsonl never reaches the page", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mixdepth-report-"));
+    fakeRun(dir, 10, true);
+    const evil = "</span><script>alert(1)</script><img src=x onerror=alert(2)>";
+    writeFileSync(
+      join(dir, "depth.json"),
+      JSON.stringify({ step: evil, nLayers: evil, routedBlocks: [evil], tokens: [evil], modes: [{ mode: evil, depth: [evil] }] }),
+    );
+    const lines = readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n");
+    lines.splice(1, 0, JSON.stringify({ type: "train", step: 1, loss: evil, total: 1, aux: 0, lr: 1, gradNorm: 1, tokens: 1, flops: 1, msPerStep: 1, tokensPerSec: 1 }));
+    lines.push(JSON.stringify({ type: "start", time: "t", backend: evil, resumedFrom: null, config: { x: evil }, paramCount: evil, flopsPerStep: 1, forwardFlopsPerSequence: 1 }));
+    writeFileSync(join(dir, "metrics.jsonl"), lines.join("\n") + "\n");
+    const html = readFileSync(writeRunReport(dir), "utf8");
+    expect(html).not.toMatch(/<script|<img|<\/span><script/i);
+    expect(html).toContain("depth.json: ");
+    expect(html).toMatch(/metrics\.jsonl: 2 records? skipped/);
+    expect(runCurves(dir, "x").depth).toBeNull();
+    expect(runCurves(dir, "x").train).toHaveLength(10);
+    const csv = readFileSync(join(dir, "metrics.csv"), "utf8");
+    expect(csv).not.toContain("<script");
+  });
 });

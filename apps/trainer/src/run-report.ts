@@ -1,11 +1,11 @@
 // report.html for one run, or several overlaid (`mixdepth report <run> [<run>...]`), built
 // from metrics.jsonl (and depth.json, the per-token depth view saved at the end of training)
 // so it can be regenerated after the fact; metrics.csv beside it for spreadsheets.
-import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { writeAtomic } from "@mixdepth/train/node";
 import type { DepthView } from "./depth-view.js";
-import { readMetrics, type EvalRecord, type TrainRecord } from "./metrics.js";
+import type { EvalRecord, TrainRecord } from "./metrics.js";
+import { readDepthView, readReportMetrics } from "./report-input.js";
 import { COLORS, escapeHtml, fmt, lineChart, reportHtml, smooth, toCsv, type Section, type Series, type Table } from "./report.js";
 
 export interface RunCurves {
@@ -18,25 +18,26 @@ export interface RunCurves {
   forwardFlopsPerSequence: number;
   paramCount: number;
   depth: DepthView | null;
+  /** What was wrong with the files read (invalid records skipped, depth.json left out). */
+  problems: string[];
 }
 
 export function runCurves(runDir: string, name: string): RunCurves {
-  const records = readMetrics(join(runDir, "metrics.jsonl"));
-  const starts = records.filter((r) => r.type === "start");
-  const start = starts[starts.length - 1];
+  const m = readReportMetrics(join(runDir, "metrics.jsonl"));
   // Later records win (a resumed run rewrote the steps after its checkpoint).
   const byStep = <T extends { step: number }>(rs: T[]) => [...new Map(rs.map((r) => [r.step, r])).values()].sort((a, b) => a.step - b.step);
-  const depthFile = join(runDir, "depth.json");
+  const depth = readDepthView(join(runDir, "depth.json"), m.problems);
   return {
     name,
-    train: byStep(records.filter((r): r is TrainRecord => r.type === "train")),
-    evals: byStep(records.filter((r): r is EvalRecord => r.type === "eval")),
-    backend: start?.backend ?? "?",
-    config: start?.config,
-    flopsPerStep: start?.flopsPerStep ?? Number.NaN,
-    forwardFlopsPerSequence: start?.forwardFlopsPerSequence ?? Number.NaN,
-    paramCount: start?.paramCount ?? Number.NaN,
-    depth: existsSync(depthFile) ? (JSON.parse(readFileSync(depthFile, "utf8")) as DepthView) : null,
+    train: byStep(m.train),
+    evals: byStep(m.evals),
+    backend: m.start?.backend ?? "?",
+    config: m.start?.config,
+    flopsPerStep: m.start?.flopsPerStep ?? Number.NaN,
+    forwardFlopsPerSequence: m.start?.forwardFlopsPerSequence ?? Number.NaN,
+    paramCount: m.start?.paramCount ?? Number.NaN,
+    depth,
+    problems: m.problems,
   };
 }
 
@@ -153,9 +154,11 @@ function depthColor(d: number, lo: number, hi: number): string {
 
 /** The passage as text coloured by how many blocks processed each token, one paragraph per routing mode. */
 export function depthSection(v: DepthView, name = ""): Section {
+  // depth.json is validated (report-input.ts); every value is escaped here all the same.
+  const e = (x: unknown) => escapeHtml(String(x));
   const lo = v.nLayers - v.routedBlocks.length;
   const key = Array.from({ length: v.nLayers - lo + 1 }, (_, i) => lo + i)
-    .map((d) => `<span style="background:${depthColor(d, lo, v.nLayers)};color:${d - lo > (v.nLayers - lo) / 2 ? "white" : "black"}">${d}</span>`)
+    .map((d) => `<span style="background:${depthColor(d, lo, v.nLayers)};color:${d - lo > (v.nLayers - lo) / 2 ? "white" : "black"}">${e(d)}</span>`)
     .join("");
   const label = { topk: "top-k routing (training time: each routed block takes the k highest-scoring tokens of the sequence)", causal: "causal routing (sampling time: each token decided from its own input)" };
   const body = v.modes
@@ -164,19 +167,19 @@ export function depthSection(v: DepthView, name = ""): Section {
       const spans = v.tokens
         .map((t, i) => {
           const d = m.depth[i] as number;
-          return `<span style="background:${depthColor(d, lo, v.nLayers)};color:${d - lo > (v.nLayers - lo) / 2 ? "white" : "black"}" title="token ${i}: ${d} of ${v.nLayers} blocks">${escapeHtml(t)}</span>`;
+          return `<span style="background:${depthColor(d, lo, v.nLayers)};color:${d - lo > (v.nLayers - lo) / 2 ? "white" : "black"}" title="token ${i}: ${e(d)} of ${e(v.nLayers)} blocks">${escapeHtml(t)}</span>`;
         })
         .join("");
       // MoE blocks: tokens per real expert, and those no expert took (their MLP skipped: the no-op path).
       const experts = (m.experts ?? [])
-        .map((e) => `<li>block ${e.layer}: ${e.load.map((n, i) => `expert ${i} ${n}`).join(", ")}; no expert ${e.skipped} of ${e.tokens} tokens</li>`)
+        .map((x) => `<li>block ${e(x.layer)}: ${x.load.map((n, i) => `expert ${i} ${e(n)}`).join(", ")}; no expert ${e(x.skipped)} of ${e(x.tokens)} tokens</li>`)
         .join("");
-      return `<p><b>${escapeHtml(label[m.mode] ?? m.mode)}</b>: mean depth ${fmt(mean)} of ${v.nLayers} blocks</p>\n<div class="depth">${spans}</div>${experts ? `\n<p>Per-expert load (MoE MLPs):</p><ul class="experts">${experts}</ul>` : ""}`;
+      return `<p><b>${escapeHtml(label[m.mode] ?? m.mode)}</b>: mean depth ${fmt(mean)} of ${e(v.nLayers)} blocks</p>\n<div class="depth">${spans}</div>${experts ? `\n<p>Per-expert load (MoE MLPs):</p><ul class="experts">${experts}</ul>` : ""}`;
     })
     .join("\n");
   return {
     title: `${name ? name + ": " : ""}per-token depth on a validation passage (step ${v.step})`,
-    html: `<p class="key">Blocks that processed each token (routed blocks: ${v.routedBlocks.length ? v.routedBlocks.join(", ") : "none, a dense model"}): ${key}</p>\n${body}`,
+    html: `<p class="key">Blocks that processed each token (routed blocks: ${v.routedBlocks.length ? e(v.routedBlocks.join(", ")) : "none, a dense model"}): ${key}</p>\n${body}`,
   };
 }
 
@@ -251,6 +254,7 @@ export function writeRunReport(runDir: string, extras: { depth?: DepthView | nul
       summary(r),
       `Metrics: metrics.jsonl (every record) and metrics.csv (one row per step) in the run folder.`,
       `Config: ${JSON.stringify(r.config)}`,
+      ...r.problems.map((p) => `Warning: ${p}`),
     ],
     charts,
     tables,
@@ -289,7 +293,7 @@ export function writeOverlayReport(runDirs: string[], outFile: string): { html: 
   ];
   const html = reportHtml(
     `mixdepth: ${runs.length} runs overlaid`,
-    [...runs.map((r, i) => `${r.name}: ${runDirs[i]} (${r.backend}); ${summary(r)}`), `Metrics of every run: ${basename(outFile).replace(/\.html?$/, "")}.csv beside this page.`],
+    [...runs.map((r, i) => `${r.name}: ${runDirs[i]} (${r.backend}); ${summary(r)}`), ...runs.flatMap((r) => r.problems.map((p) => `Warning: ${r.name}: ${p}`)), `Metrics of every run: ${basename(outFile).replace(/\.html?$/, "")}.csv beside this page.`],
     runCharts(runs),
     tables,
     runs.filter((r) => r.depth).map((r) => depthSection(r.depth as DepthView, r.name)),

@@ -3,13 +3,14 @@
 // steps its budget buys it), and the seed runs at each variant's optimum. `planIsoFlop` is the
 // one isoFLOP planning of the trainer, shared with `mixdepth compare`: it keeps the config's
 // routing (capacity, blocks, router and options) and counts each router at its declared cost.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, type ModelConfig } from "@mixdepth/core";
 import { isoFlopSweep, paramCounts, type StepSetting, type SweepEntry } from "@mixdepth/flops-accounting";
 import { routerCost } from "@mixdepth/router";
 import { ConfigInvalid, validateConfig, type ValidConfig } from "./config.js";
 import { latestStep } from "@mixdepth/train/node";
+import { MAX_LOG_BYTES, readBoundedText } from "./read-file.js";
 
 export interface Shape {
   dModel: number;
@@ -174,7 +175,7 @@ export function finalLoss(run: SweepRun): number | null {
   const f = join(run.valid.config.output.dir, "metrics.jsonl");
   if (!existsSync(f) || latestStep(run.valid.config.output.dir) !== run.steps) return null;
   let loss: number | null = null;
-  for (const line of readFileSync(f, "utf8").split("\n")) {
+  for (const line of readBoundedText(f, MAX_LOG_BYTES, "metrics.jsonl", "MAX_LOG_BYTES, 256 MiB").split("\n")) {
     if (!line.includes('"type":"eval"')) continue;
     try {
       const r = JSON.parse(line) as { step: number; topk: { loss: number } };

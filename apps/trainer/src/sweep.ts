@@ -18,6 +18,7 @@ import { readMetrics } from "./metrics.js";
 import { formatDuration } from "./progress.js";
 import { budgetLabel, checkSpec, edgeLine, edgeNotes, finalLoss, gridRuns, runsPerBudget, seedRuns, shapeLabel, type SweepRun, type SweepSpec, type Variant } from "./sweep-plan.js";
 import { writeSweepReport } from "./sweep-report.js";
+import { MAX_JSON_BYTES, readBoundedText } from "./read-file.js";
 
 export interface SweepOptions {
   /** Only this budget (it must be one of the spec's). */
@@ -174,8 +175,21 @@ export async function runSweep(base: ValidConfig, spec: SweepSpec, outDir: strin
   // backend is left out: a later sitting may run on another machine (the report names it).
   const specFile = join(out, "sweep.json");
   const record = JSON.stringify({ spec, base: { ...base.config, output: undefined, backend: undefined } }, null, 2) + "\n";
-  if (existsSync(specFile) && readFileSync(specFile, "utf8") !== record) {
-    throw new ConfigInvalid(`--out: ${out} holds a sweep with another spec or config (${specFile}); choose another --out`);
+  if (existsSync(specFile)) {
+    const text = readBoundedText(specFile, MAX_JSON_BYTES, "sweep.json", "MAX_JSON_BYTES, 16 MiB");
+    if (text !== record) {
+      let damaged = false;
+      try {
+        JSON.parse(text);
+      } catch {
+        damaged = true;
+      }
+      throw new ConfigInvalid(
+        damaged
+          ? `--out: ${specFile} is damaged (not valid JSON); restore it, or delete it if the runs in ${out} belong to this spec and config`
+          : `--out: ${out} holds a sweep with another spec or config (${specFile}); choose another --out`,
+      );
+    }
   }
   const perBudget = runsPerBudget(spec);
   const total = budgets.length * perBudget;
@@ -228,6 +242,11 @@ export async function runSweep(base: ValidConfig, spec: SweepSpec, outDir: strin
     const done = latestStep(dir);
     const tag = `[sweep ${index}/${total}] ${budgetLabel(r.budget)} ${r.name}`;
     if (done === r.steps) {
+      // A finished run must still say how it ended: without its final evaluation it would drop
+      // out of the results (its whole budget, if it is a grid run) and move the optima.
+      if (finalLoss(r) === null) {
+        throw new ConfigInvalid(`${tag}: finished (step ${r.steps}) but ${join(dir, "metrics.jsonl")} has no evaluation at step ${r.steps} (damaged?); restore it, or delete ${dir} to train this run again`);
+      }
       log(`${tag}: done already`);
       return true;
     }

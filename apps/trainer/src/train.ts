@@ -8,11 +8,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { totalmem } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { deriveSeed } from "@mixdepth/core";
 import { createTransformer, CheckpointError, type Transformer } from "@mixdepth/transformer";
-import { flopsPerStep, forwardFlops, memoryEstimate, paramCounts, runFlops, BACKWARD_FACTOR } from "@mixdepth/flops-accounting";
+import { flopsPerStep, forwardFlops, paramCounts, runFlops, BACKWARD_FACTOR } from "@mixdepth/flops-accounting";
+import { checkMemory, defaultMemoryLimit } from "./memory-check.js";
 import {
   AdamW,
   decayRule,
@@ -41,34 +41,8 @@ import { lockRunDir } from "./run-lock.js";
 // A loss, gradient norm or weight that is not finite: @mixdepth/train's error (exit 3).
 export { NonFiniteError };
 
-/** The config needs more memory than allowed: refused before anything is allocated or written (exit 2). */
-export class MemoryLimitError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "MemoryLimitError";
-  }
-}
-
-/** Default memory limit: 75 % of this machine's RAM (the rest for Node, the OS and others). */
-export const defaultMemoryLimit = (): number => Math.floor(0.75 * totalmem());
-
-const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-
-/**
- * Refuses a run whose estimated training-step memory (parameters, gradients, AdamW state,
- * activations, evaluation windows; flops-accounting's memoryEstimate) exceeds `limit`.
- */
-export function checkMemory(valid: ValidConfig, limit: number): void {
-  const t = valid.config.training;
-  const e = memoryEstimate(valid.model, { batchSize: t.batchSize, seqLen: t.seqLen, gradAccum: t.gradAccum, evalBatches: t.evalBatches, routerCost: valid.routerCost });
-  if (e.total > limit) {
-    throw new MemoryLimitError(
-      `this config needs about ${gib(e.total)} per training step (parameters ${gib(e.parameterBytes)} for ${e.parameters} weights with gradients and AdamW state, ` +
-        `activations ${gib(e.activationBytes)} at batchSize ${t.batchSize} x seqLen ${t.seqLen}, evaluation ${gib(e.evalBytes)}), more than the limit ${gib(limit)}; ` +
-        `lower model.dModel/nLayers/vocabSize or training.batchSize/seqLen/evalBatches, or raise the limit with --max-memory <GiB>`,
-    );
-  }
-}
+// The memory check (every rank counted) lives in memory-check.ts, shared with compare, sweep and eval.
+export { checkMemory, defaultMemoryLimit, MemoryLimitError } from "./memory-check.js";
 
 /** Test hooks: inject faults at a step (replaces the old MIXDEPTH_FAULT_NAN_AT_STEP env var). */
 export interface TrainFaults {

@@ -23,6 +23,7 @@ import { capacityAt, deriveSeed, routedTokens, type CausalRouting, type Resolved
 import { createRouter, registerBuiltinRouters, routerContext, routerWeightShapes, type Router } from "@mixdepth/router";
 import { TransformerBlock, transformerBlockWeightShapes, type BranchResult, type KeyValues } from "./transformer-block.js";
 import { gatherTokens, scatterAddTokens } from "./token-gather.js";
+import { checkCausalResult, checkRouteResult, resultTensors, RouterOutputError } from "./router-checks.js";
 
 export type RoutingMode = "topk" | "causal";
 
@@ -191,7 +192,15 @@ export class ModBlock {
     if (this.routed) {
       registerBuiltinRouters();
       // Every routed block gets its own router (docs/method.md section 8: never one shared router).
-      this.router = createRouter(config.routing.router, routerContext(config, index, deriveSeed(seed, "block-router", index)));
+      try {
+        this.router = createRouter(config.routing.router, routerContext(config, index, deriveSeed(seed, "block-router", index)));
+      } catch (e) {
+        this.block.dispose();
+        // An unknown kind or bad options are ConfigErrors; anything else is the router's fault
+        // (a factory that throws, weights unlike its declared weightShapes).
+        if ((e as Error).name === "ConfigError") throw e;
+        throw new RouterOutputError(`block ${index}: the "${config.routing.router}" router could not be created: ${(e as Error).message}`);
+      }
     } else {
       this.router = null;
     }
@@ -230,16 +239,17 @@ export class ModBlock {
     const mode = options.mode ?? "topk";
     const cache = options.cache;
     const trace = options.trace ?? false;
-    if (!this.router) return this.apply(x, null, everyToken(b, s), start, cache, {}, mode, trace);
+    const router = this.router;
+    if (!router) return this.apply(x, null, everyToken(b, s), start, cache, {}, mode, trace);
     const causal = options.causal ?? this.config.routing.causal;
     if (mode === "topk") {
       if (cache) throw new Error('ModBlock.forward: a KV cache needs routing "causal" (top-k looks at the whole sequence)');
       if (this.config.routing.train === "threshold") return this.byThreshold(x, start, trace, options.observe);
       const k = routedTokens(capacityAt(this.config.routing, options.step), s);
-      const routed = this.router.route(x, k);
+      const routed = this.checked(() => router.route(x, k), (r) => checkRouteResult(r, router.kind, this.index, b, s, k));
       try {
         if (options.observe) {
-          const c = this.router.routeCausal(x, causal);
+          const c = this.checked(() => router.routeCausal(x, causal), (r) => checkCausalResult(r, router.kind, this.index, b, s));
           c.scores.dispose();
           options.observe({ layer: this.index, input: x, start, topk: { k, positions: routed.positions }, causal: { selected: c.selected, probability: c.probability, scores: c.hostScores } });
         }
@@ -256,7 +266,7 @@ export class ModBlock {
         routed.scores.dispose();
       }
     }
-    const decision = this.router.routeCausal(x, causal);
+    const decision = this.checked(() => router.routeCausal(x, causal), (r) => checkCausalResult(r, router.kind, this.index, b, s));
     try {
       options.observe?.({ layer: this.index, input: x, start, topk: null, causal: { selected: decision.selected, probability: decision.probability, scores: decision.hostScores } });
       const out = this.apply(x, decision.scores, fromDecisions(decision.selected, b, s), start, cache, {}, mode, trace);
@@ -275,6 +285,18 @@ export class ModBlock {
     }
   }
 
+  /** A router call whose result passed `check` (router-checks.ts); a refused result's tensors are freed. */
+  private checked<R>(call: () => R, check: (r: R) => void): R {
+    const r = call();
+    try {
+      check(r);
+    } catch (e) {
+      tf.dispose(resultTensors(r));
+      throw e;
+    }
+    return r;
+  }
+
   /**
    * Threshold training (MoDification): every token whose router probability exceeds
    * routing.threshold, gated by its router score as in top-k. The router's causal "threshold"
@@ -282,7 +304,8 @@ export class ModBlock {
    */
   private byThreshold(x: tf.Tensor3D, start: number, trace: boolean, observe: ModBlockOptions["observe"]): ModBlockOutput {
     const [b, s] = x.shape;
-    const decision = (this.router as Router).routeCausal(x, "threshold");
+    const router = this.router as Router;
+    const decision = this.checked(() => router.routeCausal(x, "threshold"), (r) => checkCausalResult(r, router.kind, this.index, b, s));
     try {
       const p = this.config.routing.threshold ?? 0.5;
       const chosen = Uint8Array.from(decision.probability, (q) => (q > p ? 1 : 0)); // [B * S]

@@ -5,7 +5,7 @@
 // sources are a URL of a checkpoint folder, the picked Files, or bytes in memory; folders on
 // disk (and a run folder's latest checkpoint) are @mixdepth/sampler/node's loadTextGenerator.
 // Every source is read with a size limit first and checked by @mixdepth/transformer's reader.
-import { CheckpointError, checkpointLimits, checkpointToModel, parseCheckpoint, type CheckpointReadOptions, type ParsedCheckpoint, type Transformer } from "@mixdepth/transformer";
+import { CheckpointError, checkpointLimits, checkpointToModel, parseCheckpoint, type BlockVisit, type CheckpointReadOptions, type ParsedCheckpoint, type Transformer } from "@mixdepth/transformer";
 import type { Tokenizer } from "@mixdepth/text";
 import { checkpointTokenizer } from "./checkpoint-tokenizer.js";
 import type { BlockVisit } from "@mixdepth/transformer";

@@ -267,7 +267,7 @@ export class DataParallel {
   private listen(r: Rank): void {
     const fail = (e: Error) => {
       if (this.closing) return;
-      const err = new Error(`data parallel: rank ${r.rank} (worker thread) failed: ${e.message}`);
+      const err = Object.assign(new Error(`data parallel: rank ${r.rank} (worker thread) failed: ${e.message} (--workers 1 trains without worker threads)`), { name: "WorkerFailedError" });
       r.failed ??= err;
       const p = r.pending;
       r.pending = null;

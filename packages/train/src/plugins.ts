@@ -33,6 +33,24 @@ function moduleUrl(spec: string, cwd: string): string {
 }
 
 /**
+ * `p`, or a rejection when the event loop runs dry while waiting for it: a plugin whose
+ * top-level await (or register()) never settles would otherwise let Node exit with code 0,
+ * having done nothing. Node emits "beforeExit" when nothing is left to run.
+ */
+async function unlessStuck<T>(p: Promise<T>, stuck: () => Error): Promise<T> {
+  let onIdle = () => {};
+  const idle = new Promise<never>((_, reject) => {
+    onIdle = () => reject(stuck());
+  });
+  process.once("beforeExit", onIdle);
+  try {
+    return await Promise.race([p, idle]);
+  } finally {
+    process.off("beforeExit", onIdle);
+  }
+}
+
+/**
  * Registers the built-in routers, then imports each plugin once (per process or worker) and
  * calls its `register(registry)` (a named export, or the default export's). Returns the router
  * kinds each newly loaded one added. Any failure is a PluginError naming the plugin.
@@ -53,8 +71,9 @@ export async function loadPlugins(specs: readonly string[], cwd = process.cwd())
     if (loaded.has(url)) continue;
     let mod: Partial<RouterPlugin> & { default?: Partial<RouterPlugin> };
     try {
-      mod = (await import(url)) as typeof mod;
+      mod = (await unlessStuck(import(url), () => new PluginError(`plugin ${JSON.stringify(spec)}: its module never finished loading (a top-level await that never settles?)`))) as typeof mod;
     } catch (e) {
+      if (e instanceof PluginError) throw e;
       const err = e as NodeJS.ErrnoException;
       return fail(err.code === "ERR_MODULE_NOT_FOUND" ? `cannot find it (${err.message.split("\n")[0]})` : `failed to load: ${err.message.split("\n")[0]}`);
     }
@@ -63,8 +82,9 @@ export async function loadPlugins(specs: readonly string[], cwd = process.cwd())
     const before = new Set(router.listRouters());
     const registry: RouterRegistry = router.routerRegistry();
     try {
-      await register(registry);
+      await unlessStuck(Promise.resolve(register(registry)), () => new PluginError(`plugin ${JSON.stringify(spec)}: register() never finished (it returned a promise that never settles)`));
     } catch (e) {
+      if (e instanceof PluginError) throw e;
       fail(`register() failed: ${(e as Error).message.split("\n")[0]}`);
     }
     loaded.add(url);

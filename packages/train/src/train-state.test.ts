@@ -75,6 +75,26 @@ describe("checkpoints", () => {
     expect(() => loadCheckpoint(run, shapes, "fp")).toThrow(/trainer-state\.json is not valid JSON \(truncated\?\)/);
   });
 
+  it("a trainer-state.json without its files' sizes and sha256 is refused, not taken as a reason to skip the check; null is named", () => {
+    const run = mkdtempSync(join(tmpdir(), "mixdepth-ck-"));
+    const dir = saveCheckpoint(run, data(7));
+    const statePath = join(dir, "trainer-state.json");
+    const state = JSON.parse(readFileSync(statePath, "utf8")) as Record<string, unknown>;
+    // The weights replaced: the recorded sha256 would catch it, so the state drops its records.
+    const weights = join(dir, "model.safetensors");
+    const t = decodeSafetensors(readFileSync(weights)).tensors;
+    writeFileSync(weights, encodeSafetensors(new Map([...t].map(([n, v]) => [n, { ...v, data: new Float32Array(v.data.length) }]))));
+    const { files: _files, ...withoutFiles } = state;
+    void _files;
+    writeFileSync(statePath, JSON.stringify(withoutFiles));
+    expect(() => loadModelCheckpoint(run)).toThrow(/trainer-state\.json records no files \(their sizes and sha256\); it cannot vouch for the checkpoint/);
+    expect(() => loadCheckpoint(run, shapes, "fp")).toThrow(/trainer-state\.json records no files/);
+    writeFileSync(statePath, JSON.stringify({ ...state, files: { "model.safetensors": { bytes: 1 } } }));
+    expect(() => loadModelCheckpoint(run)).toThrow(/files\["model\.safetensors"\] must record its bytes and sha256/);
+    writeFileSync(statePath, "null");
+    expect(() => loadCheckpoint(run, shapes, "fp")).toThrow(/trainer-state\.json must hold a JSON object \(got null\)/);
+  });
+
   it("sample/eval read through the library's checks: huge configs, I32 weights, latest.json outside the run", () => {
     const run = mkdtempSync(join(tmpdir(), "mixdepth-ck-"));
     const dir = saveCheckpoint(run, data(6));

@@ -135,11 +135,29 @@ export function saveCheckpoint(runDir: string, data: CheckpointData): string {
 function readJson<T>(path: string): T {
   if (!existsSync(path)) throw new CheckpointError(`checkpoint: ${path} is missing`);
   const bytes = readRegularFile(path, MAX_JSON_BYTES);
+  let v: unknown;
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as T;
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (e) {
     throw new CheckpointError(`checkpoint: ${path} is not valid JSON (truncated?): ${(e as Error).message}`);
   }
+  // `null` or a list would fail later as a TypeError (exit 70): name the file instead.
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new CheckpointError(`checkpoint: ${path} must hold a JSON object (got ${JSON.stringify(v)?.slice(0, 40)})`);
+  return v as T;
+}
+
+/** trainer-state.json's `files`, each of `names` with a byte count and a sha256, or a CheckpointError naming what is missing. */
+function recordedFiles(state: Partial<TrainerStateJSON>, path: string, names: string[]): Record<string, { bytes: number; sha256: string }> {
+  const files = state.files as unknown;
+  if (files === null || typeof files !== "object") throw new CheckpointError(`checkpoint: ${path} records no files (their sizes and sha256); it cannot vouch for the checkpoint (truncated or hand-edited?)`);
+  const f = files as Record<string, { bytes?: unknown; sha256?: unknown } | undefined>;
+  for (const n of names) {
+    const e = f[n];
+    if (!e || !Number.isSafeInteger(e.bytes) || typeof e.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(e.sha256)) {
+      throw new CheckpointError(`checkpoint: ${path}: files["${n}"] must record its bytes and sha256 (got ${JSON.stringify(e)?.slice(0, 80)})`);
+    }
+  }
+  return f as Record<string, { bytes: number; sha256: string }>;
 }
 
 /** Throws unless `bytes` have the size and sha256 that trainer-state.json recorded. */
@@ -178,7 +196,9 @@ export interface ModelCheckpoint {
 export function loadModelCheckpoint(path: string): ModelCheckpoint {
   const dir = resolveCheckpointDir(path);
   const stateFile = join(dir, "trainer-state.json");
-  const files = existsSync(stateFile) ? readJson<Partial<TrainerStateJSON>>(stateFile).files : undefined;
+  // A checkpoint written by saveModel alone has no trainer-state.json; one that has it must
+  // record what it vouches for (a state without `files` used to skip the sha256 check).
+  const files = existsSync(stateFile) ? recordedFiles(readJson<Partial<TrainerStateJSON>>(stateFile), stateFile, ["model.safetensors"]) : undefined;
   let parsed: ParsedCheckpoint;
   try {
     parsed = readCheckpoint(dir, { verify: (bytes, p) => verifyRecorded(bytes, p, files?.["model.safetensors"]) });
@@ -205,8 +225,9 @@ export function loadCheckpoint(path: string, expectedShapes: Map<string, number[
     throw new CheckpointError(`checkpoint: ${dir} was written by a run with a different model/training/data config; resume needs the same config`);
   }
   const { config, weights: modelTensors } = loadModelCheckpoint(dir);
-  const modelBytes = state.files?.["model.safetensors"]?.bytes ?? 0;
-  const optTensors = readTensors(join(dir, "trainer-state.safetensors"), maxOptimizerBytes(modelBytes), state.files?.["trainer-state.safetensors"]);
+  const files = recordedFiles(state, join(dir, "trainer-state.json"), ["model.safetensors", "trainer-state.safetensors"]);
+  const modelBytes = files["model.safetensors"]?.bytes ?? 0;
+  const optTensors = readTensors(join(dir, "trainer-state.safetensors"), maxOptimizerBytes(modelBytes), files["trainer-state.safetensors"]);
   const weights = new Map<string, Float32Array>();
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();

@@ -52,7 +52,12 @@ export interface CheckpointReadOptions {
 }
 
 export function checkpointLimits(options: CheckpointReadOptions = {}): CheckpointLimits {
-  return { ...CHECKPOINT_LIMITS, ...(options.limits ?? {}) };
+  const lim = { ...CHECKPOINT_LIMITS, ...(options.limits ?? {}) };
+  // Every comparison with NaN is false: a NaN limit would silently turn its check off.
+  for (const [k, v] of Object.entries(lim)) {
+    if (typeof v !== "number" || Number.isNaN(v) || v < 0) throw new CheckpointError(`limits.${k} must be a number >= 0 (Infinity for none; got ${typeof v === "number" ? String(v) : JSON.stringify(v)})`);
+  }
+  return lim;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

@@ -93,6 +93,8 @@ describe("saveModel / loadModel", () => {
     expect(() => loadModel(dir, { limits: { maxVocabSize: 1000 } })).toThrow(/model\.vocabSize = 1000000 exceeds the checkpoint limit 1000 \(limits\.maxVocabSize\)/);
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(tf.memory().numBytes).toBe(before);
+    // A NaN limit must not switch its check off.
+    expect(() => loadModel(dir, { limits: { maxVocabSize: Number.NaN } })).toThrow(/limits\.maxVocabSize must be a number >= 0 \(Infinity for none; got NaN\)/);
     patchConfig(dir, { vocabSize: 11, nLayers: 1_000_000_000 });
     expect(() => loadModel(dir)).toThrow(/model\.nLayers = 1000000000 exceeds/);
   });
@@ -120,6 +122,27 @@ describe("saveModel / loadModel", () => {
     expect(modelBounds).toEqual(MODEL_LIMITS);
     patchConfig(dir, { nLayers: MODEL_LIMITS.maxLayers + 1 });
     expect(() => loadModel(dir)).toThrow(/model\.nLayers = 10001 exceeds the checkpoint limit 10000 \(limits\.maxLayers\)/);
+  });
+
+  it("refuses a safetensors header larger than the config's tensors can need, before reading it", () => {
+    const dir = saved();
+    const path = join(dir, "model.safetensors");
+    const { tensors } = decodeSafetensors(readFileSync(path));
+    writeFileSync(path, encodeSafetensors(tensors, { format: "pt", pad: "x".repeat(2_000_000) }));
+    expect(() => loadModel(dir)).toThrow(CheckpointError);
+    expect(() => loadModel(dir)).toThrow(/model\.safetensors: the safetensors header has \d{7} bytes, more than the \d+ that \d+ tensors can need; refusing to read it/);
+    writeFileSync(path, encodeSafetensors(tensors, { format: "pt", note: "a short note" }));
+    loadModel(dir).dispose();
+  });
+
+  it("a checkpoint whose router kind is not registered is a CheckpointError, and nothing leaks", async () => {
+    const dir = saved();
+    const json = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { model: ModelConfig & { routing?: Record<string, unknown> } };
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...json, model: { ...json.model, routing: { ...(json.model.routing ?? {}), router: "not-registered" } } }));
+    await expectNoLeaks(() => {
+      expect(() => loadModel(dir)).toThrow(CheckpointError);
+      expect(() => loadModel(dir)).toThrow(/config\.json: model\.routing\.router: unknown router kind/);
+    });
   });
 
   it("refuses integer tensors as weights, missing and unknown tensors", () => {

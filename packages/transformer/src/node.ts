@@ -19,7 +19,9 @@ import {
   type CheckpointReadOptions,
   type ParsedCheckpoint,
 } from "./model-io.js";
+import { ConfigError } from "@mixdepth/core";
 import type { Transformer } from "./transformer.js";
+import { modelWeightShapes } from "./weight-shapes.js";
 
 /** An open regular file of known size; close() when done. */
 interface OpenFile {
@@ -28,24 +30,36 @@ interface OpenFile {
   close(): void;
 }
 
+/** How readRegularFile names the file and its limit in messages, and what it throws. */
+export interface RegularFileOptions {
+  /** What the file is, in "... must be a regular file" (default "a checkpoint file"). */
+  what?: string;
+  /** The limit's name in the too-large message (default "limits.maxBytes"). */
+  limit?: string;
+  /** Builds the error thrown (default: a CheckpointError with the message). */
+  error?: (message: string) => Error;
+}
+
+const checkpointFile = (limit: string): Required<RegularFileOptions> => ({ what: "a checkpoint file", limit: `limits.${limit}`, error: (m) => new CheckpointError(m) });
+
 /** Opens `path` for reading if it is a regular file of at most `maxBytes` (symlinks followed). */
-function openRegular(path: string, maxBytes: number, limitName: string): OpenFile {
+function openRegular(path: string, maxBytes: number, o: Required<RegularFileOptions>): OpenFile {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat below then refuses it.
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(code === "ENOENT" ? `${path} is missing` : `${path} cannot be opened (${code ?? (e as Error).message})`);
+    throw o.error(code === "ENOENT" ? `${path} is missing` : `${path} cannot be opened (${code ?? (e as Error).message})`);
   }
   const close = () => closeSync(fd);
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) {
       const kind = st.isDirectory() ? "a folder" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
-      throw new CheckpointError(`${path} is ${kind}; a checkpoint file must be a regular file`);
+      throw o.error(`${path} is ${kind}; ${o.what} must be a regular file`);
     }
-    if (st.size > maxBytes) throw new CheckpointError(`${path} has ${st.size} bytes, more than the limit ${maxBytes} (limits.${limitName})`);
+    if (st.size > maxBytes) throw o.error(`${path} has ${st.size} bytes, more than the limit ${maxBytes} (${o.limit})`);
     return { fd, size: st.size, close };
   } catch (e) {
     close();
@@ -54,12 +68,12 @@ function openRegular(path: string, maxBytes: number, limitName: string): OpenFil
 }
 
 /** Reads exactly `length` bytes at `position` (a file that shrank is an error). */
-function readExactly(f: OpenFile, path: string, position: number, length: number): Uint8Array {
+function readExactly(f: OpenFile, path: string, position: number, length: number, error: (m: string) => Error = (m) => new CheckpointError(m)): Uint8Array {
   const out = new Uint8Array(length);
   let off = 0;
   while (off < length) {
     const n = readSync(f.fd, out, off, length - off, position + off);
-    if (n === 0) throw new CheckpointError(`${path}: file ended after ${position + off} bytes while reading (changed while reading?)`);
+    if (n === 0) throw error(`${path}: file ended after ${position + off} bytes while reading (changed while reading?)`);
     off += n;
   }
   return out;
@@ -67,12 +81,16 @@ function readExactly(f: OpenFile, path: string, position: number, length: number
 
 /**
  * The whole of `path` if it is a regular file (symlinks followed) of at most `maxBytes`;
- * devices, FIFOs, folders and larger files are refused before reading. CheckpointError.
+ * devices, FIFOs (opened without blocking), folders and larger files are refused before
+ * anything is read. Throws CheckpointError, or what `options.error` builds. The one bounded
+ * reader: the checkpoint loader below and the trainer's CLI (every file it reads) use it.
+ * `options` as a string is the checkpoint limit's name (as before).
  */
-export function readRegularFile(path: string, maxBytes: number, limitName = "maxBytes"): Uint8Array {
-  const f = openRegular(path, maxBytes, limitName);
+export function readRegularFile(path: string, maxBytes: number, options: string | RegularFileOptions = "maxBytes"): Uint8Array {
+  const o = typeof options === "string" ? checkpointFile(options) : { ...checkpointFile("maxBytes"), ...options };
+  const f = openRegular(path, maxBytes, o);
   try {
-    return readExactly(f, path, 0, f.size);
+    return readExactly(f, path, 0, f.size, o.error);
   } finally {
     f.close();
   }
@@ -116,7 +134,7 @@ export function resolveCheckpointDir(path: string): string {
 }
 
 function readConfigText(path: string, options: CheckpointReadOptions): string {
-  const f = openRegular(path, checkpointLimits(options).maxConfigBytes, "maxConfigBytes");
+  const f = openRegular(path, checkpointLimits(options).maxConfigBytes, checkpointFile("maxConfigBytes"));
   try {
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(readExactly(f, path, 0, f.size));
@@ -142,11 +160,18 @@ export function readCheckpoint(dir: string, options: ReadCheckpointOptions = {})
   const configPath = join(dir, "config.json");
   const weightsPath = join(dir, "model.safetensors");
   const cfg = parseCheckpointConfig(readConfigText(configPath, options), { ...options, where: configPath });
-  const f = openRegular(weightsPath, checkpointLimits(options).maxWeightsBytes, "maxWeightsBytes");
+  const f = openRegular(weightsPath, checkpointLimits(options).maxWeightsBytes, checkpointFile("maxWeightsBytes"));
   let bytes: Uint8Array;
   try {
     try {
       const n = safetensorsHeaderLength(readExactly(f, weightsPath, 0, Math.min(8, f.size)), f.size);
+      // The header lists each tensor once (name, dtype, shape, offsets: well under 1 KiB each)
+      // plus short metadata, so the config bounds it: an oversized header (an 83 MB one cost
+      // 1.17 GB to parse) is refused before it is read.
+      const ws = modelWeightShapes(cfg.resolved);
+      const tensors = ws.shapes.size + 64 * ws.undeclaredRouterBlocks.length;
+      const maxHeader = 65_536 + 1024 * tensors;
+      if (n > maxHeader) throw new CheckpointError(`${weightsPath}: the safetensors header has ${n} bytes, more than the ${maxHeader} that ${tensors} tensors can need; refusing to read it`);
       const header = parseSafetensorsHeader(readExactly(f, weightsPath, 0, 8 + n), f.size);
       checkWeightsHeader(header, cfg.resolved, weightsPath);
     } catch (e) {
@@ -163,9 +188,18 @@ export function readCheckpoint(dir: string, options: ReadCheckpointOptions = {})
   return { ...cfg, weights: tensors, metadata };
 }
 
-/** Loads a checkpoint folder into a new Transformer after every check. Caller disposes it. */
+/**
+ * Loads a checkpoint folder into a new Transformer after every check. Caller disposes it.
+ * A model config the registry refuses (an unknown router kind: its plugin is not loaded) is a
+ * CheckpointError naming config.json, like every other problem of the folder; nothing leaks.
+ */
 export function loadModel(dir: string, options: ReadCheckpointOptions = {}): Transformer {
-  return checkpointToModel(readCheckpoint(dir, options));
+  try {
+    return checkpointToModel(readCheckpoint(dir, options));
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CheckpointError(`${join(dir, "config.json")}: model.${e.message}`);
+    throw e;
+  }
 }
 
 /** The bytes of a checkpoint folder's two files; saveModel writes them, the trainer adds its own. */

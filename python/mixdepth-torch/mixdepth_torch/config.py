@@ -20,7 +20,9 @@ MODEL_LIMITS: dict[str, int] = {
 }
 MAX_LAYERS = MODEL_LIMITS["maxLayers"]
 MODEL_KEYS = ("vocabSize", "dModel", "nHeads", "nLayers", "contextLength", "family", "mlpHidden", "tieEmbeddings", "normEps", "ropeBase", "routing", "experts")
-ROUTING_KEYS = ("blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal")
+ROUTING_KEYS = ("blocks", "capacity", "router", "routerOptions", "auxLoss", "predictor", "causal", "capacityWarmup", "train", "threshold")
+# Router kinds whose routing.predictor is on when the config does not set it (core's PREDICTOR_BY_DEFAULT).
+PREDICTOR_BY_DEFAULT = frozenset({"learned", "stochastic"})
 EXPERTS_KEYS = ("blocks", "count", "noop", "capacity", "hidden", "routing", "auxLoss", "balanceLoss", "predictor", "causal", "zLoss")
 
 
@@ -378,6 +380,11 @@ def resolve_model_config(config: Any) -> ResolvedModelConfig:
         raise ConfigError("ropeBase", rope, "must be a number > 1")
 
     r = routing_in if routing_in is not None else {"blocks": "none"}
+    # core's follow-up routing options (capacity warm-up, threshold-p training) are not in this twin yet:
+    # refuse rather than train something else.
+    for key, off in (("capacityWarmup", None), ("train", "topk"), ("threshold", None)):
+        if r.get(key) is not None and r.get(key) != off:
+            raise ConfigError(f"routing.{key}", r.get(key), "is not supported by the PyTorch twin yet (it trains with the TypeScript engine)")
     blocks_in = r.get("blocks")
     blocks = _resolve_blocks("every-other" if blocks_in is None else blocks_in, n_layers)
     cap = r.get("capacity")
@@ -401,7 +408,8 @@ def resolve_model_config(config: Any) -> ResolvedModelConfig:
     else:
         w = (aux_in or {}).get("weight")
         aux = {"weight": _finite_non_negative("routing.auxLoss.weight", 0.01 if w is None else w)}
-    if "predictor" in r and r["predictor"] is None:
+    if ("predictor" in r and r["predictor"] is None) or ("predictor" not in r and router not in PREDICTOR_BY_DEFAULT):
+        # Only the built-in kinds get a predictor by default; a custom kind asks with routing.predictor.
         pred = None
     else:
         p_in = r.get("predictor") or {}
