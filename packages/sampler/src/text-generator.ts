@@ -8,7 +8,6 @@
 import { CheckpointError, checkpointLimits, checkpointToModel, parseCheckpoint, type BlockVisit, type CheckpointReadOptions, type ParsedCheckpoint, type Transformer } from "@mixdepth/transformer";
 import type { Tokenizer } from "@mixdepth/text";
 import { checkpointTokenizer } from "./checkpoint-tokenizer.js";
-import type { BlockVisit } from "@mixdepth/transformer";
 import { generateStream, type FinishReason, type GenerateOptions } from "./generate.js";
 import type { RoutedFraction } from "./stats.js";
 
