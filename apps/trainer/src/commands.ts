@@ -41,11 +41,11 @@ function readTrainerState(path: string): Partial<TrainerStateJSON> {
 }
 
 /**
- * The checkpoint's model for eval and sample, after the checks a training resume makes too:
- * the tokenizer is one this build knows, and every weight is finite (NaN weights would end in
- * the sampler as "no positive finite probability", an internal error). CheckpointError.
+ * Every weight of the checkpoint is finite, or a CheckpointError naming the first that is not:
+ * eval and sample check it as a resume does (NaN weights used to end in the sampler as "no
+ * positive finite probability", an internal error).
  */
-function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
+function checkFiniteWeights(ck: ModelCheckpoint): void {
   for (const [name, t] of ck.weights) {
     const data = t.data as ArrayLike<number>;
     for (let i = 0; i < data.length; i++) {
@@ -54,6 +54,11 @@ function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
       }
     }
   }
+}
+
+/** The checkpoint's model for eval, after checkFiniteWeights. */
+function modelFromCheckpoint(ck: ModelCheckpoint): Transformer {
+  checkFiniteWeights(ck);
   return checkpointToModel(ck.parsed);
 }
 
@@ -236,6 +241,7 @@ export interface SampleOptions {
 export async function sampleCommand(path: string, o: SampleOptions): Promise<void> {
   const { textGenerator, processorsFor } = await import("@mixdepth/sampler");
   const ck = loadModelCheckpoint(path);
+  checkFiniteWeights(ck);
   const generator = textGenerator(ck.parsed);
   try {
     const model = generator.model;
