@@ -43,7 +43,7 @@ def half():
 
 
 def test_a_custom_router_kind_runs_through_the_registry(half) -> None:  # noqa: ANN001
-    model = Transformer({**CFG, "routing": {"capacity": 0.3, "router": "half"}}, seed=1)
+    model = Transformer({**CFG, "routing": {"capacity": 0.3, "router": "half", "predictor": {}}}, seed=1)
     ref = Transformer(CFG, seed=1)
     assert list(model.named_weights()) == list(ref.named_weights())
     x = torch.randint(0, 20, (2, 10))
@@ -51,7 +51,7 @@ def test_a_custom_router_kind_runs_through_the_registry(half) -> None:  # noqa: 
         s = model.blocks[1].router.scores(model.tok_emb[x])
         s_ref = ref.blocks[1].router.scores(ref.tok_emb[x])
     assert torch.allclose(s, 0.5 * s_ref)
-    assert "half" in list_routers() and model_weight_shapes({**CFG, "routing": {"router": "half"}})[1] == []
+    assert "half" in list_routers() and model_weight_shapes({**CFG, "routing": {"router": "half", "predictor": {}}})[1] == []
 
 
 def test_registry_errors_name_the_kind() -> None:
