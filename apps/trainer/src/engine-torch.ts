@@ -23,6 +23,7 @@ import type { EvalResult } from "@mixdepth/train";
 import { latestStep } from "@mixdepth/train/node";
 import { readMetrics } from "./metrics.js";
 import { writeRunReport } from "./run-report.js";
+import type { TrainResult } from "./train.js";
 
 /** Training engines: tfjs (the default, this package) and torch (the PyTorch twin). */
 export const ENGINES = ["tfjs", "torch"] as const;
@@ -159,14 +160,8 @@ export interface TorchTrainOptions {
   dieWithParent?: boolean;
 }
 
-export interface TorchTrainResult {
-  status: "done" | "interrupted";
-  step: number;
-  checkpointDir: string | null;
-  reportPath: string | null;
-  finalEval: EvalResult | null;
-  msPerStep: number;
-}
+/** What a twin run returns: the TypeScript engine's result without its in-memory token data. */
+export type TorchTrainResult = Omit<TrainResult, "data">;
 
 /** Trains (or resumes) `valid` in the PyTorch twin into `runDir`; what `mixdepth train/sweep --engine torch` call. */
 export async function trainTorch(opts: TorchTrainOptions): Promise<TorchTrainResult> {
