@@ -283,7 +283,8 @@ def train_step(net: nn.Module, params: Dict[str, torch.Tensor], opt: AdamW, d: "
     batch_size = batches[0][0].shape[0]
     a, b = d.rows(batch_size)
     share = (b - a) * d.world / batch_size  # DDP averages over ranks: weight each by its rows
-    lm_sum = aux_sum = 0.0
+    # Row-weighted loss sums of this rank, kept on the device: one readback and one all-reduce a step.
+    lm_acc = aux_acc = None
     for p in params.values():
         p.grad = None
     model: Transformer = getattr(net, "module", net).model
@@ -303,9 +304,10 @@ def train_step(net: nn.Module, params: Dict[str, torch.Tensor], opt: AdamW, d: "
             with autocast(d, precision):
                 total, lm, aux = net(xt, yt)
             (total.float() * share).backward()
-        lm_r, aux_r = d.sum([float(lm.detach()) * (b - a), float(aux.detach()) * (b - a)])
-        lm_sum += lm_r / batch_size
-        aux_sum += aux_r / batch_size
+        lm_w, aux_w = lm.detach().double() * (b - a), aux.detach().double() * (b - a)
+        lm_acc, aux_acc = (lm_w, aux_w) if lm_acc is None else (lm_acc + lm_w, aux_acc + aux_w)
+    lm_tot, aux_tot = d.sum([float(lm_acc), float(aux_acc)])
+    lm_sum, aux_sum = lm_tot / batch_size, aux_tot / batch_size
     loss = float("nan") if nan_loss else lm_sum / len(batches)
     aux_mean = aux_sum / len(batches)
     grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}
